@@ -1,0 +1,100 @@
+//! `Emit<(A, B, ..)>`: the return type of a step that may emit one of several events.
+//!
+//! The `#[workflow]` macro reads the tuple to learn every branch; the type
+//! system makes sure the step only returns one of them.
+
+use std::fmt;
+
+/// One event out of the alternatives listed in the tuple `T`.
+///
+/// ```
+/// # use workflow_core::prelude::*;
+/// # #[derive(Event, Clone, Debug, Serialize, Deserialize)] struct Retry;
+/// # #[derive(Event, Clone, Debug, Serialize, Deserialize)] struct Done;
+/// fn decide(ok: bool) -> Emit<(Retry, Done)> {
+///     if ok { Emit::new(Done) } else { Emit::new(Retry) }
+/// }
+/// ```
+///
+/// `Emit::new` accepts exactly the types in the tuple; anything else is a
+/// type error. List each type once: the macro rejects duplicates.
+pub struct Emit<T: Branches> {
+    choice: T::Choice,
+}
+
+impl<T: Branches> Emit<T> {
+    /// Emits `event`, which must be one of the tuple's types.
+    pub fn new<E, I>(event: E) -> Self
+    where
+        Self: Inject<E, I>,
+    {
+        <Self as Inject<E, I>>::inject(event)
+    }
+
+    /// The chosen alternative, for generated code.
+    #[doc(hidden)]
+    pub fn into_choice(self) -> T::Choice {
+        self.choice
+    }
+}
+
+impl<T: Branches> fmt::Debug for Emit<T>
+where
+    T::Choice: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.choice.fmt(f)
+    }
+}
+
+/// A tuple of event types that an [`Emit`] chooses from.
+pub trait Branches {
+    /// The enum with one variant per tuple element.
+    type Choice;
+}
+
+/// Builds an [`Emit`] from one of its alternatives; `I` is the position,
+/// inferred by the compiler so that each type maps to exactly one branch.
+pub trait Inject<E, I> {
+    /// Wraps `event` as the branch at position `I`.
+    fn inject(event: E) -> Self;
+}
+
+/// Type-level position of a branch, used only for inference.
+#[doc(hidden)]
+pub struct At<const N: usize>;
+
+macro_rules! choices {
+    ($( $name:ident $all:tt { $($var:ident : $ty:ident @ $idx:literal),+ } )+) => {$(
+        /// The chosen branch of an [`Emit`]; used by generated code.
+        #[doc(hidden)]
+        #[derive(Debug)]
+        pub enum $name<$($ty),+> { $($var($ty)),+ }
+
+        impl<$($ty),+> Branches for ($($ty,)+) {
+            type Choice = $name<$($ty),+>;
+        }
+
+        $( choices!(@inject $name $all $var $ty $idx); )+
+    )+};
+    (@inject $name:ident [$($all:ident),+] $var:ident $ty:ident $idx:literal) => {
+        impl<$($all),+> Inject<$ty, At<$idx>> for Emit<($($all,)+)> {
+            fn inject(event: $ty) -> Self {
+                Emit { choice: $name::$var(event) }
+            }
+        }
+    };
+}
+
+choices! {
+    Choice2 [A, B] { V0: A @ 0, V1: B @ 1 }
+    Choice3 [A, B, C] { V0: A @ 0, V1: B @ 1, V2: C @ 2 }
+    Choice4 [A, B, C, D] { V0: A @ 0, V1: B @ 1, V2: C @ 2, V3: D @ 3 }
+    Choice5 [A, B, C, D, E] { V0: A @ 0, V1: B @ 1, V2: C @ 2, V3: D @ 3, V4: E @ 4 }
+    Choice6 [A, B, C, D, E, F] { V0: A @ 0, V1: B @ 1, V2: C @ 2, V3: D @ 3, V4: E @ 4, V5: F @ 5 }
+    Choice7 [A, B, C, D, E, F, G] { V0: A @ 0, V1: B @ 1, V2: C @ 2, V3: D @ 3, V4: E @ 4, V5: F @ 5, V6: G @ 6 }
+    Choice8 [A, B, C, D, E, F, G, H] { V0: A @ 0, V1: B @ 1, V2: C @ 2, V3: D @ 3, V4: E @ 4, V5: F @ 5, V6: G @ 6, V7: H @ 7 }
+}
+
+/// The most alternatives one `Emit` can list.
+pub const MAX_BRANCHES: usize = 8;

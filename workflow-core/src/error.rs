@@ -1,0 +1,151 @@
+//! The errors a run can end with.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Any error a step returns, boxed so that steps may use their own error types.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a run ended without a result.
+///
+/// Every variant names the workflow and, where one is to blame, the step.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkflowError {
+    /// A step returned an error.
+    #[error("step `{step}` of workflow `{workflow}` failed after {attempts} attempt(s): {source}")]
+    StepFailed {
+        /// The workflow's name.
+        workflow: &'static str,
+        /// The step that failed.
+        step: &'static str,
+        /// How many times the step was tried.
+        attempts: u32,
+        /// The step's own error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A step panicked; the panic was caught and ended this run only.
+    #[error("step `{step}` of workflow `{workflow}` panicked: {message}")]
+    StepPanicked {
+        /// The workflow's name.
+        workflow: &'static str,
+        /// The step that panicked.
+        step: &'static str,
+        /// The panic message, when it was a string.
+        message: String,
+    },
+
+    /// The run took longer than its timeout.
+    #[error(
+        "workflow `{workflow}` timed out after {after:?}; steps still running: {}; \
+         raise the timeout with `RunOptions::timeout` or make those steps faster",
+        ListOrNone(active_steps)
+    )]
+    Timeout {
+        /// The workflow's name.
+        workflow: &'static str,
+        /// The timeout that elapsed.
+        after: Duration,
+        /// The steps that had an invocation in flight or queued.
+        active_steps: Vec<&'static str>,
+    },
+
+    /// The run can make no more progress: nothing is queued or running and no
+    /// stop event was emitted.
+    #[error(
+        "workflow `{workflow}` stalled: no step is running or queued and no stop event was \
+         emitted (last events: {}); a step returned no event (`None` or an empty `Vec`) \
+         where the run needed one",
+        ListOrNone(last_events)
+    )]
+    Stalled {
+        /// The workflow's name.
+        workflow: &'static str,
+        /// The names of the last events routed, oldest first.
+        last_events: Vec<&'static str>,
+    },
+
+    /// The context given to the run is already in use by another run.
+    #[error(
+        "the context of workflow `{workflow}` is already used by a run in progress; \
+         wait for that run to end or give this run its own `Context`"
+    )]
+    ContextBusy {
+        /// The workflow's name.
+        workflow: &'static str,
+    },
+
+    /// The run's driver task was stopped from outside (its runtime shut down).
+    #[error("workflow `{workflow}` was aborted before it finished: {reason}")]
+    Aborted {
+        /// The workflow's name.
+        workflow: &'static str,
+        /// What stopped it.
+        reason: String,
+    },
+}
+
+impl WorkflowError {
+    /// The step to blame, if one is.
+    pub fn step(&self) -> Option<&'static str> {
+        match self {
+            Self::StepFailed { step, .. } | Self::StepPanicked { step, .. } => Some(step),
+            _ => None,
+        }
+    }
+}
+
+/// Formats a list of names as `a, b, c`, or `none`.
+struct ListOrNone<'a>(&'a [&'static str]);
+
+impl fmt::Display for ListOrNone<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        f.write_str(&self.0.join(", "))
+    }
+}
+
+/// Boxes a step's error; generated code calls this on the `Err` of a fallible step.
+#[doc(hidden)]
+pub fn box_error<E: Into<BoxError>>(error: E) -> BoxError {
+    error.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_workflow_step_and_fix() {
+        let e = WorkflowError::Timeout {
+            workflow: "Rag",
+            after: Duration::from_millis(50),
+            active_steps: vec!["retrieve", "rerank"],
+        };
+        let text = e.to_string();
+        assert!(text.contains("`Rag`"), "{text}");
+        assert!(text.contains("retrieve, rerank"), "{text}");
+        assert!(text.contains("RunOptions::timeout"), "{text}");
+
+        let e = WorkflowError::Stalled {
+            workflow: "Rag",
+            last_events: vec![],
+        };
+        assert!(e.to_string().contains("last events: none"), "{e}");
+    }
+
+    #[test]
+    fn step_names_the_culprit() {
+        let e = WorkflowError::StepPanicked {
+            workflow: "W",
+            step: "s",
+            message: "boom".into(),
+        };
+        assert_eq!(e.step(), Some("s"));
+        assert_eq!(WorkflowError::ContextBusy { workflow: "W" }.step(), None);
+    }
+}

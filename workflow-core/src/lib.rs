@@ -1,0 +1,115 @@
+//! Compile-time-checked, event-driven async workflows.
+//!
+//! Write steps as async methods of an `impl` block marked `#[workflow]`. Each
+//! step consumes one event type and emits the event types in its return type;
+//! the macro reads those signatures, proves at compile time that every event
+//! has a consumer, every step is reachable and can reach the stop event, and
+//! generates an enum of the workflow's events and the `match` that routes them.
+//!
+//! ```
+//! use workflow_core::prelude::*;
+//!
+//! #[derive(Event, Clone, Debug, Serialize, Deserialize)]
+//! struct Greeted { text: String }
+//!
+//! struct Hello;
+//!
+//! #[workflow]
+//! impl Hello {
+//!     #[step]
+//!     async fn greet(&self, ev: StartEvent<String>) -> Greeted {
+//!         Greeted { text: format!("Hello, {}!", ev.input) }
+//!     }
+//!
+//!     #[step]
+//!     async fn finish(&self, ev: Greeted) -> StopEvent<String> {
+//!         StopEvent::new(ev.text)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let text = Hello.run("world".to_string()).await.unwrap();
+//! assert_eq!(text, "Hello, world!");
+//! # }
+//! ```
+//!
+//! The guides in `docs/` (fundamentals, branches and loops, state) are
+//! compiled and run as tests of this crate.
+
+#![warn(missing_docs)]
+
+extern crate self as workflow_core;
+
+mod context;
+mod emit;
+mod error;
+mod event;
+mod runtime;
+mod workflow;
+
+pub use context::{Context, ContextError};
+pub use emit::{Branches, Emit, Inject, MAX_BRANCHES};
+pub use error::{BoxError, WorkflowError};
+pub use event::{Event, StartEvent, StopEvent};
+pub use runtime::{Command, Handler, RunCore, RunOptions, StepFailure, WorkflowExt};
+pub use workflow::{Dispatch, Emitted, StepId, StepInfo, StepOutcome, Workflow, WorkflowInfo};
+
+/// Marks an `impl` block as a workflow; see the crate documentation.
+pub use workflow_macros::workflow;
+
+/// Marks a method of a `#[workflow]` impl as a step.
+///
+/// Arguments: `num_workers = N` (how many invocations may run at once,
+/// default 4) and `skip = [check, ..]` (graph checks to waive for this step:
+/// `unconsumed`, `unproduced`, `reachability`, `dead_end`).
+pub use workflow_macros::step;
+
+/// Derives [`Event`] for a struct or enum.
+pub use workflow_macros::Event;
+
+/// What a workflow author needs, in one import.
+pub mod prelude {
+    pub use crate::{
+        step, workflow, Context, ContextError, Emit, Event, RunOptions, StartEvent, StopEvent,
+        WorkflowError, WorkflowExt,
+    };
+    pub use schemars::JsonSchema;
+    pub use serde::{Deserialize, Serialize};
+}
+
+/// Items the generated code names by absolute path. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::emit::{Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
+    pub use crate::error::box_error;
+    pub use crate::{
+        BoxError, Context, Dispatch, Emit, Emitted, Event, StepId, StepInfo, StepOutcome, Workflow,
+        WorkflowInfo,
+    };
+    pub use serde;
+    pub use std::sync::Arc;
+
+    /// The error of an event that reached a step which does not take it: a bug
+    /// in the macro, reported as a step failure rather than a panic.
+    pub fn misrouted(info: &WorkflowInfo, step: StepId, event: &str) -> BoxError {
+        let step = info.steps.get(step).map_or("<unknown>", |s| s.name);
+        format!(
+            "internal routing error in workflow `{}`: step `{step}` was given `{event}`",
+            info.name
+        )
+        .into()
+    }
+
+    /// Asserts at compile time that `T` is an event; spanned at the user's type.
+    pub const fn assert_event<T: Event>() {}
+}
+
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../../docs/fundamentals.md")]
+    mod fundamentals {}
+    #[doc = include_str!("../../docs/branches-and-loops.md")]
+    mod branches_and_loops {}
+    #[doc = include_str!("../../docs/state.md")]
+    mod state {}
+}

@@ -1,0 +1,5 @@
+//! Shared plumbing of the stages: the error-collecting context.
+
+mod ctxt;
+
+pub use ctxt::Ctxt;

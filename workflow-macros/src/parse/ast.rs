@@ -1,0 +1,212 @@
+//! The syntax tree of a `#[workflow]` impl, as the later stages need it.
+
+use quote::ToTokens;
+
+/// A workflow impl and its steps.
+pub struct WorkflowDef {
+    /// The impl block, with every `#[step]` attribute removed.
+    pub item: syn::ItemImpl,
+    /// The workflow type's name (last segment of the self type).
+    pub name: syn::Ident,
+    pub args: WorkflowArgs,
+    /// The steps whose signatures could be read.
+    pub steps: Vec<Step>,
+    /// Whether some step's signature was too malformed to take part in the graph.
+    pub incomplete: bool,
+}
+
+/// `#[workflow(start = .., stop = .., skip = [..])]`.
+#[derive(Default)]
+pub struct WorkflowArgs {
+    pub start: Option<EventTy>,
+    pub stop: Option<EventTy>,
+    pub skip: Vec<Check>,
+}
+
+/// A graph check, as named in `skip = [..]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// An emitted event that no step consumes.
+    Unconsumed,
+    /// A consumed event that no step emits.
+    Unproduced,
+    /// A step that the start event can never reach.
+    Reachability,
+    /// A step from which the stop event can never be reached.
+    DeadEnd,
+}
+
+impl Check {
+    pub const ALL: [Check; 4] = [
+        Check::Unconsumed,
+        Check::Unproduced,
+        Check::Reachability,
+        Check::DeadEnd,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Unconsumed => "unconsumed",
+            Check::Unproduced => "unproduced",
+            Check::Reachability => "reachability",
+            Check::DeadEnd => "dead_end",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Check> {
+        Check::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// A `#[step]` method.
+pub struct Step {
+    pub ident: syn::Ident,
+    pub num_workers: usize,
+    pub skip: Vec<Check>,
+    /// The parameters after `&self`, in declaration order.
+    pub params: Vec<Param>,
+    /// The event type the step consumes.
+    pub event: EventTy,
+    /// The state type `S` of a `&Context<S>` parameter.
+    pub context: Option<syn::Type>,
+    pub output: Output,
+}
+
+impl Step {
+    pub fn skips(&self, check: Check) -> bool {
+        self.skip.contains(&check)
+    }
+}
+
+/// A step parameter other than `&self`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    Context,
+    Event,
+}
+
+/// What a step returns.
+pub struct Output {
+    /// Whether it is wrapped in `Result<_, E>`.
+    pub fallible: bool,
+    pub shape: Shape,
+}
+
+/// The forms of return type a step may have.
+#[derive(Debug)]
+pub enum Shape {
+    /// `E`: exactly one event.
+    One(EventTy),
+    /// `Option<E>`: one event or none.
+    Optional(EventTy),
+    /// `Vec<E>`: any number of events of one type (fan-out).
+    Many(EventTy),
+    /// `Emit<(A, B, ..)>`: one event out of several types (a branch).
+    Branch(Vec<EventTy>),
+    /// `Option<Emit<(A, B, ..)>>`: a branch, or no event.
+    OptionalBranch(Vec<EventTy>),
+}
+
+impl Shape {
+    /// Every event type the step may emit.
+    pub fn events(&self) -> &[EventTy] {
+        match self {
+            Shape::One(e) | Shape::Optional(e) | Shape::Many(e) => std::slice::from_ref(e),
+            Shape::Branch(es) | Shape::OptionalBranch(es) => es,
+        }
+    }
+}
+
+/// An event type as written in a signature, with the key it is compared by.
+#[derive(Clone, Debug)]
+pub struct EventTy {
+    pub ty: syn::Type,
+    /// The type's tokens without white space and without a leading `::`,
+    /// `crate::` or `self::`: two signatures name the same event when their
+    /// keys are equal.
+    pub key: String,
+}
+
+impl PartialEq for EventTy {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl EventTy {
+    pub fn new(ty: syn::Type) -> Self {
+        let mut key: String = ty
+            .to_token_stream()
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        for prefix in ["::", "crate::", "self::"] {
+            if let Some(rest) = key.strip_prefix(prefix) {
+                key = rest.to_owned();
+            }
+        }
+        Self { ty, key }
+    }
+
+    /// The last path segment, if the type is a path.
+    pub fn last_segment(&self) -> Option<&syn::PathSegment> {
+        last_segment(&self.ty)
+    }
+
+    /// Whether the type is the library's `StartEvent<T>` (or `StopEvent<T>`), by name.
+    pub fn is_wrapper_named(&self, name: &str) -> bool {
+        self.last_segment().is_some_and(|s| s.ident == name)
+    }
+
+    /// The `T` of `StartEvent<T>` / `StopEvent<T>`.
+    pub fn payload(&self) -> Option<&syn::Type> {
+        first_generic(self.last_segment()?)
+    }
+}
+
+/// The last segment of a plain path type.
+pub fn last_segment(ty: &syn::Type) -> Option<&syn::PathSegment> {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        syn::Type::Group(g) => last_segment(&g.elem),
+        syn::Type::Paren(p) => last_segment(&p.elem),
+        _ => None,
+    }
+}
+
+/// The first type argument of a path segment: `T` in `Vec<T>`.
+pub fn first_generic(segment: &syn::PathSegment) -> Option<&syn::Type> {
+    match &segment.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    #[test]
+    fn keys_ignore_spacing_and_crate_prefixes() {
+        let a = EventTy::new(parse_quote!(crate::events::Retrieved));
+        let b = EventTy::new(parse_quote!(events::Retrieved));
+        assert_eq!(a, b);
+        assert_eq!(a.key, "events::Retrieved");
+        let s = EventTy::new(parse_quote!(StartEvent<Query>));
+        assert!(s.is_wrapper_named("StartEvent"));
+        assert_eq!(s.payload().unwrap().to_token_stream().to_string(), "Query");
+    }
+
+    #[test]
+    fn check_names_round_trip() {
+        for check in Check::ALL {
+            assert_eq!(Check::from_name(check.name()), Some(check));
+        }
+        assert_eq!(Check::from_name("dead-end"), None);
+    }
+}

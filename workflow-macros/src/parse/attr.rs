@@ -1,0 +1,248 @@
+//! The arguments of `#[workflow(..)]` and `#[step(..)]`.
+//!
+//! Each bad argument is recorded and parsing goes on with the next one, so
+//! that one pass reports every mistake.
+
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Ident, Token};
+
+use super::ast::{Check, EventTy, WorkflowArgs};
+use crate::internals::Ctxt;
+
+/// The default of `num_workers`, as in LlamaIndex.
+pub const DEFAULT_NUM_WORKERS: usize = 4;
+
+/// The arguments of one `#[step]` attribute.
+pub struct StepArgs {
+    pub num_workers: usize,
+    pub skip: Vec<Check>,
+}
+
+/// Parses `#[workflow(..)]`'s arguments.
+pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
+    let mut args = WorkflowArgs::default();
+    let mut seen = Seen::default();
+    let parser = syn::meta::parser(|meta| {
+        let key = meta_key(&meta);
+        if !seen.first(&key, &meta, cx) {
+            return skip_value(&meta);
+        }
+        match key.as_str() {
+            "start" => args.start = Some(EventTy::new(meta.value()?.parse()?)),
+            "stop" => args.stop = Some(EventTy::new(meta.value()?.parse()?)),
+            "skip" => args.skip = skip_list(&meta, cx)?,
+            _ => {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!(
+                        "unknown `#[workflow]` argument `{key}`; \
+                         expected `start = Type`, `stop = Type` or `skip = [check, ..]`"
+                    ),
+                );
+                skip_value(&meta)?;
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = parser.parse2(tokens) {
+        cx.syn_error(e);
+    }
+    args
+}
+
+/// Parses one `#[step]` / `#[step(..)]` attribute.
+pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
+    let mut args = StepArgs {
+        num_workers: DEFAULT_NUM_WORKERS,
+        skip: Vec::new(),
+    };
+    if matches!(attr.meta, syn::Meta::Path(_)) {
+        return args;
+    }
+    let mut seen = Seen::default();
+    let result = attr.parse_nested_meta(|meta| {
+        let key = meta_key(&meta);
+        if !seen.first(&key, &meta, cx) {
+            return skip_value(&meta);
+        }
+        match key.as_str() {
+            "num_workers" => {
+                let expr: syn::Expr = meta.value()?.parse()?;
+                if let Some(n) = num_workers(&expr, cx) {
+                    args.num_workers = n;
+                }
+            }
+            "skip" => args.skip = skip_list(&meta, cx)?,
+            _ => {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!(
+                        "unknown `#[step]` argument `{key}`; \
+                         expected `num_workers = N` or `skip = [check, ..]`"
+                    ),
+                );
+                skip_value(&meta)?;
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        cx.syn_error(e);
+    }
+    args
+}
+
+fn num_workers(expr: &syn::Expr, cx: &Ctxt) -> Option<usize> {
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Int(lit),
+        ..
+    }) = expr
+    else {
+        cx.error_spanned_by(
+            expr,
+            "`num_workers` takes an integer literal, such as `num_workers = 4`",
+        );
+        return None;
+    };
+    match lit.base10_parse::<usize>() {
+        Ok(0) => {
+            cx.error_spanned_by(
+                lit,
+                "`num_workers` must be at least 1: a step with no worker never runs",
+            );
+            None
+        }
+        Ok(n) => Some(n),
+        Err(e) => {
+            cx.syn_error(e);
+            None
+        }
+    }
+}
+
+/// Parses `= [name, ..]` into checks, reporting unknown names.
+fn skip_list(meta: &ParseNestedMeta, cx: &Ctxt) -> syn::Result<Vec<Check>> {
+    let value = meta.value()?;
+    let content;
+    syn::bracketed!(content in value);
+    let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+    let known: Vec<_> = Check::ALL
+        .iter()
+        .map(|c| format!("`{}`", c.name()))
+        .collect();
+    let mut skip = Vec::new();
+    for name in names {
+        match Check::from_name(&name.to_string()) {
+            Some(check) => skip.push(check),
+            None => cx.error_spanned_by(
+                &name,
+                format!(
+                    "unknown check `{name}`; the checks that can be skipped are {}",
+                    known.join(", ")
+                ),
+            ),
+        }
+    }
+    Ok(skip)
+}
+
+fn meta_key(meta: &ParseNestedMeta) -> String {
+    meta.path.get_ident().map_or_else(
+        || quote::ToTokens::to_token_stream(&meta.path).to_string(),
+        Ident::to_string,
+    )
+}
+
+/// Consumes `= value` after a key that was rejected.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        let _: syn::Expr = meta.value()?.parse()?;
+    }
+    Ok(())
+}
+
+/// Remembers which keys an attribute gave, to reject repeats.
+#[derive(Default)]
+struct Seen(Vec<String>);
+
+impl Seen {
+    fn first(&mut self, key: &str, meta: &ParseNestedMeta, cx: &Ctxt) -> bool {
+        if self.0.iter().any(|k| k == key) {
+            cx.error_spanned_by(&meta.path, format!("`{key}` is given twice; keep one"));
+            return false;
+        }
+        self.0.push(key.to_owned());
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+    use syn::parse_quote;
+
+    fn messages(cx: Ctxt) -> Vec<String> {
+        cx.check()
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn step_args_read_workers_and_skips() {
+        let cx = Ctxt::new();
+        let attr: syn::Attribute = parse_quote!(#[step(num_workers = 2, skip = [dead_end])]);
+        let args = step_args(&attr, &cx);
+        assert!(messages(cx).is_empty());
+        assert_eq!(args.num_workers, 2);
+        assert_eq!(args.skip[0], Check::DeadEnd);
+    }
+
+    #[test]
+    fn bare_step_gets_defaults() {
+        let cx = Ctxt::new();
+        let args = step_args(&parse_quote!(#[step]), &cx);
+        assert!(messages(cx).is_empty());
+        assert_eq!(args.num_workers, DEFAULT_NUM_WORKERS);
+    }
+
+    #[test]
+    fn every_bad_step_argument_is_reported() {
+        let cx = Ctxt::new();
+        let attr: syn::Attribute =
+            parse_quote!(#[step(num_workers = 0, retries = 3, skip = [nope], num_workers = 2)]);
+        step_args(&attr, &cx);
+        let m = messages(cx);
+        assert_eq!(m.len(), 4, "{m:?}");
+        assert!(m[0].contains("at least 1"));
+        assert!(m[1].contains("unknown `#[step]` argument `retries`"));
+        assert!(m[2].contains("unknown check `nope`"));
+        assert!(m[3].contains("given twice"));
+    }
+
+    #[test]
+    fn workflow_args_read_start_stop_and_skip() {
+        let cx = Ctxt::new();
+        let args = workflow_args(
+            quote!(start = Begin, stop = crate::End, skip = [reachability]),
+            &cx,
+        );
+        assert!(messages(cx).is_empty());
+        assert_eq!(args.start.unwrap().key, "Begin");
+        assert_eq!(args.stop.unwrap().key, "End");
+        assert_eq!(args.skip[0], Check::Reachability);
+    }
+
+    #[test]
+    fn unknown_workflow_argument_is_reported() {
+        let cx = Ctxt::new();
+        workflow_args(quote!(timeout = 5), &cx);
+        assert!(messages(cx)[0].contains("unknown `#[workflow]` argument `timeout`"));
+    }
+}

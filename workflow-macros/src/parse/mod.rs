@@ -1,0 +1,169 @@
+//! Stage 1: syn's tree of the impl block → [`WorkflowDef`], keeping spans.
+
+pub mod ast;
+pub mod attr;
+pub mod step;
+
+use proc_macro2::TokenStream;
+
+use self::ast::{last_segment, WorkflowDef};
+use crate::internals::Ctxt;
+
+/// Reads the workflow's arguments and its `#[step]` methods, and removes the
+/// `#[step]` attributes from `item` so that it can be emitted as it stands.
+pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowDef {
+    if let Some((_, path, _)) = &item.trait_ {
+        cx.error_spanned_by(
+            path,
+            "`#[workflow]` goes on an inherent impl, `impl MyFlow { .. }`, not on a trait impl",
+        );
+    }
+    if !item.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &item.generics,
+            "generic workflows are not supported yet; use a concrete type, and generic helpers inside steps",
+        );
+    }
+    let name = match last_segment(&item.self_ty) {
+        Some(seg) => seg.ident.clone(),
+        None => {
+            cx.error_spanned_by(
+                &item.self_ty,
+                "`#[workflow]` needs a named type: `impl MyFlow { .. }`",
+            );
+            syn::Ident::new("Workflow", proc_macro2::Span::call_site())
+        }
+    };
+    let args = attr::workflow_args(args, cx);
+
+    let mut steps = Vec::new();
+    let mut incomplete = false;
+    let mut found_step = false;
+    for impl_item in &mut item.items {
+        let syn::ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
+        let Some(step_attr) = take_step_attr(method, cx) else {
+            continue;
+        };
+        found_step = true;
+        reject_cfg(method, cx);
+        match step::parse_step(method, attr::step_args(&step_attr, cx), cx) {
+            Some(step) => steps.push(step),
+            None => incomplete = true,
+        }
+    }
+    if !found_step {
+        cx.error_spanned_by(
+            &item.self_ty,
+            format!("workflow `{name}` has no steps: mark its async methods with `#[step]`"),
+        );
+    }
+    WorkflowDef {
+        item,
+        name,
+        args,
+        steps,
+        incomplete,
+    }
+}
+
+/// Removes the `#[step]` attribute of a method and returns it.
+fn take_step_attr(method: &mut syn::ImplItemFn, cx: &Ctxt) -> Option<syn::Attribute> {
+    let is_step = |a: &syn::Attribute| a.path().segments.last().is_some_and(|s| s.ident == "step");
+    let mut found: Option<syn::Attribute> = None;
+    for attr in method.attrs.iter().filter(|a| is_step(a)) {
+        if found.is_some() {
+            cx.error_spanned_by(
+                attr,
+                format!(
+                    "`{}` has two `#[step]` attributes; keep one",
+                    method.sig.ident
+                ),
+            );
+        } else {
+            found = Some(attr.clone());
+        }
+    }
+    method.attrs.retain(|a| !is_step(a));
+    found
+}
+
+fn reject_cfg(method: &syn::ImplItemFn, cx: &Ctxt) {
+    for attr in &method.attrs {
+        if attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr") {
+            cx.error_spanned_by(
+                attr,
+                format!(
+                    "`#[cfg]` on step `{}` is not supported: the graph must be the same in every build; \
+                     put the `#[cfg]` on the whole `#[workflow]` impl, or branch inside the step",
+                    method.sig.ident
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+    use syn::parse_quote;
+
+    fn run(item: syn::ItemImpl) -> (WorkflowDef, Vec<String>) {
+        let cx = Ctxt::new();
+        let def = parse(quote!(), item, &cx);
+        (
+            def,
+            cx.check()
+                .err()
+                .unwrap_or_default()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn reads_steps_and_strips_their_attributes() {
+        let (def, errors) = run(parse_quote! {
+            impl Flow {
+                #[step(num_workers = 2)]
+                async fn a(&self, ev: StartEvent<u8>) -> StopEvent<u8> { todo!() }
+                fn helper(&self) {}
+            }
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(def.name, "Flow");
+        assert_eq!(def.steps.len(), 1);
+        assert_eq!(def.steps[0].num_workers, 2);
+        let syn::ImplItem::Fn(method) = &def.item.items[0] else {
+            panic!()
+        };
+        assert!(method.attrs.is_empty());
+    }
+
+    #[test]
+    fn rejects_trait_impls_generics_cfg_and_no_steps() {
+        let (_, errors) = run(parse_quote!(
+            impl<T> Tr for Flow<T> {
+                fn f() {}
+            }
+        ));
+        assert!(errors[0].contains("inherent impl"), "{errors:?}");
+        assert!(errors[1].contains("generic workflows"), "{errors:?}");
+        assert!(errors[2].contains("has no steps"), "{errors:?}");
+
+        let (_, errors) = run(parse_quote! {
+            impl Flow { #[step] #[cfg(test)] async fn a(&self, ev: A) -> B { todo!() } }
+        });
+        assert!(errors[0].contains("`#[cfg]` on step `a`"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_broken_signature_marks_the_graph_incomplete() {
+        let (def, _) = run(parse_quote!(impl Flow { #[step] async fn a(&self) -> B { todo!() } }));
+        assert!(def.incomplete);
+        assert!(def.steps.is_empty());
+    }
+}

@@ -1,0 +1,433 @@
+//! Reading one `#[step]` method's signature.
+
+use syn::spanned::Spanned;
+
+use super::ast::{first_generic, last_segment, EventTy, Output, Param, Shape, Step};
+use super::attr::StepArgs;
+use crate::internals::Ctxt;
+
+/// Names that wrap events in a return type, so they cannot be events themselves.
+const WRAPPERS: [&str; 5] = ["Result", "Option", "Vec", "Emit", "Box"];
+
+const RETURN_FORMS: &str = "`-> E`, `-> Option<E>`, `-> Vec<E>` or `-> Emit<(A, B)>`, \
+                            optionally inside `Result<_, Error>`";
+
+/// Reads a step's signature. Every problem is recorded; `None` means the
+/// signature is too broken for the step to take part in the graph checks.
+pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option<Step> {
+    let sig = &method.sig;
+    let name = &sig.ident;
+    if sig.asyncness.is_none() {
+        cx.error_spanned_by(
+            sig.fn_token,
+            format!("step `{name}` must be an `async fn`: write `async fn {name}`"),
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        cx.error_spanned_by(
+            &sig.generics,
+            format!(
+                "step `{name}` cannot be generic: the graph is built from concrete event types"
+            ),
+        );
+    }
+    if let Some(v) = &sig.variadic {
+        cx.error_spanned_by(v, "a step cannot be variadic");
+    }
+    check_receiver(sig, cx);
+
+    let mut params = Vec::new();
+    let mut event: Option<EventTy> = None;
+    let mut context: Option<syn::Type> = None;
+    for input in sig.inputs.iter().skip(usize::from(has_receiver(sig))) {
+        let syn::FnArg::Typed(arg) = input else {
+            continue;
+        };
+        match classify(&arg.ty, cx) {
+            Classified::Context(state) => {
+                if context.is_some() {
+                    cx.error_spanned_by(
+                        &arg.ty,
+                        format!("step `{name}` takes a second context; a step takes at most one `&Context<S>`"),
+                    );
+                    continue;
+                }
+                context = Some(state);
+                params.push(Param::Context);
+            }
+            Classified::Event(ty) => {
+                if let Some(first) = &event {
+                    cx.error_spanned_by(
+                        &arg.ty,
+                        format!(
+                            "step `{name}` already consumes `{}`; a step consumes exactly one event type: \
+                             split it into one step per event, or wrap both in one event type",
+                            first.key
+                        ),
+                    );
+                    continue;
+                }
+                event = Some(EventTy::new(ty));
+                params.push(Param::Event);
+            }
+            Classified::Invalid => {}
+        }
+    }
+    let output = parse_output(sig, cx);
+    let Some(event) = event else {
+        cx.error_spanned_by(
+            name,
+            format!("step `{name}` has no event parameter: add the event that triggers it, as in `ev: MyEvent`"),
+        );
+        return None;
+    };
+    Some(Step {
+        ident: name.clone(),
+        num_workers: args.num_workers,
+        skip: args.skip,
+        params,
+        event,
+        context,
+        output: output?,
+    })
+}
+
+fn has_receiver(sig: &syn::Signature) -> bool {
+    matches!(sig.inputs.first(), Some(syn::FnArg::Receiver(_)))
+}
+
+fn check_receiver(sig: &syn::Signature, cx: &Ctxt) {
+    let name = &sig.ident;
+    match sig.inputs.first() {
+        Some(syn::FnArg::Receiver(r)) if r.colon_token.is_some() => cx.error_spanned_by(
+            r,
+            format!("step `{name}` must take `&self`; the runtime already shares the workflow between runs"),
+        ),
+        Some(syn::FnArg::Receiver(r)) if r.reference.is_none() => cx.error_spanned_by(
+            r,
+            format!("step `{name}` takes `self` by value; take `&self`, since the workflow outlives each step"),
+        ),
+        Some(syn::FnArg::Receiver(r)) if r.mutability.is_some() => cx.error_spanned_by(
+            r,
+            format!(
+                "step `{name}` takes `&mut self`; steps run concurrently, so take `&self` \
+                 and keep what changes in the `Context`"
+            ),
+        ),
+        Some(syn::FnArg::Receiver(_)) => {}
+        _ => cx.error_spanned_by(
+            name,
+            format!("step `{name}` needs `&self` as its first parameter: `async fn {name}(&self, ..)`"),
+        ),
+    }
+}
+
+enum Classified {
+    /// `&Context<S>`, with `S`.
+    Context(syn::Type),
+    Event(syn::Type),
+    /// Already reported.
+    Invalid,
+}
+
+fn classify(ty: &syn::Type, cx: &Ctxt) -> Classified {
+    let is_context = |t: &syn::Type| last_segment(t).is_some_and(|s| s.ident == "Context");
+    match ty {
+        syn::Type::Reference(r) if is_context(&r.elem) => {
+            if r.mutability.is_some() {
+                cx.error_spanned_by(
+                    ty,
+                    "take the context as `&Context<S>`: its edits are atomic through `&`",
+                );
+            }
+            match last_segment(&r.elem).and_then(first_generic) {
+                Some(state) => Classified::Context(state.clone()),
+                None => {
+                    cx.error_spanned_by(
+                        ty,
+                        "name the context's state type: `&Context<S>`, or `&Context<()>`",
+                    );
+                    Classified::Invalid
+                }
+            }
+        }
+        _ if is_context(ty) => {
+            cx.error_spanned_by(ty, "take the context by reference: `ctx: &Context<S>`");
+            Classified::Invalid
+        }
+        syn::Type::Reference(r) => {
+            cx.error_spanned_by(
+                ty,
+                "events are passed by value: write `ev: Event`, not `ev: &Event`",
+            );
+            Classified::Event((*r.elem).clone())
+        }
+        _ => match event_type(ty) {
+            Ok(ev) => Classified::Event(ev.ty),
+            Err(message) => {
+                cx.error_spanned_by(ty, message);
+                Classified::Invalid
+            }
+        },
+    }
+}
+
+/// A type that can be an event: a plain path that is not one of the wrappers.
+fn event_type(ty: &syn::Type) -> Result<EventTy, String> {
+    match last_segment(ty) {
+        Some(seg) if WRAPPERS.iter().any(|w| seg.ident == w) => Err(format!(
+            "`{}` cannot be an event here; the return forms a step may use are {RETURN_FORMS}",
+            seg.ident
+        )),
+        Some(_) => Ok(EventTy::new(ty.clone())),
+        None => Err(
+            "an event must be a named type, such as `MyEvent` or `StartEvent<Input>`".to_owned(),
+        ),
+    }
+}
+
+fn parse_output(sig: &syn::Signature, cx: &Ctxt) -> Option<Output> {
+    let name = &sig.ident;
+    let syn::ReturnType::Type(_, ty) = &sig.output else {
+        cx.error_spanned_by(
+            name,
+            format!(
+                "step `{name}` returns nothing; a step returns the events it emits: {RETURN_FORMS}"
+            ),
+        );
+        return None;
+    };
+    let (inner, fallible) = match last_segment(ty) {
+        Some(seg) if seg.ident == "Result" => match first_generic(seg) {
+            Some(inner) => (inner, true),
+            None => {
+                cx.error_spanned_by(
+                    ty,
+                    "write the events the step emits inside `Result<_, Error>`",
+                );
+                return None;
+            }
+        },
+        _ => (&**ty, false),
+    };
+    match parse_shape(inner) {
+        Ok(shape) => Some(Output { fallible, shape }),
+        Err((span, message)) => {
+            cx.error_at(span, message);
+            None
+        }
+    }
+}
+
+type ShapeError = (proc_macro2::Span, String);
+
+fn parse_shape(ty: &syn::Type) -> Result<Shape, ShapeError> {
+    let fail = |t: &syn::Type, m: String| (t.span(), m);
+    if let syn::Type::Tuple(tuple) = ty {
+        let message = if tuple.elems.is_empty() {
+            format!("a step must emit an event; to emit nothing sometimes, return `Option<E>`. Forms: {RETURN_FORMS}")
+        } else {
+            "to emit one of several events write `Emit<(A, B)>`; to emit many of one type, `Vec<E>`"
+                .to_owned()
+        };
+        return Err(fail(ty, message));
+    }
+    let Some(seg) = last_segment(ty) else {
+        return Err(fail(
+            ty,
+            format!("unsupported return type; a step returns {RETURN_FORMS}"),
+        ));
+    };
+    let inner = || {
+        first_generic(seg).ok_or_else(|| fail(ty, format!("`{}` needs a type argument", seg.ident)))
+    };
+    let one = |t: &syn::Type| event_type(t).map_err(|m| fail(t, m));
+    match seg.ident.to_string().as_str() {
+        "Option" => {
+            let inner = inner()?;
+            match last_segment(inner) {
+                Some(s) if s.ident == "Emit" => Ok(Shape::OptionalBranch(branches(inner)?)),
+                _ => Ok(Shape::Optional(one(inner)?)),
+            }
+        }
+        "Vec" => Ok(Shape::Many(one(inner()?)?)),
+        "Emit" => Ok(Shape::Branch(branches(ty)?)),
+        "Result" => Err(fail(
+            ty,
+            "`Result` goes outermost: `Result<Option<E>, Error>`".to_owned(),
+        )),
+        _ => Ok(Shape::One(one(ty)?)),
+    }
+}
+
+/// The alternatives of `Emit<(A, B, ..)>`.
+fn branches(emit: &syn::Type) -> Result<Vec<EventTy>, ShapeError> {
+    let usage = "`Emit` lists its alternatives as a tuple of 2 to 8 event types: `Emit<(A, B)>`; \
+                 a step with one event type returns it directly";
+    let tuple = match last_segment(emit).and_then(first_generic) {
+        Some(syn::Type::Tuple(t)) if (2..=8).contains(&t.elems.len()) => t,
+        Some(other) => return Err((other.span(), usage.to_owned())),
+        None => return Err((emit.span(), usage.to_owned())),
+    };
+    let mut events: Vec<EventTy> = Vec::new();
+    for ty in &tuple.elems {
+        let ev = event_type(ty).map_err(|m| (ty.span(), m))?;
+        if events.contains(&ev) {
+            return Err((
+                ty.span(),
+                format!(
+                    "`{}` is listed twice in `Emit`; list each event type once",
+                    ev.key
+                ),
+            ));
+        }
+        events.push(ev);
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::attr::DEFAULT_NUM_WORKERS;
+    use syn::parse_quote;
+
+    fn parse(method: syn::ImplItemFn) -> (Option<Step>, Vec<String>) {
+        let cx = Ctxt::new();
+        let args = StepArgs {
+            num_workers: DEFAULT_NUM_WORKERS,
+            skip: vec![],
+        };
+        let step = parse_step(&method, args, &cx);
+        let errors = cx
+            .check()
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        (step, errors)
+    }
+
+    fn keys(shape: &Shape) -> Vec<&str> {
+        shape.events().iter().map(|e| e.key.as_str()).collect()
+    }
+
+    #[test]
+    fn reads_context_event_and_fallible_branch() {
+        let (step, errors) = parse(parse_quote! {
+            async fn check(&self, ctx: &Context<State>, ev: Retrieved) -> Result<Emit<(Retrieved, StopEvent<String>)>, Error> { todo!() }
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        let step = step.unwrap();
+        assert_eq!(step.params, [Param::Context, Param::Event]);
+        assert_eq!(step.event.key, "Retrieved");
+        assert!(step.context.is_some());
+        assert!(step.output.fallible);
+        assert!(matches!(step.output.shape, Shape::Branch(_)));
+        assert_eq!(keys(&step.output.shape), ["Retrieved", "StopEvent<String>"]);
+    }
+
+    #[test]
+    fn reads_every_return_form() {
+        let cases: [(syn::ImplItemFn, &str); 5] = [
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> B {}
+                ),
+                "One",
+            ),
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> Option<B> {}
+                ),
+                "Optional",
+            ),
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> Vec<B> {}
+                ),
+                "Many",
+            ),
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> Emit<(B, C)> {}
+                ),
+                "Branch",
+            ),
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> anyhow::Result<Option<Emit<(B, C)>>> {}
+                ),
+                "OptionalBranch",
+            ),
+        ];
+        for (method, expected) in cases {
+            let (step, errors) = parse(method);
+            assert!(errors.is_empty(), "{errors:?}");
+            let shape = format!("{:?}", step.unwrap().output.shape);
+            assert!(shape.starts_with(expected), "{shape} is not {expected}");
+        }
+    }
+
+    #[test]
+    fn reports_every_signature_problem_at_once() {
+        let (step, errors) = parse(parse_quote! {
+            fn bad<T>(self, a: &Context<S>, b: &Context<S>, x: A, y: B) -> () {}
+        });
+        assert!(step.is_none());
+        assert_eq!(errors.len(), 6, "{errors:?}");
+        assert!(errors[0].contains("must be an `async fn`"));
+        assert!(errors[1].contains("cannot be generic"));
+        assert!(errors[2].contains("takes `self` by value"));
+        assert!(errors[3].contains("second context"));
+        assert!(errors[4].contains("already consumes `A`"));
+        assert!(errors[5].contains("must emit an event"));
+    }
+
+    #[test]
+    fn rejects_missing_event_and_missing_return() {
+        let (step, errors) = parse(parse_quote!(
+            async fn s(&self) {}
+        ));
+        assert!(step.is_none());
+        assert!(errors[0].contains("returns nothing"), "{errors:?}");
+        assert!(errors[1].contains("no event parameter"), "{errors:?}");
+    }
+
+    #[test]
+    fn rejects_bad_emit_lists() {
+        for (method, needle) in [
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> Emit<(B,)> {}
+                ),
+                "tuple of 2 to 8",
+            ),
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> Emit<(B, B)> {}
+                ),
+                "listed twice",
+            ),
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> (B, C) {}
+                ),
+                "write `Emit<(A, B)>`",
+            ),
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> Option<Vec<B>> {}
+                ),
+                "`Vec` cannot be an event",
+            ),
+        ] {
+            let (_, errors) = parse(method);
+            assert!(
+                errors.iter().any(|e| e.contains(needle)),
+                "{needle}: {errors:?}"
+            );
+        }
+    }
+}
