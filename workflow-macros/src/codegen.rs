@@ -2,11 +2,11 @@
 //! runtime goes through `::workflow_core::__private`, so it needs no user import.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::lower::{Ir, ShapeIr, StepIr};
-use crate::parse::ast::Param;
+use crate::parse::ast::{Arity, Param};
 
 /// The user's impl (without `#[step]` attributes) plus everything generated.
 pub fn codegen(item: &syn::ItemImpl, ir: &Ir) -> TokenStream {
@@ -174,52 +174,29 @@ fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
 fn emitted(ir: &Ir, shape: &ShapeIr) -> TokenStream {
     let rt = quote!(::workflow_core::__private);
     let enum_ident = &ir.enum_ident;
-    let variant = |i: usize| &ir.events[i].variant;
-    let choose = |events: &[usize], value: TokenStream| {
-        let choice = syn::Ident::new(
-            &format!("Choice{}", events.len()),
-            proc_macro2::Span::call_site(),
-        );
-        let arms = events.iter().enumerate().map(|(n, &e)| {
-            let (v, position) = (
-                variant(e),
-                syn::Ident::new(&format!("V{n}"), proc_macro2::Span::call_site()),
-            );
-            quote!(#rt::#choice::#position(e) => #enum_ident::#v(e))
+    // One `X` (bound to `e`) as a value of the event enum.
+    let item = if let [event] = shape.events[..] {
+        let variant = &ir.events[event].variant;
+        quote!(#enum_ident::#variant(e))
+    } else {
+        let choice = format_ident!("Choice{}", shape.events.len());
+        let arms = shape.events.iter().enumerate().map(|(n, &event)| {
+            let (variant, position) = (&ir.events[event].variant, format_ident!("V{}", n));
+            quote!(#rt::#choice::#position(e) => #enum_ident::#variant(e))
         });
-        quote!(match #value.into_choice() { #(#arms,)* })
+        quote!(match e.into_choice() { #(#arms,)* })
     };
-    match shape {
-        ShapeIr::One(e) => {
-            let v = variant(*e);
-            quote!(#rt::Emitted::One(#enum_ident::#v(out)))
-        }
-        ShapeIr::Optional(e) => {
-            let v = variant(*e);
-            quote! {
-                match out {
-                    ::core::option::Option::Some(e) => #rt::Emitted::One(#enum_ident::#v(e)),
-                    ::core::option::Option::None => #rt::Emitted::Nothing,
-                }
+    match shape.arity {
+        Arity::One => quote!({ let e = out; #rt::Emitted::One(#item) }),
+        Arity::Optional => quote! {
+            match out {
+                ::core::option::Option::Some(e) => #rt::Emitted::One(#item),
+                ::core::option::Option::None => #rt::Emitted::Nothing,
             }
-        }
-        ShapeIr::Many(e) => {
-            let v = variant(*e);
-            quote!(#rt::Emitted::Many(::core::iter::IntoIterator::into_iter(out).map(#enum_ident::#v).collect()))
-        }
-        ShapeIr::Branch(events) => {
-            let chosen = choose(events, quote!(out));
-            quote!(#rt::Emitted::One(#chosen))
-        }
-        ShapeIr::OptionalBranch(events) => {
-            let chosen = choose(events, quote!(branch));
-            quote! {
-                match out {
-                    ::core::option::Option::Some(branch) => #rt::Emitted::One(#chosen),
-                    ::core::option::Option::None => #rt::Emitted::Nothing,
-                }
-            }
-        }
+        },
+        Arity::Many => quote! {
+            #rt::Emitted::Many(::core::iter::IntoIterator::into_iter(out).map(|e| #item).collect())
+        },
     }
 }
 

@@ -4,7 +4,7 @@
 use quote::format_ident;
 
 use crate::analyze::Analysis;
-use crate::parse::ast::{EventTy, Param, Shape, WorkflowDef};
+use crate::parse::ast::{Arity, EventTy, Param, WorkflowDef};
 
 pub struct Ir {
     pub name: syn::Ident,
@@ -46,21 +46,16 @@ pub struct StepIr {
     pub shape: ShapeIr,
 }
 
-/// [`Shape`], with events as indices into [`Ir::events`].
-pub enum ShapeIr {
-    One(usize),
-    Optional(usize),
-    Many(usize),
-    Branch(Vec<usize>),
-    OptionalBranch(Vec<usize>),
+/// A step's [`Shape`](crate::parse::ast::Shape), with events as indices into [`Ir::events`].
+pub struct ShapeIr {
+    pub arity: Arity,
+    /// One event, or the alternatives of an `Emit` branch.
+    pub events: Vec<usize>,
 }
 
 impl ShapeIr {
     pub fn events(&self) -> &[usize] {
-        match self {
-            ShapeIr::One(e) | ShapeIr::Optional(e) | ShapeIr::Many(e) => std::slice::from_ref(e),
-            ShapeIr::Branch(es) | ShapeIr::OptionalBranch(es) => es,
-        }
+        &self.events
     }
 }
 
@@ -80,14 +75,9 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         .iter()
         .map(|step| {
             let index = |e: &EventTy| table.find(e);
-            let shape = match &step.output.shape {
-                Shape::One(e) => ShapeIr::One(index(e)),
-                Shape::Optional(e) => ShapeIr::Optional(index(e)),
-                Shape::Many(e) => ShapeIr::Many(index(e)),
-                Shape::Branch(es) => ShapeIr::Branch(es.iter().map(index).collect()),
-                Shape::OptionalBranch(es) => {
-                    ShapeIr::OptionalBranch(es.iter().map(index).collect())
-                }
+            let shape = ShapeIr {
+                arity: step.output.shape.arity,
+                events: step.output.shape.events().iter().map(index).collect(),
             };
             StepIr {
                 ident: step.ident.clone(),

@@ -92,28 +92,30 @@ pub struct Output {
     pub shape: Shape,
 }
 
-/// The forms of return type a step may have.
+/// How many events one invocation emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arity {
+    /// `X`: exactly one.
+    One,
+    /// `Option<X>`: one or none.
+    Optional,
+    /// `Vec<X>`: any number (fan-out).
+    Many,
+}
+
+/// A step's return form: an arity of `X`, where `X` is one event type or
+/// `Emit<(A, B, ..)>`, a choice between several (a branch).
 #[derive(Debug)]
-pub enum Shape {
-    /// `E`: exactly one event.
-    One(EventTy),
-    /// `Option<E>`: one event or none.
-    Optional(EventTy),
-    /// `Vec<E>`: any number of events of one type (fan-out).
-    Many(EventTy),
-    /// `Emit<(A, B, ..)>`: one event out of several types (a branch).
-    Branch(Vec<EventTy>),
-    /// `Option<Emit<(A, B, ..)>>`: a branch, or no event.
-    OptionalBranch(Vec<EventTy>),
+pub struct Shape {
+    pub arity: Arity,
+    /// The event types; more than one means `X` is an `Emit` branch.
+    pub events: Vec<EventTy>,
 }
 
 impl Shape {
     /// Every event type the step may emit.
     pub fn events(&self) -> &[EventTy] {
-        match self {
-            Shape::One(e) | Shape::Optional(e) | Shape::Many(e) => std::slice::from_ref(e),
-            Shape::Branch(es) | Shape::OptionalBranch(es) => es,
-        }
+        &self.events
     }
 }
 

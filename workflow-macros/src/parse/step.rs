@@ -2,14 +2,15 @@
 
 use syn::spanned::Spanned;
 
-use super::ast::{first_generic, last_segment, EventTy, Output, Param, Shape, Step};
+use super::ast::{first_generic, last_segment, Arity, EventTy, Output, Param, Shape, Step};
 use super::attr::StepArgs;
 use crate::internals::Ctxt;
 
 /// Names that wrap events in a return type, so they cannot be events themselves.
 const WRAPPERS: [&str; 5] = ["Result", "Option", "Vec", "Emit", "Box"];
 
-const RETURN_FORMS: &str = "`-> E`, `-> Option<E>`, `-> Vec<E>` or `-> Emit<(A, B)>`, \
+const RETURN_FORMS: &str =
+    "`-> E`, `-> Option<E>`, `-> Vec<E>`, or `Emit<(A, B)>` in place of `E`, \
                             optionally inside `Result<_, Error>`";
 
 /// Reads a step's signature. Every problem is recorded; `None` means the
@@ -222,7 +223,6 @@ fn parse_output(sig: &syn::Signature, cx: &Ctxt) -> Option<Output> {
 type ShapeError = (proc_macro2::Span, String);
 
 fn parse_shape(ty: &syn::Type) -> Result<Shape, ShapeError> {
-    let fail = |t: &syn::Type, m: String| (t.span(), m);
     if let syn::Type::Tuple(tuple) = ty {
         let message = if tuple.elems.is_empty() {
             format!("a step must emit an event; to emit nothing sometimes, return `Option<E>`. Forms: {RETURN_FORMS}")
@@ -230,34 +230,34 @@ fn parse_shape(ty: &syn::Type) -> Result<Shape, ShapeError> {
             "to emit one of several events write `Emit<(A, B)>`; to emit many of one type, `Vec<E>`"
                 .to_owned()
         };
-        return Err(fail(ty, message));
+        return Err((ty.span(), message));
     }
     let Some(seg) = last_segment(ty) else {
-        return Err(fail(
-            ty,
+        return Err((
+            ty.span(),
             format!("unsupported return type; a step returns {RETURN_FORMS}"),
         ));
     };
     let inner = || {
-        first_generic(seg).ok_or_else(|| fail(ty, format!("`{}` needs a type argument", seg.ident)))
+        first_generic(seg)
+            .ok_or_else(|| (ty.span(), format!("`{}` needs a type argument", seg.ident)))
     };
-    let one = |t: &syn::Type| event_type(t).map_err(|m| fail(t, m));
-    match seg.ident.to_string().as_str() {
-        "Option" => {
-            let inner = inner()?;
-            match last_segment(inner) {
-                Some(s) if s.ident == "Emit" => Ok(Shape::OptionalBranch(branches(inner)?)),
-                _ => Ok(Shape::Optional(one(inner)?)),
-            }
+    let (arity, item) = match seg.ident.to_string().as_str() {
+        "Option" => (Arity::Optional, inner()?),
+        "Vec" => (Arity::Many, inner()?),
+        "Result" => {
+            return Err((
+                ty.span(),
+                "`Result` goes outermost: `Result<Option<E>, Error>`".to_owned(),
+            ))
         }
-        "Vec" => Ok(Shape::Many(one(inner()?)?)),
-        "Emit" => Ok(Shape::Branch(branches(ty)?)),
-        "Result" => Err(fail(
-            ty,
-            "`Result` goes outermost: `Result<Option<E>, Error>`".to_owned(),
-        )),
-        _ => Ok(Shape::One(one(ty)?)),
-    }
+        _ => (Arity::One, ty),
+    };
+    let events = match last_segment(item) {
+        Some(s) if s.ident == "Emit" => branches(item)?,
+        _ => vec![event_type(item).map_err(|m| (item.span(), m))?],
+    };
+    Ok(Shape { arity, events })
 }
 
 /// The alternatives of `Emit<(A, B, ..)>`.
@@ -324,49 +324,63 @@ mod tests {
         assert_eq!(step.event.key, "Retrieved");
         assert!(step.context.is_some());
         assert!(step.output.fallible);
-        assert!(matches!(step.output.shape, Shape::Branch(_)));
+        assert_eq!(step.output.shape.arity, Arity::One);
+        assert_eq!(step.output.shape.events().len(), 2);
         assert_eq!(keys(&step.output.shape), ["Retrieved", "StopEvent<String>"]);
     }
 
     #[test]
     fn reads_every_return_form() {
-        let cases: [(syn::ImplItemFn, &str); 5] = [
+        let cases: [(syn::ImplItemFn, Arity, &[&str]); 6] = [
             (
                 parse_quote!(
                     async fn s(&self, ev: A) -> B {}
                 ),
-                "One",
+                Arity::One,
+                &["B"],
             ),
             (
                 parse_quote!(
                     async fn s(&self, ev: A) -> Option<B> {}
                 ),
-                "Optional",
+                Arity::Optional,
+                &["B"],
             ),
             (
                 parse_quote!(
                     async fn s(&self, ev: A) -> Vec<B> {}
                 ),
-                "Many",
+                Arity::Many,
+                &["B"],
             ),
             (
                 parse_quote!(
                     async fn s(&self, ev: A) -> Emit<(B, C)> {}
                 ),
-                "Branch",
+                Arity::One,
+                &["B", "C"],
             ),
             (
                 parse_quote!(
                     async fn s(&self, ev: A) -> anyhow::Result<Option<Emit<(B, C)>>> {}
                 ),
-                "OptionalBranch",
+                Arity::Optional,
+                &["B", "C"],
+            ),
+            (
+                parse_quote!(
+                    async fn s(&self, ev: A) -> Vec<Emit<(B, C, D)>> {}
+                ),
+                Arity::Many,
+                &["B", "C", "D"],
             ),
         ];
-        for (method, expected) in cases {
+        for (method, arity, events) in cases {
             let (step, errors) = parse(method);
             assert!(errors.is_empty(), "{errors:?}");
-            let shape = format!("{:?}", step.unwrap().output.shape);
-            assert!(shape.starts_with(expected), "{shape} is not {expected}");
+            let shape = step.unwrap().output.shape;
+            assert_eq!(shape.arity, arity);
+            assert_eq!(keys(&shape), events);
         }
     }
 
