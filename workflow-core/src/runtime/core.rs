@@ -10,7 +10,6 @@ use crate::error::{BoxError, WorkflowError};
 use crate::workflow::{Dispatch, Emitted, StepId, Workflow};
 
 /// What the driver must do next.
-#[derive(Debug)]
 pub enum Command<W: Workflow> {
     /// Call step `step` with `event` on a new task.
     Invoke {
@@ -21,6 +20,20 @@ pub enum Command<W: Workflow> {
     },
     /// The run is over: drop every task still in flight and return this.
     Finish(Result<W::Output, WorkflowError>),
+}
+
+impl<W: Workflow> std::fmt::Debug for Command<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Invoke { step, event } => f
+                .debug_struct("Invoke")
+                .field("step", &W::INFO.steps[*step].name)
+                .field("event", &W::event_name(event))
+                .finish(),
+            Command::Finish(Ok(_)) => f.write_str("Finish(Ok(..))"),
+            Command::Finish(Err(error)) => f.debug_tuple("Finish").field(error).finish(),
+        }
+    }
 }
 
 /// How a step invocation failed.
@@ -36,7 +49,6 @@ pub enum StepFailure {
 const RECENT_EVENTS: usize = 5;
 
 /// The state of one run.
-#[derive(Debug)]
 pub struct RunCore<W: Workflow> {
     /// Events waiting for a free worker, per step.
     queues: Vec<VecDeque<W::Event>>,
@@ -45,6 +57,21 @@ pub struct RunCore<W: Workflow> {
     /// Names of the last events routed, oldest first.
     recent: VecDeque<&'static str>,
     finished: bool,
+}
+
+impl<W: Workflow> std::fmt::Debug for RunCore<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunCore")
+            .field("workflow", &W::INFO.name)
+            .field(
+                "queued",
+                &self.queues.iter().map(VecDeque::len).collect::<Vec<_>>(),
+            )
+            .field("running", &self.running)
+            .field("recent", &self.recent)
+            .field("finished", &self.finished)
+            .finish()
+    }
 }
 
 impl<W: Workflow> Default for RunCore<W> {
@@ -194,5 +221,157 @@ fn step_error<W: Workflow>(step: StepId, failure: StepFailure) -> WorkflowError 
             step,
             message,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+
+    #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct Job(u8);
+
+    /// Start → `split` → Job×n → `work` (1 worker) and `audit` (broadcast) → stop.
+    struct Flow;
+
+    #[workflow]
+    impl Flow {
+        #[step]
+        async fn split(&self, ev: StartEvent<u8>) -> Vec<Job> {
+            (0..ev.input).map(Job).collect()
+        }
+
+        #[step(num_workers = 1)]
+        async fn work(&self, ev: Job) -> Option<StopEvent<u8>> {
+            Some(StopEvent::new(ev.0))
+        }
+
+        #[step(num_workers = 2)]
+        async fn audit(&self, ev: Job) -> Vec<Emit<(Job, StopEvent<u8>)>> {
+            vec![Emit::new(ev)]
+        }
+    }
+
+    const SPLIT: StepId = 0;
+    const WORK: StepId = 1;
+    const AUDIT: StepId = 2;
+
+    fn invoked(commands: &mut Vec<Command<Flow>>) -> Vec<(StepId, String)> {
+        commands
+            .drain(..)
+            .map(|c| match c {
+                Command::Invoke { step, event } => (step, format!("{event:?}")),
+                Command::Finish(outcome) => panic!("unexpected finish: {:?}", outcome.map(|_| ())),
+            })
+            .collect()
+    }
+
+    fn finished(commands: &mut Vec<Command<Flow>>) -> Result<u8, WorkflowError> {
+        assert_eq!(commands.len(), 1, "a finish is the only command");
+        match commands.pop() {
+            Some(Command::Finish(outcome)) => outcome,
+            other => panic!("expected a finish, got {other:?}"),
+        }
+    }
+
+    fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
+        Emitted::Many(range.map(|i| FlowEvent::Job(Job(i))).collect())
+    }
+
+    #[test]
+    fn start_invokes_the_start_consumer() {
+        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
+        core.start(3, &mut commands);
+        assert_eq!(
+            invoked(&mut commands),
+            [(SPLIT, "StartEvent(StartEvent { input: 3 })".into())]
+        );
+    }
+
+    #[test]
+    fn events_are_broadcast_and_held_back_beyond_num_workers() {
+        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
+        core.start(3, &mut commands);
+        commands.clear();
+        core.step_finished(SPLIT, Ok(jobs(0..3)), &mut commands);
+        let calls = invoked(&mut commands);
+        // `work` has one worker, `audit` two: three jobs give 1 + 2 invocations now.
+        assert_eq!(calls.iter().filter(|(s, _)| *s == WORK).count(), 1);
+        assert_eq!(calls.iter().filter(|(s, _)| *s == AUDIT).count(), 2);
+        assert_eq!(core.active_steps(), ["work", "audit"]);
+
+        // `work` finishes without an event: the next queued job goes to it, in order.
+        core.step_finished(WORK, Ok(Emitted::Nothing), &mut commands);
+        assert_eq!(invoked(&mut commands), [(WORK, "Job(Job(1))".into())]);
+    }
+
+    #[test]
+    fn the_stop_event_finishes_at_once_and_later_completions_are_ignored() {
+        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
+        core.start(1, &mut commands);
+        commands.clear();
+        core.step_finished(SPLIT, Ok(jobs(0..2)), &mut commands);
+        commands.clear();
+        let emitted = Emitted::Many(vec![
+            FlowEvent::StopEvent(StopEvent::new(7)),
+            FlowEvent::Job(Job(9)), // after the stop: never routed
+        ]);
+        core.step_finished(AUDIT, Ok(emitted), &mut commands);
+        assert_eq!(finished(&mut commands).unwrap(), 7);
+        assert!(core.is_finished());
+        core.step_finished(
+            WORK,
+            Ok(Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)))),
+            &mut commands,
+        );
+        assert!(commands.is_empty(), "nothing happens after the finish");
+    }
+
+    #[test]
+    fn no_work_left_and_no_stop_is_a_stall_naming_recent_events() {
+        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
+        core.start(0, &mut commands);
+        commands.clear();
+        core.step_finished(SPLIT, Ok(jobs(0..0)), &mut commands);
+        let err = finished(&mut commands).unwrap_err();
+        assert!(
+            matches!(&err, WorkflowError::Stalled { last_events, .. } if last_events == &["StartEvent<u8>"]),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_failure_finishes_the_run_naming_the_step() {
+        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
+        core.start(1, &mut commands);
+        commands.clear();
+        core.step_finished(SPLIT, Err(StepFailure::Panic("boom".into())), &mut commands);
+        let err = finished(&mut commands).unwrap_err();
+        assert!(
+            matches!(err, WorkflowError::StepPanicked { step: "split", .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_timeout_names_running_and_queued_steps() {
+        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
+        core.start(1, &mut commands);
+        commands.clear();
+        core.timed_out(Duration::from_secs(1), &mut commands);
+        let err = finished(&mut commands).unwrap_err();
+        assert!(
+            matches!(&err, WorkflowError::Timeout { active_steps, .. } if active_steps == &["split"])
+        );
+    }
+
+    #[test]
+    fn only_the_last_five_events_are_kept_for_a_stall_report() {
+        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
+        core.start(1, &mut commands);
+        commands.clear();
+        core.step_finished(SPLIT, Ok(jobs(0..9)), &mut commands);
+        assert_eq!(core.recent.len(), RECENT_EVENTS);
     }
 }
