@@ -74,14 +74,8 @@ impl Router {
 
 #[tokio::test]
 async fn a_branch_takes_the_path_its_step_chose() {
-    assert_eq!(
-        Router.run("hi there".into()).await.unwrap(),
-        "simple: hi there"
-    );
-    assert_eq!(
-        Router.run("a much longer question".into()).await.unwrap(),
-        "complex: a much longer question"
-    );
+    assert_eq!(Router.run("hi there".into()).await.unwrap(), "simple: hi there");
+    assert_eq!(Router.run("a much longer question".into()).await.unwrap(), "complex: a much longer question");
 }
 
 // ---------------------------------------------------------------- self-loop and state
@@ -118,14 +112,8 @@ async fn a_self_loop_runs_until_its_guard_stops_it() {
 #[tokio::test]
 async fn state_carries_over_sequential_runs_on_one_context() {
     let ctx = Context::<Vec<u32>>::new();
-    Countdown
-        .run_with(1, RunOptions::new().context(ctx.clone()))
-        .await
-        .unwrap();
-    let second = Countdown
-        .run_with(1, RunOptions::new().context(ctx.clone()))
-        .await
-        .unwrap();
+    Countdown.run_with(1, RunOptions::new().context(ctx.clone())).await.unwrap();
+    let second = Countdown.run_with(1, RunOptions::new().context(ctx.clone())).await.unwrap();
     assert_eq!(second, vec![1, 0, 1, 0]);
     assert_eq!(ctx.state(), vec![1, 0, 1, 0]);
     assert!(!ctx.in_use());
@@ -164,11 +152,7 @@ impl FanOut {
     }
 
     #[step(num_workers = 1)]
-    async fn gather(
-        &self,
-        ctx: &Context<()>,
-        ev: JobDone,
-    ) -> Result<Option<StopEvent<u32>>, ContextError> {
+    async fn gather(&self, ctx: &Context<()>, ev: JobDone) -> Result<Option<StopEvent<u32>>, ContextError> {
         let sum = ctx.update_value("sum", 0u32, |s| *s += ev.0)?;
         let seen = ctx.update_value("seen", 0u32, |n| *n += 1)?;
         let expected: u32 = ctx.get("expected")?;
@@ -178,9 +162,7 @@ impl FanOut {
 
 #[tokio::test]
 async fn fan_out_broadcast_and_fan_in_deliver_every_event() {
-    let flow = Arc::new(FanOut {
-        audited: AtomicUsize::new(0),
-    });
+    let flow = Arc::new(FanOut { audited: AtomicUsize::new(0) });
     let sum = Arc::clone(&flow).run(20).await.unwrap();
     assert_eq!(sum, (1..=20).map(|i| i * 10).sum::<u32>());
     // `audit` saw the broadcast copies it had time to see before the stop;
@@ -224,10 +206,7 @@ impl Limited {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn num_workers_bounds_concurrent_invocations_of_a_step() {
     let peak = Limited::default().run(6).await.unwrap();
-    assert_eq!(
-        peak, 2,
-        "six slow events with num_workers = 2 run two at a time"
-    );
+    assert_eq!(peak, 2, "six slow events with num_workers = 2 run two at a time");
 }
 
 // ---------------------------------------------------------------- first stop cancels the rest
@@ -276,10 +255,7 @@ impl Race {
 fn race() -> (Race, Arc<AtomicBool>, Arc<AtomicBool>) {
     let finished = Arc::new(AtomicBool::new(false));
     let dropped = Arc::new(AtomicBool::new(false));
-    let flow = Race {
-        slow_finished: Arc::clone(&finished),
-        slow_dropped: Arc::clone(&dropped),
-    };
+    let flow = Race { slow_finished: Arc::clone(&finished), slow_dropped: Arc::clone(&dropped) };
     (flow, finished, dropped)
 }
 
@@ -298,10 +274,7 @@ async fn the_first_stop_ends_the_run_and_cancels_steps_in_flight() {
     let (flow, finished, dropped) = race();
     assert_eq!(flow.run(()).await.unwrap(), "fast");
     wait_for(&dropped).await;
-    assert!(
-        !finished.load(Ordering::SeqCst),
-        "the slow step must be dropped, not finished"
-    );
+    assert!(!finished.load(Ordering::SeqCst), "the slow step must be dropped, not finished");
 }
 
 #[tokio::test]
@@ -346,13 +319,7 @@ impl Faulty {
 #[tokio::test]
 async fn a_step_error_ends_the_run_naming_the_step_and_keeping_the_source() {
     let err = Faulty.run("fail".into()).await.unwrap_err();
-    let WorkflowError::StepFailed {
-        workflow,
-        step,
-        attempts,
-        source,
-    } = &err
-    else {
+    let WorkflowError::StepFailed { workflow, step, attempts, source } = &err else {
         panic!("expected StepFailed, got {err:?}");
     };
     assert_eq!((*workflow, *step, *attempts), ("Faulty", "search", 1));
@@ -361,11 +328,7 @@ async fn a_step_error_ends_the_run_naming_the_step_and_keeping_the_source() {
         err.to_string(),
         "step `search` of workflow `Faulty` failed after 1 attempt(s): the index is offline"
     );
-    assert_eq!(
-        Faulty.run("ok".into()).await.unwrap(),
-        2,
-        "a fallible step's Ok path emits its event"
-    );
+    assert_eq!(Faulty.run("ok".into()).await.unwrap(), 2, "a fallible step's Ok path emits its event");
 }
 
 #[tokio::test]
@@ -401,17 +364,8 @@ impl ReadsMissingKey {
 #[tokio::test]
 async fn a_missing_context_key_fails_the_step_with_a_typed_error() {
     let err = ReadsMissingKey.run(()).await.unwrap_err();
-    let WorkflowError::StepFailed {
-        step: "read",
-        source,
-        ..
-    } = &err
-    else {
-        panic!("{err:?}")
-    };
-    let source = source
-        .downcast_ref::<ContextError>()
-        .expect("a ContextError");
+    let WorkflowError::StepFailed { step: "read", source, .. } = &err else { panic!("{err:?}") };
+    let source = source.downcast_ref::<ContextError>().expect("a ContextError");
     assert!(matches!(source, ContextError::MissingKey { key } if key == "budget"));
 }
 
@@ -441,9 +395,7 @@ impl Sleeper {
 
 #[tokio::test(start_paused = true)]
 async fn a_timeout_ends_the_run_naming_the_steps_still_active() {
-    let options = RunOptions::new()
-        .timeout(Duration::from_secs(5))
-        .context(Context::with_state(3600));
+    let options = RunOptions::new().timeout(Duration::from_secs(5)).context(Context::with_state(3600));
     let err = Sleeper.run_with(0, options).await.unwrap_err();
     assert!(
         matches!(&err, WorkflowError::Timeout { workflow: "Sleeper", after, active_steps }
@@ -458,25 +410,11 @@ async fn a_context_cannot_serve_two_runs_at_once() {
     let first = Sleeper.start_with(0, RunOptions::new().context(ctx.clone()));
     tokio::task::yield_now().await;
     assert!(ctx.in_use());
-    let err = Sleeper
-        .run_with(0, RunOptions::new().context(ctx.clone()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            WorkflowError::ContextBusy {
-                workflow: "Sleeper"
-            }
-        ),
-        "{err:?}"
-    );
+    let err = Sleeper.run_with(0, RunOptions::new().context(ctx.clone())).await.unwrap_err();
+    assert!(matches!(err, WorkflowError::ContextBusy { workflow: "Sleeper" }), "{err:?}");
     first.await.unwrap();
     assert!(!ctx.in_use(), "the first run released the context");
-    Sleeper
-        .run_with(0, RunOptions::new().context(ctx))
-        .await
-        .unwrap();
+    Sleeper.run_with(0, RunOptions::new().context(ctx)).await.unwrap();
 }
 
 #[derive(Event, Clone, Debug, Serialize, Deserialize)]
@@ -540,35 +478,19 @@ impl Billing {
 
 #[tokio::test]
 async fn user_types_can_be_the_start_and_stop_events() {
-    assert_eq!(
-        Billing.run(Order { items: 4 }).await.unwrap(),
-        Invoice { total: 12 }
-    );
+    assert_eq!(Billing.run(Order { items: 4 }).await.unwrap(), Invoice { total: 12 });
 }
 
 // ---------------------------------------------------------------- a run whose driver is torn down
 
 #[test]
 fn a_run_whose_runtime_shuts_down_ends_with_aborted() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let handler = {
         let _entered = runtime.enter();
         Sleeper.start_with(0, RunOptions::new().context(Context::with_state(3600)))
     };
     runtime.shutdown_background();
     let err = futures::executor::block_on(handler).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            WorkflowError::Aborted {
-                workflow: "Sleeper",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, WorkflowError::Aborted { workflow: "Sleeper", .. }), "{err:?}");
 }

@@ -80,9 +80,7 @@ impl<S: Default> Default for Context<S> {
 
 impl<S> Clone for Context<S> {
     fn clone(&self) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-        }
+        Self { shared: Arc::clone(&self.shared) }
     }
 }
 
@@ -145,9 +143,7 @@ impl<S> Context<S> {
         let json = lock(&self.shared.store).get(key).cloned();
         match json {
             Some(json) => decode(key, json),
-            None => Err(ContextError::MissingKey {
-                key: key.to_owned(),
-            }),
+            None => Err(ContextError::MissingKey { key: key.to_owned() }),
         }
     }
 
@@ -163,12 +159,7 @@ impl<S> Context<S> {
 
     /// Reads, edits and writes back the value under `key` in one atomic step,
     /// starting from `default` when there is none; returns the new value.
-    pub fn update_value<T>(
-        &self,
-        key: &str,
-        default: T,
-        edit: impl FnOnce(&mut T),
-    ) -> Result<T, ContextError>
+    pub fn update_value<T>(&self, key: &str, default: T, edit: impl FnOnce(&mut T)) -> Result<T, ContextError>
     where
         T: Serialize + DeserializeOwned + Clone,
     {
@@ -178,12 +169,8 @@ impl<S> Context<S> {
             None => default,
         };
         edit(&mut value);
-        let json = serde_json::to_value(value.clone()).map_err(|source| {
-            ContextError::NotSerializable {
-                key: key.to_owned(),
-                source,
-            }
-        })?;
+        let json = serde_json::to_value(value.clone())
+            .map_err(|source| ContextError::NotSerializable { key: key.to_owned(), source })?;
         store.insert(key.to_owned(), json);
         Ok(value)
     }
@@ -204,9 +191,7 @@ impl<S> Context<S> {
             .in_use
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
             .map_err(|_| WorkflowError::ContextBusy { workflow })?;
-        Ok(Lease {
-            context: self.clone(),
-        })
+        Ok(Lease { context: self.clone() })
     }
 }
 
@@ -247,10 +232,7 @@ mod tests {
 
         let missing = ctx.get::<u32>("absent").unwrap_err();
         assert!(matches!(&missing, ContextError::MissingKey { key } if key == "absent"));
-        assert!(
-            missing.to_string().contains("ctx.set(\"absent\""),
-            "{missing}"
-        );
+        assert!(missing.to_string().contains("ctx.set(\"absent\""), "{missing}");
 
         let wrong = ctx.get::<String>("n").unwrap_err();
         assert!(matches!(wrong, ContextError::WrongType { ref key, .. } if key == "n"));
@@ -280,10 +262,7 @@ mod tests {
         let ctx = Context::<u8>::new();
         let lease = ctx.lease("W").unwrap();
         assert!(ctx.in_use());
-        assert!(matches!(
-            ctx.lease("W"),
-            Err(WorkflowError::ContextBusy { workflow: "W" })
-        ));
+        assert!(matches!(ctx.lease("W"), Err(WorkflowError::ContextBusy { workflow: "W" })));
         drop(lease);
         assert!(!ctx.in_use());
         assert!(ctx.lease("W").is_ok());

@@ -48,6 +48,10 @@ where
 }
 
 /// A tuple of event types that an [`Emit`] chooses from.
+#[diagnostic::on_unimplemented(
+    message = "`Emit` lists its alternatives as a tuple of 2 to 8 event types, not `{Self}`",
+    label = "write `Emit<(A, B)>`"
+)]
 pub trait Branches {
     /// The enum with one variant per tuple element.
     type Choice;
@@ -55,6 +59,12 @@ pub trait Branches {
 
 /// Builds an [`Emit`] from one of its alternatives; `I` is the position,
 /// inferred by the compiler so that each type maps to exactly one branch.
+#[diagnostic::on_unimplemented(
+    message = "`{E}` is not one of the events listed in `{Self}`",
+    label = "this event type is not listed",
+    note = "`Emit::new` takes exactly one of the types in the `Emit<(..)>` of the step's return type; \
+            add `{E}` there (once) or emit a listed type"
+)]
 pub trait Inject<E, I> {
     /// Wraps `event` as the branch at position `I`.
     fn inject(event: E) -> Self;
@@ -71,6 +81,7 @@ macro_rules! choices {
         #[derive(Debug)]
         pub enum $name<$($ty),+> { $($var($ty)),+ }
 
+        #[diagnostic::do_not_recommend]
         impl<$($ty),+> Branches for ($($ty,)+) {
             type Choice = $name<$($ty),+>;
         }
@@ -78,6 +89,7 @@ macro_rules! choices {
         $( choices!(@inject $name $all $var $ty $idx); )+
     )+};
     (@inject $name:ident [$($all:ident),+] $var:ident $ty:ident $idx:literal) => {
+        #[diagnostic::do_not_recommend]
         impl<$($all),+> Inject<$ty, At<$idx>> for Emit<($($all,)+)> {
             fn inject(event: $ty) -> Self {
                 Emit { choice: $name::$var(event) }
@@ -86,7 +98,10 @@ macro_rules! choices {
     };
 }
 
+// `Choice1` exists only so that `Emit<(A,)>`, which the macro rejects with its
+// own error, does not add a cascade of type errors.
 choices! {
+    Choice1 [A] { V0: A @ 0 }
     Choice2 [A, B] { V0: A @ 0, V1: B @ 1 }
     Choice3 [A, B, C] { V0: A @ 0, V1: B @ 1, V2: C @ 2 }
     Choice4 [A, B, C, D] { V0: A @ 0, V1: B @ 1, V2: C @ 2, V3: D @ 3 }

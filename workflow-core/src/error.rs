@@ -131,20 +131,13 @@ mod tests {
         assert!(text.contains("retrieve, rerank"), "{text}");
         assert!(text.contains("RunOptions::timeout"), "{text}");
 
-        let e = WorkflowError::Stalled {
-            workflow: "Rag",
-            last_events: vec![],
-        };
+        let e = WorkflowError::Stalled { workflow: "Rag", last_events: vec![] };
         assert!(e.to_string().contains("last events: none"), "{e}");
     }
 
     #[test]
     fn step_names_the_culprit() {
-        let e = WorkflowError::StepPanicked {
-            workflow: "W",
-            step: "s",
-            message: "boom".into(),
-        };
+        let e = WorkflowError::StepPanicked { workflow: "W", step: "s", message: "boom".into() };
         assert_eq!(e.step(), Some("s"));
         assert_eq!(WorkflowError::ContextBusy { workflow: "W" }.step(), None);
     }

@@ -57,6 +57,7 @@ impl<T> DerefMut for StartEvent<T> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T> Event for StartEvent<T>
 where
     T: Clone + Debug + Send + Serialize + DeserializeOwned + 'static,
@@ -85,6 +86,7 @@ impl<T> StopEvent<T> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T> Event for StopEvent<T>
 where
     T: Clone + Debug + Send + Serialize + DeserializeOwned + 'static,

@@ -70,8 +70,8 @@ pub use workflow_macros::Event;
 /// What a workflow author needs, in one import.
 pub mod prelude {
     pub use crate::{
-        step, workflow, Context, ContextError, Emit, Event, RunOptions, StartEvent, StopEvent,
-        WorkflowError, WorkflowExt,
+        step, workflow, Context, ContextError, Emit, Event, RunOptions, StartEvent, StopEvent, WorkflowError,
+        WorkflowExt,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
@@ -80,7 +80,7 @@ pub mod prelude {
 /// Items the generated code names by absolute path. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::emit::{Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
+    pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
     pub use crate::{
         BoxError, Context, Dispatch, Emit, Emitted, Event, StepId, StepInfo, StepOutcome, Workflow,
@@ -93,12 +93,18 @@ pub mod __private {
     /// in the macro, reported as a step failure rather than a panic.
     pub fn misrouted(info: &WorkflowInfo, step: StepId, event: &str) -> BoxError {
         let step = info.steps.get(step).map_or("<unknown>", |s| s.name);
-        format!(
-            "internal routing error in workflow `{}`: step `{step}` was given `{event}`",
-            info.name
-        )
-        .into()
+        format!("internal routing error in workflow `{}`: step `{step}` was given `{event}`", info.name)
+            .into()
     }
+
+    /// The event type of a workflow whose `#[workflow]` expansion failed:
+    /// it has no values, so the stand-in impl can never run.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Unreachable {}
+
+    /// The graph of a workflow whose expansion failed.
+    pub const UNREACHABLE_INFO: WorkflowInfo =
+        WorkflowInfo { name: "<invalid>", start: "", stop: "", events: &[], steps: &[], mermaid: "" };
 
     /// Asserts at compile time that `T` is an event; spanned at the user's type.
     pub const fn assert_event<T: Event>() {}

@@ -7,35 +7,30 @@
 use crate::internals::Ctxt;
 use crate::parse::ast::{Check, EventTy, Step, WorkflowDef};
 
-/// What the checks established, for lowering.
+/// What the checks established, for lowering (and, where they failed, for
+/// the fallback expansion, which is why start and stop may be missing).
 pub struct Analysis {
-    pub start: EventTy,
-    pub stop: EventTy,
+    pub start: Option<EventTy>,
+    pub stop: Option<EventTy>,
     /// The context's state type, if some step takes a context.
     pub state: Option<syn::Type>,
 }
 
 pub fn analyze(def: &WorkflowDef, cx: &Ctxt) -> Option<Analysis> {
     let state = state_type(def, cx);
-    if def.incomplete {
-        return None;
+    if def.incomplete || def.steps.is_empty() {
+        return None; // the signature errors already say what is wrong
     }
     let graph = Graph { def };
     let start = graph.start(cx);
     let stop = graph.stop(cx);
     graph.unconsumed(stop.as_ref(), cx);
     graph.unproduced(start.as_ref(), stop.as_ref(), cx);
-    let reachable = start
-        .as_ref()
-        .map(|start| graph.reachable(start, stop.as_ref(), cx));
+    let reachable = start.as_ref().map(|start| graph.reachable(start, stop.as_ref(), cx));
     if let Some(stop) = &stop {
         graph.dead_ends(stop, reachable.as_deref(), cx);
     }
-    Some(Analysis {
-        start: start?,
-        stop: stop?,
-        state,
-    })
+    Some(Analysis { start, stop, state })
 }
 
 /// All steps must agree on the context's state type.
@@ -75,9 +70,7 @@ impl<'a> Graph<'a> {
 
     fn producers(&self, event: &EventTy) -> impl Iterator<Item = &'a Step> + '_ {
         let event = event.clone();
-        self.steps()
-            .iter()
-            .filter(move |s| s.output.shape.events().contains(&event))
+        self.steps().iter().filter(move |s| s.output.shape.events().contains(&event))
     }
 
     fn has_consumer(&self, event: &EventTy) -> bool {
@@ -87,17 +80,8 @@ impl<'a> Graph<'a> {
     /// Check 1: exactly one start event type, consumed by some step.
     fn start(&self, cx: &Ctxt) -> Option<EventTy> {
         let declared = self.def.args.start.clone();
-        let consumed = self
-            .steps()
-            .iter()
-            .filter(|s| s.event.is_wrapper_named("StartEvent"));
-        let start = self.unique(
-            declared,
-            consumed.map(|s| (&s.event, s)),
-            "start",
-            "takes",
-            cx,
-        );
+        let consumed = self.steps().iter().filter(|s| s.event.is_wrapper_named("StartEvent"));
+        let start = self.unique(declared, consumed.map(|s| (&s.event, s)), "start", "takes", cx);
         match &start {
             None => cx.error_spanned_by(
                 &self.def.item.self_ty,
@@ -109,7 +93,10 @@ impl<'a> Graph<'a> {
             ),
             Some(start) if !self.has_consumer(start) => cx.error_spanned_by(
                 &start.ty,
-                format!("no step consumes the start event `{}`; add a step that takes `ev: {}`", start.key, start.key),
+                format!(
+                    "no step consumes the start event `{}`; add a step that takes `ev: {}`",
+                    start.key, start.key
+                ),
             ),
             _ => {}
         }
@@ -120,12 +107,7 @@ impl<'a> Graph<'a> {
     fn stop(&self, cx: &Ctxt) -> Option<EventTy> {
         let declared = self.def.args.stop.clone();
         let emitted = self.steps().iter().flat_map(|s| {
-            s.output
-                .shape
-                .events()
-                .iter()
-                .filter(|e| e.is_wrapper_named("StopEvent"))
-                .map(move |e| (e, s))
+            s.output.shape.events().iter().filter(|e| e.is_wrapper_named("StopEvent")).map(move |e| (e, s))
         });
         let stop = self.unique(declared, emitted, "stop", "emits", cx);
         match &stop {
@@ -141,7 +123,10 @@ impl<'a> Graph<'a> {
                 if self.producers(stop).next().is_none() {
                     cx.error_spanned_by(
                         &stop.ty,
-                        format!("no step emits the stop event `{}`; return it from the step that finishes", stop.key),
+                        format!(
+                            "no step emits the stop event `{}`; return it from the step that finishes",
+                            stop.key
+                        ),
                     );
                 }
                 for step in self.steps().iter().filter(|s| s.event == *stop) {
@@ -195,10 +180,7 @@ impl<'a> Graph<'a> {
     fn unconsumed(&self, stop: Option<&EventTy>, cx: &Ctxt) {
         for step in self.steps() {
             for event in step.output.shape.events() {
-                if Some(event) == stop
-                    || self.has_consumer(event)
-                    || self.skipped(step, Check::Unconsumed)
-                {
+                if Some(event) == stop || self.has_consumer(event) || self.skipped(step, Check::Unconsumed) {
                     continue;
                 }
                 if event.is_wrapper_named("StopEvent") {
@@ -257,15 +239,11 @@ impl<'a> Graph<'a> {
             }
         }
         for (i, step) in steps.iter().enumerate() {
-            let explained =
-                Some(&step.event) == stop || self.producers(&step.event).next().is_none();
+            let explained = Some(&step.event) == stop || self.producers(&step.event).next().is_none();
             if reached[i] || explained || self.skipped(step, Check::Reachability) {
                 continue;
             }
-            let producers: Vec<_> = self
-                .producers(&step.event)
-                .map(|s| format!("`{}`", s.ident))
-                .collect();
+            let producers: Vec<_> = self.producers(&step.event).map(|s| format!("`{}`", s.ident)).collect();
             cx.error_spanned_by(
                 &step.ident,
                 format!(
@@ -298,22 +276,11 @@ impl<'a> Graph<'a> {
         }
         for (i, step) in steps.iter().enumerate() {
             let unreachable = reachable.is_some_and(|r| !r[i]);
-            let leaks = step
-                .output
-                .shape
-                .events()
-                .iter()
-                .any(|e| !self.has_consumer(e) && e != stop);
+            let leaks = step.output.shape.events().iter().any(|e| !self.has_consumer(e) && e != stop);
             if leads[i] || unreachable || leaks || self.skipped(step, Check::DeadEnd) {
                 continue;
             }
-            let emits: Vec<_> = step
-                .output
-                .shape
-                .events()
-                .iter()
-                .map(|e| format!("`{}`", e.key))
-                .collect();
+            let emits: Vec<_> = step.output.shape.events().iter().map(|e| format!("`{}`", e.key)).collect();
             cx.error_spanned_by(
                 &step.ident,
                 format!(
@@ -341,12 +308,7 @@ mod tests {
         let cx = Ctxt::new();
         let def = parse(args, item, &cx);
         analyze(&def, &cx);
-        cx.check()
-            .err()
-            .unwrap_or_default()
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect()
     }
 
     #[test]
@@ -381,10 +343,8 @@ mod tests {
 
     #[test]
     fn reports_missing_start_and_stop() {
-        let errors = errors_of(
-            quote!(),
-            parse_quote!(impl F { #[step] async fn a(&self, ev: A) -> A { todo!() } }),
-        );
+        let errors =
+            errors_of(quote!(), parse_quote!(impl F { #[step] async fn a(&self, ev: A) -> A { todo!() } }));
         assert!(errors[0].contains("has no start"), "{errors:?}");
         assert!(errors[1].contains("never stops"), "{errors:?}");
     }
@@ -436,22 +396,9 @@ mod tests {
                 }
             },
         );
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.contains("exactly one start event type")),
-            "{errors:?}"
-        );
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.contains("exactly one stop event type")),
-            "{errors:?}"
-        );
-        assert!(
-            errors.iter().any(|e| e.contains("consumes the stop event")),
-            "{errors:?}"
-        );
+        assert!(errors.iter().any(|e| e.contains("exactly one start event type")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("exactly one stop event type")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("consumes the stop event")), "{errors:?}");
     }
 
     #[test]

@@ -3,10 +3,11 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::analyze::analyze;
+use crate::analyze::{analyze, Analysis};
 use crate::codegen::codegen;
 use crate::internals::Ctxt;
-use crate::lower::lower;
+use crate::lower::{lower, payload};
+use crate::parse::ast::{EventTy, WorkflowDef};
 use crate::parse::parse;
 
 pub fn workflow(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
@@ -18,17 +19,54 @@ pub fn workflow(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
             let analysis = analysis.expect("analysis succeeds when no error was reported");
             codegen(&def.item, &lower(&def, analysis))
         }
-        Err(errors) => fallback(&def.item, &errors),
+        Err(errors) => fallback(&def, analysis.as_ref(), &errors),
     }
 }
 
-/// On error: the errors, and the impl as written (without `#[step]`), so that
-/// the step bodies are still type-checked and the user sees the real errors
-/// rather than a cascade of "unknown attribute" or "missing method" ones.
-fn fallback(item: &syn::ItemImpl, errors: &[syn::Error]) -> TokenStream {
+/// On error: the errors, the impl as written (without `#[step]`) so that the
+/// step bodies are still type-checked, and a stand-in `Workflow` impl so that
+/// the user's `.run(..)` calls elsewhere do not add a cascade of errors.
+fn fallback(def: &WorkflowDef, analysis: Option<&Analysis>, errors: &[syn::Error]) -> TokenStream {
     let errors = errors.iter().map(syn::Error::to_compile_error);
+    let item = &def.item;
+    let rt = quote!(::workflow_core::__private);
+    let known = |event: Option<&EventTy>, wrapper| event.map(|e| payload(e, wrapper).0);
+    let unknown = || syn::parse_quote!(#rt::Unreachable);
+    let input = known(analysis.and_then(|a| a.start.as_ref()), "StartEvent").unwrap_or_else(unknown);
+    let output = known(analysis.and_then(|a| a.stop.as_ref()), "StopEvent").unwrap_or_else(unknown);
+    let state = analysis.and_then(|a| a.state.clone()).unwrap_or_else(|| syn::parse_quote!(()));
+    let self_ty = &item.self_ty;
+    let stand_in = (item.trait_.is_none() && item.generics.params.is_empty()).then(|| {
+        quote! {
+            impl #rt::Workflow for #self_ty {
+                type Event = #rt::Unreachable;
+                type State = #state;
+                type Input = #input;
+                type Output = #output;
+                const INFO: &'static #rt::WorkflowInfo = &#rt::UNREACHABLE_INFO;
+                fn start_event(_: Self::Input) -> #rt::Unreachable {
+                    ::core::unreachable!()
+                }
+                fn dispatch(event: #rt::Unreachable) -> #rt::Dispatch<#rt::Unreachable, Self::Output> {
+                    match event {}
+                }
+                fn event_name(event: &#rt::Unreachable) -> &'static str {
+                    match *event {}
+                }
+                fn invoke(
+                    self: #rt::Arc<Self>,
+                    _: #rt::StepId,
+                    _: #rt::Context<#state>,
+                    event: #rt::Unreachable,
+                ) -> impl ::core::future::Future<Output = #rt::StepOutcome<#rt::Unreachable>> + ::core::marker::Send + 'static {
+                    async move { match event {} }
+                }
+            }
+        }
+    });
     quote! {
         #item
+        #stand_in
         #(#errors)*
     }
 }
@@ -51,6 +89,7 @@ pub fn derive_event(input: syn::DeriveInput) -> TokenStream {
     }
     let event_name = name.to_string();
     quote! {
+        #[diagnostic::do_not_recommend]
         impl #impl_generics ::workflow_core::Event for #name #ty_generics #where_clause {
             const NAME: &'static str = #event_name;
         }

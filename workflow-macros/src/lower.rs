@@ -59,16 +59,21 @@ impl ShapeIr {
     }
 }
 
+/// Builds the tables. Only called when analysis reported no error, so the
+/// start and stop events are known.
 pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
+    let (Some(start_event), Some(stop_event)) = (&analysis.start, &analysis.stop) else {
+        unreachable!("a workflow without start or stop event fails analysis")
+    };
     let mut table = EventTable::default();
-    let start = table.index(&analysis.start);
+    let start = table.index(start_event);
     for step in &def.steps {
         table.index(&step.event);
         for event in step.output.shape.events() {
             table.index(event);
         }
     }
-    let stop = table.index(&analysis.stop);
+    let stop = table.index(stop_event);
 
     let steps: Vec<StepIr> = def
         .steps
@@ -99,8 +104,8 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         name: def.name.clone(),
         self_ty: (*def.item.self_ty).clone(),
         enum_ident: format_ident!("{}Event", def.name),
-        start: boundary(&analysis.start, start, "StartEvent"),
-        stop: boundary(&analysis.stop, stop, "StopEvent"),
+        start: boundary(start_event, start, "StartEvent"),
+        stop: boundary(stop_event, stop, "StopEvent"),
         state: analysis.state.unwrap_or_else(|| syn::parse_quote!(())),
         events,
         steps,
@@ -109,17 +114,16 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
 }
 
 fn boundary(event: &EventTy, index: usize, wrapper: &str) -> Boundary {
+    let (payload, wrapped) = payload(event, wrapper);
+    Boundary { event: index, payload, wrapped }
+}
+
+/// What `run` takes or returns for a start or stop event: `T` of
+/// `StartEvent<T>`, or a user's own event type itself.
+pub fn payload(event: &EventTy, wrapper: &str) -> (syn::Type, bool) {
     match event.payload().filter(|_| event.is_wrapper_named(wrapper)) {
-        Some(payload) => Boundary {
-            event: index,
-            payload: payload.clone(),
-            wrapped: true,
-        },
-        None => Boundary {
-            event: index,
-            payload: event.ty.clone(),
-            wrapped: false,
-        },
+        Some(payload) => (payload.clone(), true),
+        None => (event.ty.clone(), false),
     }
 }
 
@@ -135,9 +139,7 @@ impl EventTable {
         if let Some(i) = self.keys.iter().position(|k| *k == event.key) {
             return i;
         }
-        let base = event
-            .last_segment()
-            .map_or_else(|| format_ident!("Event"), |s| s.ident.clone());
+        let base = event.last_segment().map_or_else(|| format_ident!("Event"), |s| s.ident.clone());
         let taken = |v: &syn::Ident| self.events.iter().any(|e| e.variant == *v);
         let mut variant = base.clone();
         let mut n = 2usize;
@@ -156,10 +158,7 @@ impl EventTable {
     }
 
     fn find(&self, event: &EventTy) -> usize {
-        self.keys
-            .iter()
-            .position(|k| *k == event.key)
-            .expect("every event was indexed")
+        self.keys.iter().position(|k| *k == event.key).expect("every event was indexed")
     }
 
     fn into_events(self) -> Vec<EventIr> {
@@ -169,22 +168,11 @@ impl EventTable {
 
 /// The graph as a mermaid flowchart: steps are boxes, events are rounded.
 fn mermaid(events: &[EventIr], steps: &[StepIr], start: usize, stop: usize) -> String {
-    let escape = |s: &str| {
-        s.replace('<', "#lt;")
-            .replace('>', "#gt;")
-            .replace('"', "#quot;")
-    };
+    let escape = |s: &str| s.replace('<', "#lt;").replace('>', "#gt;").replace('"', "#quot;");
     let mut out = String::from("flowchart TD\n");
     for (i, event) in events.iter().enumerate() {
-        let (open, close) = if i == start || i == stop {
-            ("((", "))")
-        } else {
-            ("([", "])")
-        };
-        out.push_str(&format!(
-            "    e{i}{open}\"{}\"{close}\n",
-            escape(&event.name)
-        ));
+        let (open, close) = if i == start || i == stop { ("((", "))") } else { ("([", "])") };
+        out.push_str(&format!("    e{i}{open}\"{}\"{close}\n", escape(&event.name)));
     }
     for (i, step) in steps.iter().enumerate() {
         out.push_str(&format!("    s{i}[\"{}\"]\n", step.ident));
@@ -224,31 +212,15 @@ mod tests {
             }
         });
         let names: Vec<_> = ir.events.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "StartEvent<Query>",
-                "Retrieved",
-                "Audited",
-                "StopEvent<String>"
-            ]
-        );
-        assert_eq!(
-            ir.events[1].consumers,
-            [1, 2],
-            "broadcast to both consumers of Retrieved"
-        );
+        assert_eq!(names, ["StartEvent<Query>", "Retrieved", "Audited", "StopEvent<String>"]);
+        assert_eq!(ir.events[1].consumers, [1, 2], "broadcast to both consumers of Retrieved");
         assert_eq!(ir.events[3].consumers, Vec::<usize>::new());
         assert_eq!(ir.enum_ident, "RagEvent");
         assert!(ir.start.wrapped && ir.stop.wrapped);
         assert_eq!(ir.start.payload.to_token_stream().to_string(), "Query");
         assert_eq!(ir.stop.payload.to_token_stream().to_string(), "String");
         assert_eq!(ir.state.to_token_stream().to_string(), "()");
-        assert!(
-            ir.mermaid.contains("e0((\"StartEvent#lt;Query#gt;\"))"),
-            "{}",
-            ir.mermaid
-        );
+        assert!(ir.mermaid.contains("e0((\"StartEvent#lt;Query#gt;\"))"), "{}", ir.mermaid);
         assert!(ir.mermaid.contains("s2 --> e1"), "{}", ir.mermaid);
     }
 

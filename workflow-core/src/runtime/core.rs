@@ -63,10 +63,7 @@ impl<W: Workflow> std::fmt::Debug for RunCore<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunCore")
             .field("workflow", &W::INFO.name)
-            .field(
-                "queued",
-                &self.queues.iter().map(VecDeque::len).collect::<Vec<_>>(),
-            )
+            .field("queued", &self.queues.iter().map(VecDeque::len).collect::<Vec<_>>())
             .field("running", &self.running)
             .field("recent", &self.recent)
             .field("finished", &self.finished)
@@ -133,11 +130,8 @@ impl<W: Workflow> RunCore<W> {
 
     /// Ends the run because its timeout elapsed.
     pub fn timed_out(&mut self, after: Duration, commands: &mut Vec<Command<W>>) {
-        let error = WorkflowError::Timeout {
-            workflow: W::INFO.name,
-            after,
-            active_steps: self.active_steps(),
-        };
+        let error =
+            WorkflowError::Timeout { workflow: W::INFO.name, after, active_steps: self.active_steps() };
         self.finish(Err(error), commands);
     }
 
@@ -195,11 +189,7 @@ impl<W: Workflow> RunCore<W> {
         }
     }
 
-    fn finish(
-        &mut self,
-        outcome: Result<W::Output, WorkflowError>,
-        commands: &mut Vec<Command<W>>,
-    ) {
+    fn finish(&mut self, outcome: Result<W::Output, WorkflowError>, commands: &mut Vec<Command<W>>) {
         self.finished = true;
         commands.clear();
         commands.push(Command::Finish(outcome));
@@ -210,17 +200,8 @@ fn step_error<W: Workflow>(step: StepId, failure: StepFailure) -> WorkflowError 
     let workflow = W::INFO.name;
     let step = W::INFO.steps[step].name;
     match failure {
-        StepFailure::Error(source) => WorkflowError::StepFailed {
-            workflow,
-            step,
-            attempts: 1,
-            source,
-        },
-        StepFailure::Panic(message) => WorkflowError::StepPanicked {
-            workflow,
-            step,
-            message,
-        },
+        StepFailure::Error(source) => WorkflowError::StepFailed { workflow, step, attempts: 1, source },
+        StepFailure::Panic(message) => WorkflowError::StepPanicked { workflow, step, message },
     }
 }
 
@@ -283,10 +264,7 @@ mod tests {
     fn start_invokes_the_start_consumer() {
         let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
         core.start(3, &mut commands);
-        assert_eq!(
-            invoked(&mut commands),
-            [(SPLIT, "StartEvent(StartEvent { input: 3 })".into())]
-        );
+        assert_eq!(invoked(&mut commands), [(SPLIT, "StartEvent(StartEvent { input: 3 })".into())]);
     }
 
     #[test]
@@ -320,11 +298,7 @@ mod tests {
         core.step_finished(AUDIT, Ok(emitted), &mut commands);
         assert_eq!(finished(&mut commands).unwrap(), 7);
         assert!(core.is_finished());
-        core.step_finished(
-            WORK,
-            Ok(Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)))),
-            &mut commands,
-        );
+        core.step_finished(WORK, Ok(Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)))), &mut commands);
         assert!(commands.is_empty(), "nothing happens after the finish");
     }
 
@@ -348,10 +322,7 @@ mod tests {
         commands.clear();
         core.step_finished(SPLIT, Err(StepFailure::Panic("boom".into())), &mut commands);
         let err = finished(&mut commands).unwrap_err();
-        assert!(
-            matches!(err, WorkflowError::StepPanicked { step: "split", .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, WorkflowError::StepPanicked { step: "split", .. }), "{err:?}");
     }
 
     #[test]
@@ -361,9 +332,7 @@ mod tests {
         commands.clear();
         core.timed_out(Duration::from_secs(1), &mut commands);
         let err = finished(&mut commands).unwrap_err();
-        assert!(
-            matches!(&err, WorkflowError::Timeout { active_steps, .. } if active_steps == &["split"])
-        );
+        assert!(matches!(&err, WorkflowError::Timeout { active_steps, .. } if active_steps == &["split"]));
     }
 
     #[test]

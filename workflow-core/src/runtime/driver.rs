@@ -24,9 +24,7 @@ pub(crate) async fn drive<W: Workflow>(
 ) -> Result<W::Output, WorkflowError> {
     let context = options.context.unwrap_or_default();
     let _lease = context.lease(W::INFO.name)?;
-    let deadline = options
-        .timeout
-        .and_then(|t| Instant::now().checked_add(t).map(|at| (at, t)));
+    let deadline = options.timeout.and_then(|t| Instant::now().checked_add(t).map(|at| (at, t)));
 
     let mut core = RunCore::<W>::new();
     let mut tasks: JoinSet<Completion<W::Event>> = JoinSet::new();
@@ -55,10 +53,7 @@ pub(crate) async fn drive<W: Workflow>(
         match joined {
             Some(Ok((step, result))) => core.step_finished(step, result, &mut commands),
             Some(Err(join_error)) => {
-                return Err(WorkflowError::Aborted {
-                    workflow: W::INFO.name,
-                    reason: join_error.to_string(),
-                })
+                return Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
             }
             None => unreachable!("the core finishes the run before the last task ends"),
         }
@@ -72,9 +67,7 @@ async fn invoke<W: Workflow>(
     context: Context<W::State>,
     event: W::Event,
 ) -> Completion<W::Event> {
-    let result = AssertUnwindSafe(flow.invoke(step, context, event))
-        .catch_unwind()
-        .await;
+    let result = AssertUnwindSafe(flow.invoke(step, context, event)).catch_unwind().await;
     let result = match result {
         Ok(Ok(emitted)) => Ok(emitted),
         Ok(Err(error)) => Err(StepFailure::Error(error)),

@@ -22,17 +22,13 @@ pub struct Handler<W: Workflow> {
 
 impl<W: Workflow> std::fmt::Debug for Handler<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handler")
-            .field("workflow", &W::INFO.name)
-            .finish_non_exhaustive()
+        f.debug_struct("Handler").field("workflow", &W::INFO.name).finish_non_exhaustive()
     }
 }
 
 impl<W: Workflow> Handler<W> {
     fn spawn(flow: Arc<W>, input: W::Input, options: RunOptions<W::State>) -> Self {
-        Self {
-            task: tokio::spawn(drive(flow, input, options)),
-        }
+        Self { task: tokio::spawn(drive(flow, input, options)) }
     }
 }
 
@@ -42,10 +38,7 @@ impl<W: Workflow> Future for Handler<W> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let joined = ready!(Pin::new(&mut self.task).poll(cx));
         Poll::Ready(joined.unwrap_or_else(|join_error| {
-            Err(WorkflowError::Aborted {
-                workflow: W::INFO.name,
-                reason: join_error.to_string(),
-            })
+            Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
         }))
     }
 }

@@ -20,10 +20,7 @@ pub struct RunOptions<S> {
 impl<S> RunOptions<S> {
     /// No timeout, and a fresh context.
     pub fn new() -> Self {
-        Self {
-            timeout: None,
-            context: None,
-        }
+        Self { timeout: None, context: None }
     }
 
     /// Ends the run with [`WorkflowError::Timeout`](crate::WorkflowError::Timeout)

@@ -14,9 +14,7 @@ pub struct Ctxt {
 
 impl Ctxt {
     pub fn new() -> Self {
-        Self {
-            errors: RefCell::new(Some(Vec::new())),
-        }
+        Self { errors: RefCell::new(Some(Vec::new())) }
     }
 
     /// Records an error spanned at `tokens`.
@@ -35,11 +33,7 @@ impl Ctxt {
     }
 
     fn push(&self, error: syn::Error) {
-        self.errors
-            .borrow_mut()
-            .as_mut()
-            .expect("Ctxt used after check")
-            .push(error);
+        self.errors.borrow_mut().as_mut().expect("Ctxt used after check").push(error);
     }
 
     /// Ends collection: `Err` with every error, in the order found, if there was any.

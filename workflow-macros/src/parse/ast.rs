@@ -37,12 +37,7 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 4] = [
-        Check::Unconsumed,
-        Check::Unproduced,
-        Check::Reachability,
-        Check::DeadEnd,
-    ];
+    pub const ALL: [Check; 4] = [Check::Unconsumed, Check::Unproduced, Check::Reachability, Check::DeadEnd];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -137,12 +132,8 @@ impl PartialEq for EventTy {
 
 impl EventTy {
     pub fn new(ty: syn::Type) -> Self {
-        let mut key: String = ty
-            .to_token_stream()
-            .to_string()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
+        let mut key: String =
+            ty.to_token_stream().to_string().chars().filter(|c| !c.is_whitespace()).collect();
         for prefix in ["::", "crate::", "self::"] {
             if let Some(rest) = key.strip_prefix(prefix) {
                 key = rest.to_owned();

@@ -55,10 +55,7 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
 
 /// Parses one `#[step]` / `#[step(..)]` attribute.
 pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
-    let mut args = StepArgs {
-        num_workers: DEFAULT_NUM_WORKERS,
-        skip: Vec::new(),
-    };
+    let mut args = StepArgs { num_workers: DEFAULT_NUM_WORKERS, skip: Vec::new() };
     if matches!(attr.meta, syn::Meta::Path(_)) {
         return args;
     }
@@ -96,23 +93,13 @@ pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
 }
 
 fn num_workers(expr: &syn::Expr, cx: &Ctxt) -> Option<usize> {
-    let syn::Expr::Lit(syn::ExprLit {
-        lit: syn::Lit::Int(lit),
-        ..
-    }) = expr
-    else {
-        cx.error_spanned_by(
-            expr,
-            "`num_workers` takes an integer literal, such as `num_workers = 4`",
-        );
+    let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(lit), .. }) = expr else {
+        cx.error_spanned_by(expr, "`num_workers` takes an integer literal, such as `num_workers = 4`");
         return None;
     };
     match lit.base10_parse::<usize>() {
         Ok(0) => {
-            cx.error_spanned_by(
-                lit,
-                "`num_workers` must be at least 1: a step with no worker never runs",
-            );
+            cx.error_spanned_by(lit, "`num_workers` must be at least 1: a step with no worker never runs");
             None
         }
         Ok(n) => Some(n),
@@ -129,20 +116,14 @@ fn skip_list(meta: &ParseNestedMeta, cx: &Ctxt) -> syn::Result<Vec<Check>> {
     let content;
     syn::bracketed!(content in value);
     let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
-    let known: Vec<_> = Check::ALL
-        .iter()
-        .map(|c| format!("`{}`", c.name()))
-        .collect();
+    let known: Vec<_> = Check::ALL.iter().map(|c| format!("`{}`", c.name())).collect();
     let mut skip = Vec::new();
     for name in names {
         match Check::from_name(&name.to_string()) {
             Some(check) => skip.push(check),
             None => cx.error_spanned_by(
                 &name,
-                format!(
-                    "unknown check `{name}`; the checks that can be skipped are {}",
-                    known.join(", ")
-                ),
+                format!("unknown check `{name}`; the checks that can be skipped are {}", known.join(", ")),
             ),
         }
     }
@@ -150,10 +131,9 @@ fn skip_list(meta: &ParseNestedMeta, cx: &Ctxt) -> syn::Result<Vec<Check>> {
 }
 
 fn meta_key(meta: &ParseNestedMeta) -> String {
-    meta.path.get_ident().map_or_else(
-        || quote::ToTokens::to_token_stream(&meta.path).to_string(),
-        Ident::to_string,
-    )
+    meta.path
+        .get_ident()
+        .map_or_else(|| quote::ToTokens::to_token_stream(&meta.path).to_string(), Ident::to_string)
 }
 
 /// Consumes `= value` after a key that was rejected.
@@ -186,12 +166,7 @@ mod tests {
     use syn::parse_quote;
 
     fn messages(cx: Ctxt) -> Vec<String> {
-        cx.check()
-            .err()
-            .unwrap_or_default()
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect()
     }
 
     #[test]
@@ -229,10 +204,7 @@ mod tests {
     #[test]
     fn workflow_args_read_start_stop_and_skip() {
         let cx = Ctxt::new();
-        let args = workflow_args(
-            quote!(start = Begin, stop = crate::End, skip = [reachability]),
-            &cx,
-        );
+        let args = workflow_args(quote!(start = Begin, stop = crate::End, skip = [reachability]), &cx);
         assert!(messages(cx).is_empty());
         assert_eq!(args.start.unwrap().key, "Begin");
         assert_eq!(args.stop.unwrap().key, "End");

@@ -27,10 +27,7 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
     let name = match last_segment(&item.self_ty) {
         Some(seg) => seg.ident.clone(),
         None => {
-            cx.error_spanned_by(
-                &item.self_ty,
-                "`#[workflow]` needs a named type: `impl MyFlow { .. }`",
-            );
+            cx.error_spanned_by(&item.self_ty, "`#[workflow]` needs a named type: `impl MyFlow { .. }`");
             syn::Ident::new("Workflow", proc_macro2::Span::call_site())
         }
     };
@@ -53,19 +50,13 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
             None => incomplete = true,
         }
     }
-    if !found_step {
+    if !found_step && item.trait_.is_none() {
         cx.error_spanned_by(
             &item.self_ty,
             format!("workflow `{name}` has no steps: mark its async methods with `#[step]`"),
         );
     }
-    WorkflowDef {
-        item,
-        name,
-        args,
-        steps,
-        incomplete,
-    }
+    WorkflowDef { item, name, args, steps, incomplete }
 }
 
 /// Removes the `#[step]` attribute of a method and returns it.
@@ -76,10 +67,7 @@ fn take_step_attr(method: &mut syn::ImplItemFn, cx: &Ctxt) -> Option<syn::Attrib
         if found.is_some() {
             cx.error_spanned_by(
                 attr,
-                format!(
-                    "`{}` has two `#[step]` attributes; keep one",
-                    method.sig.ident
-                ),
+                format!("`{}` has two `#[step]` attributes; keep one", method.sig.ident),
             );
         } else {
             found = Some(attr.clone());
@@ -113,15 +101,7 @@ mod tests {
     fn run(item: syn::ItemImpl) -> (WorkflowDef, Vec<String>) {
         let cx = Ctxt::new();
         let def = parse(quote!(), item, &cx);
-        (
-            def,
-            cx.check()
-                .err()
-                .unwrap_or_default()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        )
+        (def, cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect())
     }
 
     #[test]
@@ -137,9 +117,7 @@ mod tests {
         assert_eq!(def.name, "Flow");
         assert_eq!(def.steps.len(), 1);
         assert_eq!(def.steps[0].num_workers, 2);
-        let syn::ImplItem::Fn(method) = &def.item.items[0] else {
-            panic!()
-        };
+        let syn::ImplItem::Fn(method) = &def.item.items[0] else { panic!() };
         assert!(method.attrs.is_empty());
     }
 

@@ -9,8 +9,7 @@ use crate::internals::Ctxt;
 /// Names that wrap events in a return type, so they cannot be events themselves.
 const WRAPPERS: [&str; 5] = ["Result", "Option", "Vec", "Emit", "Box"];
 
-const RETURN_FORMS: &str =
-    "`-> E`, `-> Option<E>`, `-> Vec<E>`, or `Emit<(A, B)>` in place of `E`, \
+const RETURN_FORMS: &str = "`-> E`, `-> Option<E>`, `-> Vec<E>`, or `Emit<(A, B)>` in place of `E`, \
                             optionally inside `Result<_, Error>`";
 
 /// Reads a step's signature. Every problem is recorded; `None` means the
@@ -27,9 +26,7 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         cx.error_spanned_by(
             &sig.generics,
-            format!(
-                "step `{name}` cannot be generic: the graph is built from concrete event types"
-            ),
+            format!("step `{name}` cannot be generic: the graph is built from concrete event types"),
         );
     }
     if let Some(v) = &sig.variadic {
@@ -49,7 +46,9 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
                 if context.is_some() {
                     cx.error_spanned_by(
                         &arg.ty,
-                        format!("step `{name}` takes a second context; a step takes at most one `&Context<S>`"),
+                        format!(
+                            "step `{name}` takes a second context; a step takes at most one `&Context<S>`"
+                        ),
                     );
                     continue;
                 }
@@ -78,7 +77,9 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
     let Some(event) = event else {
         cx.error_spanned_by(
             name,
-            format!("step `{name}` has no event parameter: add the event that triggers it, as in `ev: MyEvent`"),
+            format!(
+                "step `{name}` has no event parameter: add the event that triggers it, as in `ev: MyEvent`"
+            ),
         );
         return None;
     };
@@ -106,7 +107,9 @@ fn check_receiver(sig: &syn::Signature, cx: &Ctxt) {
         ),
         Some(syn::FnArg::Receiver(r)) if r.reference.is_none() => cx.error_spanned_by(
             r,
-            format!("step `{name}` takes `self` by value; take `&self`, since the workflow outlives each step"),
+            format!(
+                "step `{name}` takes `self` by value; take `&self`, since the workflow outlives each step"
+            ),
         ),
         Some(syn::FnArg::Receiver(r)) if r.mutability.is_some() => cx.error_spanned_by(
             r,
@@ -157,10 +160,7 @@ fn classify(ty: &syn::Type, cx: &Ctxt) -> Classified {
             Classified::Invalid
         }
         syn::Type::Reference(r) => {
-            cx.error_spanned_by(
-                ty,
-                "events are passed by value: write `ev: Event`, not `ev: &Event`",
-            );
+            cx.error_spanned_by(ty, "events are passed by value: write `ev: Event`, not `ev: &Event`");
             Classified::Event((*r.elem).clone())
         }
         _ => match event_type(ty) {
@@ -181,9 +181,7 @@ fn event_type(ty: &syn::Type) -> Result<EventTy, String> {
             seg.ident
         )),
         Some(_) => Ok(EventTy::new(ty.clone())),
-        None => Err(
-            "an event must be a named type, such as `MyEvent` or `StartEvent<Input>`".to_owned(),
-        ),
+        None => Err("an event must be a named type, such as `MyEvent` or `StartEvent<Input>`".to_owned()),
     }
 }
 
@@ -192,9 +190,7 @@ fn parse_output(sig: &syn::Signature, cx: &Ctxt) -> Option<Output> {
     let syn::ReturnType::Type(_, ty) = &sig.output else {
         cx.error_spanned_by(
             name,
-            format!(
-                "step `{name}` returns nothing; a step returns the events it emits: {RETURN_FORMS}"
-            ),
+            format!("step `{name}` returns nothing; a step returns the events it emits: {RETURN_FORMS}"),
         );
         return None;
     };
@@ -202,10 +198,7 @@ fn parse_output(sig: &syn::Signature, cx: &Ctxt) -> Option<Output> {
         Some(seg) if seg.ident == "Result" => match first_generic(seg) {
             Some(inner) => (inner, true),
             None => {
-                cx.error_spanned_by(
-                    ty,
-                    "write the events the step emits inside `Result<_, Error>`",
-                );
+                cx.error_spanned_by(ty, "write the events the step emits inside `Result<_, Error>`");
                 return None;
             }
         },
@@ -233,23 +226,15 @@ fn parse_shape(ty: &syn::Type) -> Result<Shape, ShapeError> {
         return Err((ty.span(), message));
     }
     let Some(seg) = last_segment(ty) else {
-        return Err((
-            ty.span(),
-            format!("unsupported return type; a step returns {RETURN_FORMS}"),
-        ));
+        return Err((ty.span(), format!("unsupported return type; a step returns {RETURN_FORMS}")));
     };
-    let inner = || {
-        first_generic(seg)
-            .ok_or_else(|| (ty.span(), format!("`{}` needs a type argument", seg.ident)))
-    };
+    let inner =
+        || first_generic(seg).ok_or_else(|| (ty.span(), format!("`{}` needs a type argument", seg.ident)));
     let (arity, item) = match seg.ident.to_string().as_str() {
         "Option" => (Arity::Optional, inner()?),
         "Vec" => (Arity::Many, inner()?),
         "Result" => {
-            return Err((
-                ty.span(),
-                "`Result` goes outermost: `Result<Option<E>, Error>`".to_owned(),
-            ))
+            return Err((ty.span(), "`Result` goes outermost: `Result<Option<E>, Error>`".to_owned()))
         }
         _ => (Arity::One, ty),
     };
@@ -275,10 +260,7 @@ fn branches(emit: &syn::Type) -> Result<Vec<EventTy>, ShapeError> {
         if events.contains(&ev) {
             return Err((
                 ty.span(),
-                format!(
-                    "`{}` is listed twice in `Emit`; list each event type once",
-                    ev.key
-                ),
+                format!("`{}` is listed twice in `Emit`; list each event type once", ev.key),
             ));
         }
         events.push(ev);
@@ -294,18 +276,9 @@ mod tests {
 
     fn parse(method: syn::ImplItemFn) -> (Option<Step>, Vec<String>) {
         let cx = Ctxt::new();
-        let args = StepArgs {
-            num_workers: DEFAULT_NUM_WORKERS,
-            skip: vec![],
-        };
+        let args = StepArgs { num_workers: DEFAULT_NUM_WORKERS, skip: vec![] };
         let step = parse_step(&method, args, &cx);
-        let errors = cx
-            .check()
-            .err()
-            .unwrap_or_default()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let errors = cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect();
         (step, errors)
     }
 
@@ -438,10 +411,7 @@ mod tests {
             ),
         ] {
             let (_, errors) = parse(method);
-            assert!(
-                errors.iter().any(|e| e.contains(needle)),
-                "{needle}: {errors:?}"
-            );
+            assert!(errors.iter().any(|e| e.contains(needle)), "{needle}: {errors:?}");
         }
     }
 }

@@ -1,0 +1,29 @@
+use workflow_core::prelude::*;
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct A;
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct B;
+
+struct Flow;
+
+#[workflow]
+impl Flow {
+    #[step]
+    async fn first(&self, _ev: StartEvent<u32>) -> Emit<(A, StopEvent<u32>)> {
+        Emit::new(A)
+    }
+
+    // A cycle with no way out: `ping` and `pong` can never reach the stop event.
+    #[step]
+    async fn ping(&self, _ev: A) -> B {
+        B
+    }
+
+    #[step]
+    async fn pong(&self, _ev: B) -> A {
+        A
+    }
+}
+
+fn main() {}

@@ -1,0 +1,20 @@
+use workflow_core::prelude::*;
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct A;
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct B;
+
+struct Flow;
+
+struct Generic<T>(T);
+
+#[workflow]
+impl<T: Send + Sync + 'static> Generic<T> {
+    #[step]
+    async fn first(&self, _ev: StartEvent<u32>) -> StopEvent<u32> {
+        StopEvent::new(1)
+    }
+}
+
+fn main() {}
