@@ -104,3 +104,50 @@ pub fn stray_step(item: TokenStream) -> TokenStream {
     .to_compile_error();
     quote!(#error #item)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Expands every `#[workflow]` impl of `docs/expanded/branch.rs` and
+    /// compares the formatted file with `branch.expanded.rs`, so that a reader
+    /// can open exactly what the macro generates: one event enum, `match`
+    /// routing, and no `TypeId`, `HashMap` or `dyn Any`.
+    #[test]
+    fn expansion_matches_the_checked_in_snapshot() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/expanded");
+        let input = std::fs::read_to_string(dir.join("branch.rs")).unwrap();
+        let mut file: syn::File = syn::parse_str(&input).unwrap();
+        let mut items = Vec::new();
+        for item in std::mem::take(&mut file.items) {
+            match item {
+                syn::Item::Impl(mut imp) if imp.attrs.iter().any(|a| a.path().is_ident("workflow")) => {
+                    imp.attrs.retain(|a| !a.path().is_ident("workflow"));
+                    let expanded: syn::File = syn::parse2(workflow(TokenStream::new(), imp)).unwrap();
+                    items.extend(expanded.items);
+                }
+                other => items.push(other),
+            }
+        }
+        file.items = items;
+        let expanded = format!(
+            "// @generated from branch.rs by the expansion snapshot test of workflow-macros.\n{}",
+            prettyplease::unparse(&file)
+        );
+        for forbidden in ["TypeId", "HashMap", "dyn Any"] {
+            assert!(!expanded.contains(forbidden), "the expansion must not use {forbidden}");
+        }
+        assert_eq!(expanded.matches("pub enum AnswererEvent").count(), 1);
+
+        let path = dir.join("branch.expanded.rs");
+        if std::env::var_os("UPDATE_EXPANDED").is_some() {
+            std::fs::write(&path, &expanded).unwrap();
+        }
+        let snapshot = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            snapshot == expanded,
+            "the expansion changed; if that is intended, run \
+             `UPDATE_EXPANDED=1 cargo test -p workflow-macros expansion` and review the diff"
+        );
+    }
+}
