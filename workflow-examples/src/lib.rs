@@ -1,1 +1,15 @@
-//! Examples.
+//! Runnable examples of the workflow framework, from LlamaIndex's classics.
+//!
+//! - [`rag`]: retrieve → rerank → synthesize over the text files in `corpus/`,
+//!   with a BM25 retriever and an extractive synthesizer; offline, no API key.
+//! - [`router`]: query routing, a simple and a complex branch.
+//! - [`refine`]: a self-correcting loop with a counter guard in the context.
+//!
+//! Run them with `cargo run -p workflow-examples --example rag -- "your question"`
+//! (or `router`, `refine`).
+
+pub mod corpus;
+pub mod rag;
+pub mod refine;
+pub mod router;
+mod text;

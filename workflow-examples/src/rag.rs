@@ -1,0 +1,109 @@
+//! Retrieve → rerank → synthesize over a folder of text files, offline.
+//!
+//! ```text
+//! StartEvent<String> ─retrieve→ Retrieved ─rerank→ Reranked ─synthesize→ StopEvent<Answer>
+//! ```
+
+use std::sync::Arc;
+
+use workflow_core::prelude::*;
+
+use crate::corpus::{Hit, Index};
+
+/// How many passages `retrieve` hands to `rerank`.
+const RETRIEVE: usize = 6;
+/// How many passages `rerank` keeps.
+const KEEP: usize = 3;
+/// How many sentences the answer quotes.
+const SENTENCES: usize = 2;
+
+/// The passages BM25 found for a question.
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Retrieved {
+    pub question: String,
+    pub hits: Vec<Hit>,
+}
+
+/// The passages that cover the question best.
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Reranked {
+    pub question: String,
+    pub hits: Vec<Hit>,
+}
+
+/// An extractive answer: sentences quoted from the corpus, and their files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Answer {
+    pub text: String,
+    pub sources: Vec<String>,
+}
+
+/// Why a question could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum RagError {
+    #[error("the question is empty; ask something, such as \"How long is the refund window?\"")]
+    EmptyQuestion,
+}
+
+/// Question answering over an [`Index`].
+pub struct Rag {
+    index: Arc<Index>,
+}
+
+impl Rag {
+    pub fn new(index: Arc<Index>) -> Self {
+        Self { index }
+    }
+}
+
+#[workflow]
+impl Rag {
+    /// Lexical retrieval with BM25.
+    #[step]
+    async fn retrieve(&self, ev: StartEvent<String>) -> Result<Retrieved, RagError> {
+        let question = ev.input.trim().to_owned();
+        if question.is_empty() {
+            return Err(RagError::EmptyQuestion);
+        }
+        let hits = self.index.search(&question, RETRIEVE);
+        Ok(Retrieved { question, hits })
+    }
+
+    /// Rescores by how much of the question each passage covers, so that a
+    /// passage naming every term beats one repeating a single term.
+    #[step]
+    async fn rerank(&self, ev: Retrieved) -> Reranked {
+        let best = ev.hits.first().map_or(1.0, |h| h.score);
+        let mut hits: Vec<Hit> = ev
+            .hits
+            .into_iter()
+            .map(|mut hit| {
+                let coverage = self.index.coverage(&ev.question, &hit.passage.text);
+                hit.score = 0.5 * hit.score / best + 0.5 * coverage;
+                hit
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(KEEP);
+        Reranked { question: ev.question, hits }
+    }
+
+    /// Quotes the sentences that answer best.
+    #[step]
+    async fn synthesize(&self, ev: Reranked) -> StopEvent<Answer> {
+        let sentences = self.index.best_sentences(&ev.question, &ev.hits, SENTENCES);
+        if sentences.is_empty() {
+            let text = "I found nothing about that in the documents.".to_owned();
+            return StopEvent::new(Answer { text, sources: Vec::new() });
+        }
+        let mut sources: Vec<String> = Vec::new();
+        for hit in &ev.hits {
+            if sentences.iter().any(|s| hit.passage.text.contains(s.as_str()))
+                && !sources.contains(&hit.passage.source)
+            {
+                sources.push(hit.passage.source.clone());
+            }
+        }
+        StopEvent::new(Answer { text: sentences.join(" "), sources })
+    }
+}
