@@ -1,9 +1,9 @@
 //! Procedural macros of `workflow-core`; use them through that crate.
 //!
 //! `#[workflow]` runs four stages, each in its own module and unit-tested on
-//! its own: [`parse`] (syn → AST with spans), [`analyze`] (the graph checks,
-//! every error collected in one [`internals::Ctxt`]), [`lower`] (tables of
-//! events, steps and routes) and [`codegen`] (tokens).
+//! its own: `parse` (syn → AST with spans), `analyze` (the graph checks,
+//! every error collected in one `internals::Ctxt`), `lower` (tables of
+//! events, steps and routes) and `codegen` (tokens).
 
 mod analyze;
 mod codegen;
