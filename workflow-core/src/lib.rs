@@ -112,6 +112,8 @@ pub mod __private {
 
 #[cfg(doctest)]
 mod guides {
+    #[doc = include_str!("../../README.md")]
+    mod readme {}
     #[doc = include_str!("../../docs/fundamentals.md")]
     mod fundamentals {}
     #[doc = include_str!("../../docs/branches-and-loops.md")]
