@@ -200,6 +200,12 @@ pub(crate) struct Lease<S> {
     context: Context<S>,
 }
 
+impl<S> Lease<S> {
+    pub(crate) fn context(&self) -> &Context<S> {
+        &self.context
+    }
+}
+
 impl<S> Drop for Lease<S> {
     fn drop(&mut self) {
         self.context.shared.in_use.store(false, Ordering::Release);

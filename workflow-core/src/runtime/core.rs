@@ -256,6 +256,14 @@ mod tests {
         }
     }
 
+    /// A core that has started with `input`, and an empty command buffer.
+    fn started(input: u8) -> (RunCore<Flow>, Vec<Command<Flow>>) {
+        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
+        core.start(input, &mut commands);
+        commands.clear();
+        (core, commands)
+    }
+
     fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
         Emitted::Many(range.map(|i| FlowEvent::Job(Job(i))).collect())
     }
@@ -269,9 +277,7 @@ mod tests {
 
     #[test]
     fn events_are_broadcast_and_held_back_beyond_num_workers() {
-        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
-        core.start(3, &mut commands);
-        commands.clear();
+        let (mut core, mut commands) = started(3);
         core.step_finished(SPLIT, Ok(jobs(0..3)), &mut commands);
         let calls = invoked(&mut commands);
         // `work` has one worker, `audit` two: three jobs give 1 + 2 invocations now.
@@ -286,9 +292,7 @@ mod tests {
 
     #[test]
     fn the_stop_event_finishes_at_once_and_later_completions_are_ignored() {
-        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
-        core.start(1, &mut commands);
-        commands.clear();
+        let (mut core, mut commands) = started(1);
         core.step_finished(SPLIT, Ok(jobs(0..2)), &mut commands);
         commands.clear();
         let emitted = Emitted::Many(vec![
@@ -304,9 +308,7 @@ mod tests {
 
     #[test]
     fn no_work_left_and_no_stop_is_a_stall_naming_recent_events() {
-        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
-        core.start(0, &mut commands);
-        commands.clear();
+        let (mut core, mut commands) = started(0);
         core.step_finished(SPLIT, Ok(jobs(0..0)), &mut commands);
         let err = finished(&mut commands).unwrap_err();
         assert!(
@@ -317,9 +319,7 @@ mod tests {
 
     #[test]
     fn a_failure_finishes_the_run_naming_the_step() {
-        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
-        core.start(1, &mut commands);
-        commands.clear();
+        let (mut core, mut commands) = started(1);
         core.step_finished(SPLIT, Err(StepFailure::Panic("boom".into())), &mut commands);
         let err = finished(&mut commands).unwrap_err();
         assert!(matches!(err, WorkflowError::StepPanicked { step: "split", .. }), "{err:?}");
@@ -327,9 +327,7 @@ mod tests {
 
     #[test]
     fn a_timeout_names_running_and_queued_steps() {
-        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
-        core.start(1, &mut commands);
-        commands.clear();
+        let (mut core, mut commands) = started(1);
         core.timed_out(Duration::from_secs(1), &mut commands);
         let err = finished(&mut commands).unwrap_err();
         assert!(matches!(&err, WorkflowError::Timeout { active_steps, .. } if active_steps == &["split"]));
@@ -337,9 +335,7 @@ mod tests {
 
     #[test]
     fn only_the_last_five_events_are_kept_for_a_stall_report() {
-        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
-        core.start(1, &mut commands);
-        commands.clear();
+        let (mut core, mut commands) = started(1);
         core.step_finished(SPLIT, Ok(jobs(0..9)), &mut commands);
         assert_eq!(core.recent.len(), RECENT_EVENTS);
     }

@@ -2,31 +2,34 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
 use super::core::{Command, RunCore, StepFailure};
-use super::options::RunOptions;
-use crate::context::Context;
+use crate::context::{Context, Lease};
 use crate::error::WorkflowError;
 use crate::workflow::{Emitted, StepId, Workflow};
 
 type Completion<E> = (StepId, Result<Emitted<E>, StepFailure>);
 
-/// Runs one workflow to its end. Dropping this future drops every step
-/// invocation still in flight.
+/// Runs one workflow to its end on a context it holds the lease of.
+/// Dropping this future drops every step invocation still in flight, and
+/// then the lease.
 pub(crate) async fn drive<W: Workflow>(
     flow: Arc<W>,
     input: W::Input,
-    options: RunOptions<W::State>,
+    lease: Lease<W::State>,
+    timeout: Option<Duration>,
 ) -> Result<W::Output, WorkflowError> {
-    let context = options.context.unwrap_or_default();
-    let _lease = context.lease(W::INFO.name)?;
-    let deadline = options.timeout.and_then(|t| Instant::now().checked_add(t).map(|at| (at, t)));
+    let context = lease.context().clone();
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t).map(|at| (at, t)));
 
     let mut core = RunCore::<W>::new();
+    // A local, so dropped before the `lease` parameter: the context is
+    // released only once no step of this run can touch it any more.
     let mut tasks: JoinSet<Completion<W::Event>> = JoinSet::new();
     let mut commands = Vec::new();
     core.start(input, &mut commands);

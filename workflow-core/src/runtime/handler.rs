@@ -17,7 +17,13 @@ use crate::workflow::Workflow;
 /// Dropping the handler cancels the run and every step still in flight.
 #[must_use = "a run is cancelled when its handler is dropped; await it"]
 pub struct Handler<W: Workflow> {
-    task: JoinHandle<Result<W::Output, WorkflowError>>,
+    state: State<W::Output>,
+}
+
+enum State<O> {
+    Running(JoinHandle<Result<O, WorkflowError>>),
+    /// The run could not start (its context was busy); the error is taken once.
+    Refused(Option<WorkflowError>),
 }
 
 impl<W: Workflow> std::fmt::Debug for Handler<W> {
@@ -27,8 +33,15 @@ impl<W: Workflow> std::fmt::Debug for Handler<W> {
 }
 
 impl<W: Workflow> Handler<W> {
+    /// Claims the context now, so that of two runs started on one context
+    /// the first one started is the one that gets it, then spawns the driver.
     fn spawn(flow: Arc<W>, input: W::Input, options: RunOptions<W::State>) -> Self {
-        Self { task: tokio::spawn(drive(flow, input, options)) }
+        let context = options.context.unwrap_or_default();
+        let state = match context.lease(W::INFO.name) {
+            Ok(lease) => State::Running(tokio::spawn(drive(flow, input, lease, options.timeout))),
+            Err(busy) => State::Refused(Some(busy)),
+        };
+        Self { state }
     }
 }
 
@@ -36,16 +49,25 @@ impl<W: Workflow> Future for Handler<W> {
     type Output = Result<W::Output, WorkflowError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let joined = ready!(Pin::new(&mut self.task).poll(cx));
-        Poll::Ready(joined.unwrap_or_else(|join_error| {
-            Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
-        }))
+        match &mut self.state {
+            State::Running(task) => {
+                let joined = ready!(Pin::new(task).poll(cx));
+                Poll::Ready(joined.unwrap_or_else(|join_error| {
+                    Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
+                }))
+            }
+            State::Refused(error) => {
+                Poll::Ready(Err(error.take().expect("a Handler is not polled after it completed")))
+            }
+        }
     }
 }
 
 impl<W: Workflow> Drop for Handler<W> {
     fn drop(&mut self) {
-        self.task.abort();
+        if let State::Running(task) = &self.state {
+            task.abort();
+        }
     }
 }
 
