@@ -1,4 +1,5 @@
-//! `Context<S>`: state shared by the steps of a run, and by sequential runs.
+//! `Context<S>`: state shared by the steps of a run (and by sequential runs),
+//! and, inside a step, the handle on the run: send, stream, wait, collect.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -8,6 +9,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::WorkflowError;
+use crate::runtime::RunLink;
+use crate::workflow::{StepId, WorkflowEvent};
+
+mod collect;
+mod wait;
+
+pub use collect::Collect;
+pub use wait::{WaitError, WaitFor};
 
 /// Shared state of a workflow: a typed value `S` plus a JSON key-value store.
 ///
@@ -18,14 +27,42 @@ use crate::error::WorkflowError;
 /// One context can serve several runs one after another (its state carries
 /// over); giving it to a second run while a first is still going fails with
 /// [`WorkflowError::ContextBusy`].
-pub struct Context<S> {
+///
+/// Inside a step, the context is also the step's handle on its run (the
+/// macro fills in `E`, the workflow's event enum): [`send_event`](Self::send_event),
+/// [`write_event_to_stream`](Self::write_event_to_stream),
+/// [`wait_for_event`](Self::wait_for_event), [`collect_events`](Self::collect_events)
+/// and [`attempt`](Self::attempt).
+pub struct Context<S, E = ()> {
     shared: Arc<Shared<S>>,
+    scope: Option<Scope<E>>,
 }
 
 struct Shared<S> {
     state: Mutex<S>,
     store: Mutex<Map<String, Value>>,
     in_use: AtomicBool,
+}
+
+/// What a step's context knows of the invocation it was given to.
+pub(crate) struct Scope<E> {
+    pub(crate) link: Arc<RunLink<E>>,
+    pub(crate) invocation: usize,
+    pub(crate) step: StepId,
+    pub(crate) worker: usize,
+    pub(crate) attempt: u32,
+}
+
+impl<E> Clone for Scope<E> {
+    fn clone(&self) -> Self {
+        Self {
+            link: Arc::clone(&self.link),
+            invocation: self.invocation,
+            step: self.step,
+            worker: self.worker,
+            attempt: self.attempt,
+        }
+    }
 }
 
 /// What went wrong reading or writing the key-value store.
@@ -65,6 +102,37 @@ pub enum ContextError {
     },
 }
 
+/// Why an event could not be sent into a run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The step did not declare the event it sends.
+    #[error(
+        "step `{step}` sends `{event}` but does not declare it; add it to the step's \
+         `#[step(sends = [..])]` (or `streams = [..]` for the caller's stream)"
+    )]
+    Undeclared {
+        /// The sending step.
+        step: &'static str,
+        /// The event's type.
+        event: &'static str,
+    },
+    /// A targeted send named a step that does not take the event.
+    #[error("step `{target}` does not consume `{event}`; send it to a step that takes `ev: {event}`")]
+    NotAccepted {
+        /// The step named as target.
+        target: &'static str,
+        /// The event's type.
+        event: &'static str,
+    },
+    /// The run is over (or this context is not a step's).
+    #[error("the run has ended, so `{event}` cannot be sent into it")]
+    RunEnded {
+        /// The event's type.
+        event: &'static str,
+    },
+}
+
 impl<S: Default> Context<S> {
     /// A context with `S::default()` and an empty store.
     pub fn new() -> Self {
@@ -78,17 +146,18 @@ impl<S: Default> Default for Context<S> {
     }
 }
 
-impl<S> Clone for Context<S> {
+impl<S, E> Clone for Context<S, E> {
     fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared) }
+        Self { shared: Arc::clone(&self.shared), scope: self.scope.clone() }
     }
 }
 
-impl<S> std::fmt::Debug for Context<S> {
+impl<S, E> std::fmt::Debug for Context<S, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
             .field("state", &std::any::type_name::<S>())
             .field("in_use", &self.shared.in_use.load(Ordering::Relaxed))
+            .field("step", &self.scope.as_ref().map(|s| s.step))
             .finish_non_exhaustive()
     }
 }
@@ -102,9 +171,26 @@ impl<S> Context<S> {
                 store: Mutex::new(Map::new()),
                 in_use: AtomicBool::new(false),
             }),
+            scope: None,
         }
     }
 
+    /// Claims the context for one run; the claim ends when the lease drops.
+    pub(crate) fn lease(&self, workflow: &'static str) -> Result<Lease<S>, WorkflowError> {
+        self.shared
+            .in_use
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .map_err(|_| WorkflowError::ContextBusy { workflow })?;
+        Ok(Lease { context: self.clone() })
+    }
+
+    /// The view of this context that one step invocation is given.
+    pub(crate) fn scoped<E>(&self, scope: Scope<E>) -> Context<S, E> {
+        Context { shared: Arc::clone(&self.shared), scope: Some(scope) }
+    }
+}
+
+impl<S, E> Context<S, E> {
     /// Edits the typed state atomically and returns what `edit` returns.
     ///
     /// The lock is held only while `edit` runs, which is why it is not async:
@@ -185,14 +271,100 @@ impl<S> Context<S> {
         self.shared.in_use.load(Ordering::Acquire)
     }
 
-    /// Claims the context for one run; the claim ends when the lease drops.
-    pub(crate) fn lease(&self, workflow: &'static str) -> Result<Lease<S>, WorkflowError> {
-        self.shared
-            .in_use
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .map_err(|_| WorkflowError::ContextBusy { workflow })?;
-        Ok(Lease { context: self.clone() })
+    /// Which try of this step invocation is running: 1, then 2, 3… on retries.
+    /// Outside a step, 0.
+    pub fn attempt(&self) -> u32 {
+        self.scope.as_ref().map_or(0, |s| s.attempt)
     }
+
+    /// Which of its step's `num_workers` slots runs this invocation.
+    pub fn worker(&self) -> usize {
+        self.scope.as_ref().map_or(0, |s| s.worker)
+    }
+}
+
+impl<S, E: WorkflowEvent> Context<S, E> {
+    /// Sends `event` to every step that consumes its type, as if the step had
+    /// returned it. The step must list the type in `#[step(sends = [..])]`,
+    /// so that the graph checks see the edge; a type that is not an event of
+    /// this workflow does not compile.
+    pub fn send_event<T: IntoEvent<E>>(&self, event: T) -> Result<(), SendError> {
+        let (scope, event) = self.checked(event.into_event())?;
+        scope.link.send(scope.invocation, event, None)
+    }
+
+    /// Sends `event` to one step only, named by the generated step enum
+    /// (`MyFlowStep::Rerank`), so that an unknown step does not compile.
+    pub fn send_event_to<T: IntoEvent<E>>(&self, step: E::Step, event: T) -> Result<(), SendError> {
+        let (scope, event) = self.checked(event.into_event())?;
+        let target = step.into();
+        if !event.accepted_by(target) {
+            let target = E::INFO.steps[target].name;
+            return Err(SendError::NotAccepted { target, event: event.name() });
+        }
+        scope.link.send(scope.invocation, event, Some(target))
+    }
+
+    /// Writes `event` to the caller's event stream (see `Handler::events`).
+    /// The step must list the type in `#[step(streams = [..])]`.
+    pub fn write_event_to_stream<T: IntoEvent<E>>(&self, event: T) -> Result<(), SendError> {
+        let (scope, event) = self.checked(event.into_event())?;
+        scope.link.stream(event)
+    }
+
+    /// Waits in place for an event of type `T`, typically an answer the
+    /// caller sends with `Handler::send_event`. The step is suspended, not
+    /// re-run: code before the wait runs once. Refine the wait with
+    /// [`WaitFor::matching`], [`WaitFor::request`] and [`WaitFor::timeout`],
+    /// then `.await` it.
+    pub fn wait_for_event<T>(&self) -> WaitFor<'_, S, E, T>
+    where
+        E: crate::Variant<T>,
+    {
+        WaitFor::new(self)
+    }
+
+    /// Buffers `event` until the events this step has seen fill the tuple `T`
+    /// (say `(Weather, News, News)`): returns `None` until then, then the
+    /// tuple, in the order of its types, and forgets the events it used.
+    /// An event whose type is not in `T` is ignored.
+    pub fn collect_events<T: Collect<E>, V: IntoEvent<E>>(&self, event: V) -> Option<T> {
+        let scope = self.scope.as_ref()?;
+        let event = event.into_event();
+        if !T::wants(&event) {
+            return None;
+        }
+        let mut buffers = lock(&scope.link.collected);
+        let buffer = &mut buffers[scope.step];
+        buffer.push(event);
+        T::take(buffer)
+    }
+
+    fn checked(&self, event: E) -> Result<(&Scope<E>, E), SendError> {
+        let Some(scope) = &self.scope else {
+            return Err(SendError::RunEnded { event: event.name() });
+        };
+        if !event.emitted_by(scope.step) {
+            return Err(SendError::Undeclared { step: E::INFO.steps[scope.step].name, event: event.name() });
+        }
+        Ok((scope, event))
+    }
+
+    pub(crate) fn scope(&self) -> Option<&Scope<E>> {
+        self.scope.as_ref()
+    }
+}
+
+/// Converts a value into a workflow's event enum: implemented by
+/// `#[workflow]` for each of the workflow's event types.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event of this workflow",
+    label = "not one of the workflow's event types",
+    note = "only types that appear in the workflow's step signatures (or their `sends`/`streams` lists) can be sent"
+)]
+pub trait IntoEvent<E> {
+    /// Wraps `self` in the enum.
+    fn into_event(self) -> E;
 }
 
 /// A run's exclusive claim on a [`Context`].
@@ -222,7 +394,7 @@ fn decode<T: DeserializeOwned>(key: &str, json: Value) -> Result<T, ContextError
 
 /// Locks, recovering from poison: a step that panicked mid-edit fails its own
 /// run, and the next run must still be able to use the context.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

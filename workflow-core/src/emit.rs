@@ -1,7 +1,9 @@
-//! `Emit<(A, B, ..)>`: the return type of a step that may emit one of several events.
+//! `Emit<(A, B, ..)>` (also spelled `OneOf`): one event out of several types.
 //!
-//! The `#[workflow]` macro reads the tuple to learn every branch; the type
-//! system makes sure the step only returns one of them.
+//! As a return type, a step that may emit one of several events (a branch);
+//! as a parameter type, a step that consumes several event types. The
+//! `#[workflow]` macro reads the tuple to learn every edge; the type system
+//! makes sure only the listed types go in.
 
 use std::fmt;
 
@@ -21,6 +23,10 @@ use std::fmt;
 pub struct Emit<T: Branches> {
     choice: T::Choice,
 }
+
+/// The same type as [`Emit`], for parameters: `ev: OneOf<(A, B)>` reads
+/// better than `ev: Emit<(A, B)>` for a step that consumes either.
+pub type OneOf<T> = Emit<T>;
 
 impl<T: Branches> Emit<T> {
     /// Emits `event`, which must be one of the tuple's types.

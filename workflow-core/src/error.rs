@@ -77,6 +77,13 @@ pub enum WorkflowError {
         workflow: &'static str,
     },
 
+    /// The run was cancelled through its handler.
+    #[error("workflow `{workflow}` was cancelled")]
+    Cancelled {
+        /// The workflow's name.
+        workflow: &'static str,
+    },
+
     /// The run's driver task was stopped from outside (its runtime shut down).
     #[error("workflow `{workflow}` was aborted before it finished: {reason}")]
     Aborted {

@@ -44,15 +44,23 @@ mod context;
 mod emit;
 mod error;
 mod event;
+mod retry;
 mod runtime;
 mod workflow;
 
-pub use context::{Context, ContextError};
-pub use emit::{Branches, Emit, Inject, MAX_BRANCHES};
+pub use context::{Collect, Context, ContextError, IntoEvent, SendError, WaitError, WaitFor};
+pub use emit::{Branches, Emit, Inject, OneOf, MAX_BRANCHES};
 pub use error::{BoxError, WorkflowError};
-pub use event::{Event, StartEvent, StopEvent};
-pub use runtime::{Command, Handler, RunCore, RunOptions, StepFailure, WorkflowExt};
-pub use workflow::{Dispatch, Emitted, StepId, StepInfo, StepOutcome, Workflow, WorkflowInfo};
+pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, StepFailed, StopEvent};
+pub use retry::RetryPolicy;
+pub use runtime::{
+    Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RunCore, RunEvent, RunOptions,
+    RunOutcome, StepFailure, WaiterId, WorkflowExt,
+};
+pub use workflow::{
+    Dispatch, Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, Workflow, WorkflowEvent,
+    WorkflowInfo,
+};
 
 /// Marks an `impl` block as a workflow; see the crate documentation.
 pub use workflow_macros::workflow;
@@ -70,8 +78,9 @@ pub use workflow_macros::Event;
 /// What a workflow author needs, in one import.
 pub mod prelude {
     pub use crate::{
-        step, workflow, Context, ContextError, Emit, Event, RunOptions, StartEvent, StopEvent, WorkflowError,
-        WorkflowExt,
+        step, workflow, Collected, Context, ContextError, Emit, Event, HumanResponse, InputRequired, OneOf,
+        RetryPolicy, RunEvent, RunOptions, RunOutcome, SendError, StartEvent, StepFailed, StopEvent,
+        WaitError, WorkflowError, WorkflowExt,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
@@ -83,28 +92,74 @@ pub mod __private {
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
     pub use crate::{
-        BoxError, Context, Dispatch, Emit, Emitted, Event, StepId, StepInfo, StepOutcome, Workflow,
-        WorkflowInfo,
+        BoxError, Collected, Context, Dispatch, Emit, Emitted, Event, IntoEvent, RetryPolicy, Route,
+        StepFailed, StepId, StepInfo, StepInput, StepOutcome, Variant, Workflow, WorkflowEvent, WorkflowInfo,
     };
     pub use serde;
+    pub use serde_json;
     pub use std::sync::Arc;
 
-    /// The error of an event that reached a step which does not take it: a bug
-    /// in the macro, reported as a step failure rather than a panic.
-    pub fn misrouted(info: &WorkflowInfo, step: StepId, event: &str) -> BoxError {
+    /// The error of an input that reached a step which does not take it: a
+    /// bug in the macro, reported as a step failure rather than a panic.
+    pub fn misrouted(info: &WorkflowInfo, step: StepId) -> BoxError {
         let step = info.steps.get(step).map_or("<unknown>", |s| s.name);
-        format!("internal routing error in workflow `{}`: step `{step}` was given `{event}`", info.name)
-            .into()
+        format!(
+            "internal routing error in workflow `{}`: step `{step}` was given an event it does not take",
+            info.name
+        )
+        .into()
     }
 
-    /// The event type of a workflow whose `#[workflow]` expansion failed:
-    /// it has no values, so the stand-in impl can never run.
+    /// The event and step type of a workflow whose `#[workflow]` expansion
+    /// failed: it has no values, so the stand-in impl can never run, and it
+    /// accepts every conversion, so that step bodies add no errors of their own.
     #[derive(Clone, Copy, Debug)]
     pub enum Unreachable {}
 
     /// The graph of a workflow whose expansion failed.
     pub const UNREACHABLE_INFO: WorkflowInfo =
         WorkflowInfo { name: "<invalid>", start: "", stop: "", events: &[], steps: &[], mermaid: "" };
+
+    impl From<Unreachable> for StepId {
+        fn from(never: Unreachable) -> StepId {
+            match never {}
+        }
+    }
+
+    impl WorkflowEvent for Unreachable {
+        type Step = Unreachable;
+        const INFO: &'static WorkflowInfo = &UNREACHABLE_INFO;
+        fn name(&self) -> &'static str {
+            match *self {}
+        }
+        fn accepted_by(&self, _: StepId) -> bool {
+            match *self {}
+        }
+        fn emitted_by(&self, _: StepId) -> bool {
+            match *self {}
+        }
+        fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+            match *self {}
+        }
+        fn step_failed(_: StepFailed) -> Option<Self> {
+            None
+        }
+    }
+
+    impl<T> Variant<T> for Unreachable {
+        fn as_variant(&self) -> Option<&T> {
+            match *self {}
+        }
+        fn into_variant(self) -> Result<T, Self> {
+            match self {}
+        }
+    }
+
+    impl<T> IntoEvent<Unreachable> for T {
+        fn into_event(self) -> Unreachable {
+            unreachable!("a workflow that failed to expand never runs")
+        }
+    }
 
     /// Asserts at compile time that `T` is an event; spanned at the user's type.
     pub const fn assert_event<T: Event>() {}

@@ -1,10 +1,12 @@
-//! The `Workflow` trait that `#[workflow]` implements, and its graph metadata.
+//! The traits `#[workflow]` implements, and the graph metadata it writes.
 
+use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 
 use crate::context::Context;
 use crate::error::BoxError;
+use crate::retry::RetryPolicy;
 
 /// Index of a step in [`WorkflowInfo::steps`].
 pub type StepId = usize;
@@ -15,7 +17,7 @@ pub type StepId = usize;
 /// writes this impl. Run a workflow through [`WorkflowExt`](crate::WorkflowExt).
 pub trait Workflow: Send + Sync + Sized + 'static {
     /// The generated enum with one variant per event type of this workflow.
-    type Event: Clone + Send + 'static;
+    type Event: WorkflowEvent;
     /// The typed state of the workflow's [`Context`] (`()` when no step takes one).
     type State: Default + Send + 'static;
     /// What `run` takes: the start event's payload.
@@ -32,25 +34,80 @@ pub trait Workflow: Send + Sync + Sized + 'static {
     /// Where an event goes: to the steps that consume its type, or out as the result.
     fn dispatch(event: Self::Event) -> Dispatch<Self::Event, Self::Output>;
 
-    /// The name of an event's type, for traces and errors.
-    fn event_name(event: &Self::Event) -> &'static str;
+    /// The retry policy of step `step`, from `#[step(retry = ..)]`.
+    fn retry_policy(step: StepId) -> Option<RetryPolicy>;
 
-    /// Calls step `step` with `event`, which `dispatch` routed to it.
+    /// Calls step `step` with `input`, which `dispatch` routed to it.
     fn invoke(
         self: Arc<Self>,
         step: StepId,
-        context: Context<Self::State>,
-        event: Self::Event,
+        context: Context<Self::State, Self::Event>,
+        input: StepInput<Self::Event>,
     ) -> impl Future<Output = StepOutcome<Self::Event>> + Send + 'static;
+}
+
+/// The generated enum of a workflow's events.
+pub trait WorkflowEvent: Clone + Debug + Send + 'static {
+    /// The generated enum of the workflow's steps, for targeted sends.
+    type Step: Copy + Debug + Into<StepId> + Send + 'static;
+
+    /// The workflow's graph.
+    const INFO: &'static WorkflowInfo;
+
+    /// The name of this event's type, as written in the signatures.
+    fn name(&self) -> &'static str;
+
+    /// Whether step `step` consumes this event's type.
+    fn accepted_by(&self, step: StepId) -> bool;
+
+    /// Whether step `step` declares that it emits this event's type (returns,
+    /// `sends` or `streams` it).
+    fn emitted_by(&self, step: StepId) -> bool;
+
+    /// This event as JSON, for failure reports and snapshots.
+    fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
+
+    /// The runtime's failure report as an event, if some step consumes it.
+    fn step_failed(failure: crate::StepFailed) -> Option<Self>;
+}
+
+/// Reads one of its event types out of a workflow's event enum (the other
+/// way is [`IntoEvent`](crate::IntoEvent)).
+pub trait Variant<T>: Sized {
+    /// The event, if it is a `T`.
+    fn as_variant(&self) -> Option<&T>;
+    /// The event, if it is a `T`; itself otherwise.
+    fn into_variant(self) -> Result<T, Self>;
 }
 
 /// The result of routing one event.
 #[derive(Debug)]
 pub enum Dispatch<E, O> {
-    /// Deliver the event to each of these steps.
-    Steps(&'static [StepId], E),
+    /// Deliver the event as the route says.
+    Route(&'static Route, E),
     /// The stop event: the run is over with this output.
     Stop(O),
+}
+
+/// Where events of one type go.
+#[derive(Debug)]
+pub struct Route {
+    /// Steps that take the event itself, each in its own invocation.
+    pub steps: &'static [StepId],
+    /// Steps that take `Collected<E>`: all events of one fan-out at once.
+    pub collectors: &'static [StepId],
+    /// Whether the event asks for outside input: it is written to the
+    /// caller's stream, and the run waits for an answer instead of stalling.
+    pub request: bool,
+}
+
+/// What a step invocation is given.
+#[derive(Debug)]
+pub enum StepInput<E> {
+    /// One event.
+    One(E),
+    /// The events collected for a `Collected<E>` parameter.
+    Collected(Vec<E>),
 }
 
 /// What one step invocation emitted.
@@ -60,7 +117,7 @@ pub enum Emitted<E> {
     Nothing,
     /// A single event.
     One(E),
-    /// Several events, routed in order.
+    /// Several events from a `Vec` (a fan-out), routed in order.
     Many(Vec<E>),
 }
 
@@ -89,9 +146,9 @@ pub struct WorkflowInfo {
 pub struct StepInfo {
     /// The method's name.
     pub name: &'static str,
-    /// The event type it consumes.
-    pub accepts: &'static str,
-    /// The event types it may emit.
+    /// The event types it consumes.
+    pub accepts: &'static [&'static str],
+    /// The event types it may emit: returned, sent or streamed.
     pub emits: &'static [&'static str],
     /// How many invocations may run at once.
     pub num_workers: usize,

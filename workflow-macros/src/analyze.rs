@@ -3,6 +3,15 @@
 //! Each check reports only what the earlier checks did not already explain,
 //! so one mistake gives one error: a step whose event nobody emits is reported
 //! as `unproduced`, not also as unreachable.
+//!
+//! Roles an event can have besides "emitted by a step, consumed by a step":
+//! - the start event (from `run`) and *external* events (from the caller:
+//!   `HumanResponse<T>`, `#[workflow(external = [..])]`, and `StepFailed`,
+//!   which the runtime emits) need no producer and are where runs begin;
+//! - the stop event and *requests* (to the caller: `InputRequired<T>`,
+//!   `#[workflow(requests = [..])]`) need no consumer and are where runs may
+//!   end or pause;
+//! - *streamed* events (`#[step(streams = [..])]`) go to the caller only.
 
 use crate::internals::Ctxt;
 use crate::parse::ast::{Check, EventTy, Step, WorkflowDef};
@@ -16,21 +25,27 @@ pub struct Analysis {
     pub state: Option<syn::Type>,
 }
 
-pub fn analyze(def: &WorkflowDef, cx: &Ctxt) -> Option<Analysis> {
+pub fn analyze(def: &WorkflowDef, cx: &Ctxt) -> Analysis {
     let state = state_type(def, cx);
-    if def.incomplete || def.steps.is_empty() {
-        return None; // the signature errors already say what is wrong
-    }
     let graph = Graph { def };
+    if def.incomplete || def.steps.is_empty() {
+        // The signature errors already say what is wrong; find start and stop
+        // quietly, for the fallback's input and output types.
+        let quiet = Ctxt::new();
+        let (start, stop) = (graph.start(&quiet), graph.stop(&quiet));
+        let _ = quiet.check();
+        return Analysis { start, stop, state };
+    }
     let start = graph.start(cx);
     let stop = graph.stop(cx);
     graph.unconsumed(stop.as_ref(), cx);
     graph.unproduced(start.as_ref(), stop.as_ref(), cx);
-    let reachable = start.as_ref().map(|start| graph.reachable(start, stop.as_ref(), cx));
+    let start_consumed = start.as_ref().filter(|s| graph.has_consumer(s));
+    let reachable = start_consumed.map(|start| graph.reachable(start, stop.as_ref(), cx));
     if let Some(stop) = &stop {
         graph.dead_ends(stop, reachable.as_deref(), cx);
     }
-    Some(Analysis { start, stop, state })
+    Analysis { start, stop, state }
 }
 
 /// All steps must agree on the context's state type.
@@ -55,6 +70,18 @@ fn state_type(def: &WorkflowDef, cx: &Ctxt) -> Option<syn::Type> {
     first.map(|(_, s)| s.ty)
 }
 
+/// Whether an event comes from outside the steps: the caller or the runtime.
+pub fn is_external(def: &WorkflowDef, event: &EventTy) -> bool {
+    event.is_wrapper_named("HumanResponse")
+        || event.is_wrapper_named("StepFailed")
+        || def.args.external.contains(event)
+}
+
+/// Whether an event asks the caller for input.
+pub fn is_request(def: &WorkflowDef, event: &EventTy) -> bool {
+    event.is_wrapper_named("InputRequired") || def.args.requests.contains(event)
+}
+
 struct Graph<'a> {
     def: &'a WorkflowDef,
 }
@@ -68,20 +95,21 @@ impl<'a> Graph<'a> {
         step.skips(check) || self.def.args.skip.contains(&check)
     }
 
-    fn producers(&self, event: &EventTy) -> impl Iterator<Item = &'a Step> + '_ {
-        let event = event.clone();
-        self.steps().iter().filter(move |s| s.output.shape.events().contains(&event))
+    fn has_producer(&self, event: &EventTy) -> bool {
+        self.steps().iter().any(|s| s.produces().any(|e| e == event))
     }
 
     fn has_consumer(&self, event: &EventTy) -> bool {
-        self.steps().iter().any(|s| s.event == *event)
+        self.steps().iter().any(|s| s.consumes().contains(event))
     }
 
     /// Check 1: exactly one start event type, consumed by some step.
     fn start(&self, cx: &Ctxt) -> Option<EventTy> {
         let declared = self.def.args.start.clone();
-        let consumed = self.steps().iter().filter(|s| s.event.is_wrapper_named("StartEvent"));
-        let start = self.unique(declared, consumed.map(|s| (&s.event, s)), "start", "takes", cx);
+        let consumed = self.steps().iter().flat_map(|s| {
+            s.consumes().iter().filter(|e| e.is_wrapper_named("StartEvent")).map(move |e| (e, s))
+        });
+        let start = self.unique(declared, consumed, "start", "takes", cx);
         match &start {
             None => cx.error_spanned_by(
                 &self.def.item.self_ty,
@@ -106,9 +134,10 @@ impl<'a> Graph<'a> {
     /// Check 2: exactly one stop event type, emitted by some step, consumed by none.
     fn stop(&self, cx: &Ctxt) -> Option<EventTy> {
         let declared = self.def.args.stop.clone();
-        let emitted = self.steps().iter().flat_map(|s| {
-            s.output.shape.events().iter().filter(|e| e.is_wrapper_named("StopEvent")).map(move |e| (e, s))
-        });
+        let emitted = self
+            .steps()
+            .iter()
+            .flat_map(|s| s.produces().filter(|e| e.is_wrapper_named("StopEvent")).map(move |e| (e, s)));
         let stop = self.unique(declared, emitted, "stop", "emits", cx);
         match &stop {
             None => cx.error_spanned_by(
@@ -120,7 +149,7 @@ impl<'a> Graph<'a> {
                 ),
             ),
             Some(stop) => {
-                if self.producers(stop).next().is_none() {
+                if !self.has_producer(stop) {
                     cx.error_spanned_by(
                         &stop.ty,
                         format!(
@@ -129,15 +158,17 @@ impl<'a> Graph<'a> {
                         ),
                     );
                 }
-                for step in self.steps().iter().filter(|s| s.event == *stop) {
-                    cx.error_spanned_by(
-                        &step.event.ty,
-                        format!(
-                            "step `{}` consumes the stop event `{}`, but the stop event ends the run and is \
-                             never delivered; have the step before it emit another event for `{}` to consume",
-                            step.ident, stop.key, step.ident
-                        ),
-                    );
+                for step in self.steps() {
+                    for event in step.consumes().iter().filter(|e| *e == stop) {
+                        cx.error_spanned_by(
+                            &event.ty,
+                            format!(
+                                "step `{}` consumes the stop event `{}`, but the stop event ends the run and is \
+                                 never delivered; have the step before it emit another event for `{}` to consume",
+                                step.ident, stop.key, step.ident
+                            ),
+                        );
+                    }
                 }
             }
         }
@@ -176,81 +207,112 @@ impl<'a> Graph<'a> {
         chosen
     }
 
-    /// Check 3: every emitted event has a consumer.
+    /// Check 3: every event a step returns or sends has a consumer (unless
+    /// it is the stop event or a request for the caller).
     fn unconsumed(&self, stop: Option<&EventTy>, cx: &Ctxt) {
         for step in self.steps() {
-            for event in step.output.shape.events() {
-                if Some(event) == stop || self.has_consumer(event) || self.skipped(step, Check::Unconsumed) {
-                    continue;
+            for event in step.produces() {
+                let exempt = Some(event) == stop
+                    || event.is_wrapper_named("StopEvent") // a second stop type, already reported
+                    || is_request(self.def, event)
+                    || self.has_consumer(event)
+                    || self.skipped(step, Check::Unconsumed);
+                if !exempt {
+                    cx.error_spanned_by(
+                        &event.ty,
+                        format!(
+                            "`{}` is emitted by step `{}` but no step consumes it; add a step that takes \
+                             `ev: {}`, or stop emitting it (skip this check with `#[step(skip = [unconsumed])]`)",
+                            event.key, step.ident, event.key
+                        ),
+                    );
                 }
-                if event.is_wrapper_named("StopEvent") {
-                    continue; // a second stop type, already reported
-                }
-                cx.error_spanned_by(
-                    &event.ty,
-                    format!(
-                        "`{}` is emitted by step `{}` but no step consumes it; add a step that takes \
-                         `ev: {}`, or stop emitting it (skip this check with `#[step(skip = [unconsumed])]`)",
-                        event.key, step.ident, event.key
-                    ),
-                );
             }
         }
     }
 
-    /// Check 4: every consumed event is emitted by some step, or is the start event.
+    /// Check 4: every consumed event is emitted by some step, or is the
+    /// start event, or comes from outside.
     fn unproduced(&self, start: Option<&EventTy>, stop: Option<&EventTy>, cx: &Ctxt) {
         for step in self.steps() {
-            let event = &step.event;
-            if Some(event) == start
-                || Some(event) == stop
-                || event.is_wrapper_named("StartEvent")
-                || self.producers(event).next().is_some()
-                || self.skipped(step, Check::Unproduced)
-            {
-                continue;
+            for event in step.consumes() {
+                let exempt = Some(event) == start
+                    || Some(event) == stop
+                    || event.is_wrapper_named("StartEvent")
+                    || is_external(self.def, event)
+                    || self.has_producer(event)
+                    || self.skipped(step, Check::Unproduced);
+                if !exempt {
+                    let streamed = self.steps().iter().any(|s| s.streams.contains(event));
+                    cx.error_spanned_by(
+                        &event.ty,
+                        format!(
+                            "step `{}` consumes `{}` but no step emits it, so it can never run; emit `{}` from \
+                             another step's return type or `sends = [..]`{}, or declare it as coming from the \
+                             caller with `#[workflow(external = [{}])]`",
+                            step.ident,
+                            event.key,
+                            event.key,
+                            if streamed { " (`streams` only reaches the caller)" } else { "" },
+                            event.key
+                        ),
+                    );
+                }
             }
-            cx.error_spanned_by(
-                &event.ty,
-                format!(
-                    "step `{}` consumes `{}` but no step emits it, so it can never run; emit `{}` from \
-                     another step's return type, or remove this step",
-                    step.ident, event.key, event.key
-                ),
-            );
         }
     }
 
-    /// Check 5: every step can be reached from the start event. Returns, per
-    /// step, whether it is reachable.
+    /// Check 5: every step can be reached from where runs begin: the start
+    /// event, external events, and events already reported as unproduced.
+    /// Returns, per step, whether it is reachable.
     fn reachable(&self, start: &EventTy, stop: Option<&EventTy>, cx: &Ctxt) -> Vec<bool> {
         let steps = self.steps();
-        let mut events = vec![start.clone()];
-        let mut reached = vec![false; steps.len()];
+        let mut events: Vec<EventTy> = vec![start.clone()];
+        for step in steps {
+            for event in step.consumes() {
+                if is_external(self.def, event) || !self.has_producer(event) {
+                    events.push(event.clone());
+                }
+            }
+        }
+        let mut reached: Vec<bool> = steps.iter().map(|s| self.skipped(s, Check::Reachability)).collect();
+        for (i, step) in steps.iter().enumerate() {
+            if reached[i] {
+                events.extend(step.produces().cloned());
+            }
+        }
         let mut changed = true;
         while changed {
             changed = false;
             for (i, step) in steps.iter().enumerate() {
-                if !reached[i] && events.contains(&step.event) {
+                if !reached[i] && step.consumes().iter().any(|e| events.contains(e)) {
                     reached[i] = true;
                     changed = true;
-                    events.extend(step.output.shape.events().iter().cloned());
+                    events.extend(step.produces().cloned());
                 }
             }
         }
         for (i, step) in steps.iter().enumerate() {
-            let explained = Some(&step.event) == stop || self.producers(&step.event).next().is_none();
-            if reached[i] || explained || self.skipped(step, Check::Reachability) {
+            if reached[i] || step.consumes().iter().any(|e| Some(e) == stop) {
                 continue;
             }
-            let producers: Vec<_> = self.producers(&step.event).map(|s| format!("`{}`", s.ident)).collect();
+            let mut producers: Vec<String> = Vec::new();
+            for event in step.consumes() {
+                for producer in steps.iter().filter(|s| s.produces().any(|e| e == event)) {
+                    let name = format!("`{}`", producer.ident);
+                    if !producers.contains(&name) {
+                        producers.push(name);
+                    }
+                }
+            }
+            let consumed: Vec<String> = step.consumes().iter().map(|e| format!("`{}`", e.key)).collect();
             cx.error_spanned_by(
                 &step.ident,
                 format!(
-                    "step `{}` can never run: its event `{}` is emitted only by {}, which the start event \
-                     never reaches; connect them to the start event or remove them",
+                    "step `{}` can never run: {} is emitted only by {}, which the start event never reaches; \
+                     connect them to the start event or remove them",
                     step.ident,
-                    step.event.key,
+                    consumed.join(" or "),
                     producers.join(", ")
                 ),
             );
@@ -258,38 +320,52 @@ impl<'a> Graph<'a> {
         reached
     }
 
-    /// Check 6: from every step, some path leads to the stop event.
+    /// Check 6: from every step, some path leads to the stop event or to a
+    /// request for the caller's input.
     fn dead_ends(&self, stop: &EventTy, reachable: Option<&[bool]>, cx: &Ctxt) {
         let steps = self.steps();
-        let mut leads = vec![false; steps.len()];
-        let mut good = vec![stop.clone()];
+        let mut good: Vec<EventTy> = vec![stop.clone()];
+        let mut leads: Vec<bool> = steps.iter().map(|s| self.skipped(s, Check::DeadEnd)).collect();
+        for step in steps {
+            good.extend(step.produces().chain(&step.streams).filter(|e| is_request(self.def, e)).cloned());
+        }
+        for (i, step) in steps.iter().enumerate() {
+            if leads[i] {
+                good.extend(step.consumes().iter().cloned());
+            }
+        }
         let mut changed = true;
         while changed {
             changed = false;
             for (i, step) in steps.iter().enumerate() {
-                if !leads[i] && step.output.shape.events().iter().any(|e| good.contains(e)) {
+                if !leads[i] && step.produces().chain(&step.streams).any(|e| good.contains(e)) {
                     leads[i] = true;
                     changed = true;
-                    good.push(step.event.clone());
+                    good.extend(step.consumes().iter().cloned());
                 }
             }
         }
         for (i, step) in steps.iter().enumerate() {
             let unreachable = reachable.is_some_and(|r| !r[i]);
-            let leaks = step.output.shape.events().iter().any(|e| !self.has_consumer(e) && e != stop);
-            if leads[i] || unreachable || leaks || self.skipped(step, Check::DeadEnd) {
+            let leaks = !self.skipped(step, Check::Unconsumed)
+                && step.produces().any(|e| !self.has_consumer(e) && e != stop && !is_request(self.def, e));
+            // Its input was reported (or waived) as unproduced already.
+            let orphan = step.consumes().iter().any(|e| {
+                !self.has_producer(e) && !is_external(self.def, e) && !e.is_wrapper_named("StartEvent")
+            }) && self.def.args.start.as_ref().is_none_or(|s| !step.consumes().contains(s));
+            if leads[i] || unreachable || leaks || orphan {
                 continue;
             }
-            let emits: Vec<_> = step.output.shape.events().iter().map(|e| format!("`{}`", e.key)).collect();
+            let emits: Vec<_> = step.produces().map(|e| format!("`{}`", e.key)).collect();
+            let first = step.produces().next().map_or("E", |e| e.key.as_str());
             cx.error_spanned_by(
                 &step.ident,
                 format!(
                     "step `{}` can never lead to the stop event: what it emits ({}) only reaches steps that \
-                     never emit `{}`; give this loop a way out, e.g. `-> Emit<({}, {})>`",
+                     never emit `{}`; give this loop a way out, e.g. `-> Emit<({first}, {})>`",
                     step.ident,
                     emits.join(", "),
                     stop.key,
-                    step.output.shape.events()[0].key,
                     stop.key
                 ),
             );
@@ -307,7 +383,7 @@ mod tests {
     fn errors_of(args: proc_macro2::TokenStream, item: syn::ItemImpl) -> Vec<String> {
         let cx = Ctxt::new();
         let def = parse(args, item, &cx);
-        analyze(&def, &cx);
+        let _ = analyze(&def, &cx);
         cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect()
     }
 
@@ -382,6 +458,70 @@ mod tests {
             }
         };
         assert!(errors_of(quote!(skip = [dead_end]), item).is_empty());
+    }
+
+    #[test]
+    fn skipping_unconsumed_does_not_hide_a_dead_end() {
+        let errors = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step] async fn a(&self, ev: StartEvent<u8>) -> Emit<(Spin, StopEvent<u8>)> { todo!() }
+                    #[step(skip = [unconsumed])] async fn spin(&self, ev: Spin) -> Emit<(Spin, Progress)> { todo!() }
+                }
+            },
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("step `spin` can never lead to the stop event"));
+    }
+
+    #[test]
+    fn external_events_begin_runs_and_requests_end_them() {
+        let errors = errors_of(
+            quote!(external = [Approval]),
+            parse_quote! {
+                impl F {
+                    #[step] async fn ask(&self, ev: StartEvent<u8>) -> InputRequired<String> { todo!() }
+                    #[step] async fn on_answer(&self, ev: HumanResponse<String>) -> Mid { todo!() }
+                    #[step] async fn on_approval(&self, ev: Approval) -> Mid { todo!() }
+                    #[step] async fn finish(&self, ev: Mid) -> StopEvent<u8> { todo!() }
+                }
+            },
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn a_typo_in_an_event_name_gives_no_cascade() {
+        let errors = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step] async fn a(&self, ev: StartEvent<u8>) -> Retrieved { todo!() }
+                    #[step] async fn b(&self, ev: Retreived) -> Checked { todo!() }
+                    #[step] async fn c(&self, ev: Checked) -> StopEvent<u8> { todo!() }
+                }
+            },
+        );
+        assert_eq!(errors.len(), 2, "unconsumed + unproduced, not also unreachable: {errors:?}");
+    }
+
+    #[test]
+    fn sends_are_edges_and_streams_are_not() {
+        let errors = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step(sends = [Job], streams = [Progress])]
+                    async fn a(&self, ev: StartEvent<u8>) -> Option<Job> { todo!() }
+                    #[step] async fn b(&self, ev: Job) -> StopEvent<u8> { todo!() }
+                    #[step] async fn c(&self, ev: Progress) -> StopEvent<u8> { todo!() }
+                }
+            },
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("consumes `Progress` but no step emits it"), "{errors:?}");
+        assert!(errors[0].contains("`streams` only reaches the caller"), "{errors:?}");
     }
 
     #[test]

@@ -1,43 +1,113 @@
 //! Stage 4: the IR → tokens. Everything the generated code names in the
 //! runtime goes through `::workflow_core::__private`, so it needs no user import.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::lower::{Ir, ShapeIr, StepIr};
-use crate::parse::ast::{Arity, Param};
+use crate::parse::ast::{last_segment, Arity, InputKind, Param};
 
-/// The user's impl (without `#[step]` attributes) plus everything generated.
-pub fn codegen(item: &syn::ItemImpl, ir: &Ir) -> TokenStream {
-    let rt = quote!(::workflow_core::__private);
+fn rt() -> TokenStream {
+    quote!(::workflow_core::__private)
+}
+
+/// The user's impl (without `#[step]` attributes, its steps' contexts typed
+/// with the event enum) plus everything generated.
+pub fn codegen(item: &syn::ItemImpl, step_methods: &[syn::Ident], ir: &Ir) -> TokenStream {
+    let mut item = item.clone();
+    let enum_ident = &ir.enum_ident;
+    rewrite_contexts(&mut item, step_methods, &syn::parse_quote!(#enum_ident));
+    let rt = rt();
     let event_enum = event_enum(ir);
+    let step_enum = step_enum(ir);
     let assertions = ir.events.iter().map(|e| {
         let ty = &e.ty;
         quote_spanned!(ty.span()=> const _: () = #rt::assert_event::<#ty>();)
     });
+    let event_impl = workflow_event_impl(ir);
     let workflow_impl = workflow_impl(ir);
     quote! {
         #item
         #event_enum
+        #step_enum
         #(#assertions)*
+        #event_impl
         #workflow_impl
     }
 }
 
+/// Gives each step's `&Context<S>` parameter the workflow's event type:
+/// `&::workflow_core::Context<S, E>`, so that `ctx.send_event` and friends
+/// accept exactly this workflow's events.
+pub fn rewrite_contexts(item: &mut syn::ItemImpl, step_methods: &[syn::Ident], event: &syn::Type) {
+    for impl_item in &mut item.items {
+        let syn::ImplItem::Fn(method) = impl_item else { continue };
+        if !step_methods.contains(&method.sig.ident) {
+            continue;
+        }
+        for input in &mut method.sig.inputs {
+            let syn::FnArg::Typed(arg) = input else { continue };
+            let syn::Type::Reference(reference) = &mut *arg.ty else { continue };
+            let Some(segment) = last_segment(&reference.elem).filter(|s| s.ident == "Context") else {
+                continue;
+            };
+            let syn::PathArguments::AngleBracketed(args) = &segment.arguments else { continue };
+            let Some(syn::GenericArgument::Type(state)) = args.args.first() else { continue };
+            let state = state.clone();
+            *reference.elem =
+                syn::parse_quote_spanned!(reference.elem.span()=> ::workflow_core::Context<#state, #event>);
+        }
+    }
+}
+
 fn event_enum(ir: &Ir) -> TokenStream {
+    let rt = rt();
     let Ir { enum_ident, name, .. } = ir;
     let variants = ir.events.iter().map(|e| {
         let (variant, ty) = (&e.variant, &e.ty);
         let doc = format!("`{}`", e.name);
         quote!(#[doc = #doc] #variant(#ty))
     });
-    let froms = ir.events.iter().map(|e| {
+    let conversions = ir.events.iter().map(|e| {
         let (variant, ty) = (&e.variant, &e.ty);
         quote! {
             impl ::core::convert::From<#ty> for #enum_ident {
                 fn from(event: #ty) -> Self {
                     #enum_ident::#variant(event)
+                }
+            }
+            impl #rt::IntoEvent<#enum_ident> for #ty {
+                fn into_event(self) -> #enum_ident {
+                    #enum_ident::#variant(self)
+                }
+            }
+            impl #rt::Variant<#ty> for #enum_ident {
+                fn as_variant(&self) -> ::core::option::Option<&#ty> {
+                    match self {
+                        #enum_ident::#variant(event) => ::core::option::Option::Some(event),
+                        _ => ::core::option::Option::None,
+                    }
+                }
+                fn into_variant(self) -> ::core::result::Result<#ty, Self> {
+                    match self {
+                        #enum_ident::#variant(event) => ::core::result::Result::Ok(event),
+                        other => ::core::result::Result::Err(other),
+                    }
+                }
+            }
+        }
+    });
+    let unions = ir.unions.iter().map(|(ty, members)| {
+        let choice = format_ident!("Choice{}", members.len());
+        let arms = members.iter().enumerate().map(|(n, &e)| {
+            let (variant, position) = (&ir.events[e].variant, format_ident!("V{}", n));
+            quote!(#rt::#choice::#position(event) => #enum_ident::#variant(event))
+        });
+        quote! {
+            impl #rt::IntoEvent<#enum_ident> for #ty {
+                fn into_event(self) -> #enum_ident {
+                    match self.into_choice() { #(#arms,)* }
                 }
             }
         }
@@ -51,12 +121,103 @@ fn event_enum(ir: &Ir) -> TokenStream {
         pub enum #enum_ident {
             #(#variants,)*
         }
-        #(#froms)*
+        #(#conversions)*
+        #(#unions)*
+    }
+}
+
+fn step_enum(ir: &Ir) -> TokenStream {
+    let Ir { step_enum, name, .. } = ir;
+    let variants = ir.steps.iter().map(|s| {
+        let (variant, doc) = (&s.variant, format!("Step `{}`.", s.ident));
+        quote!(#[doc = #doc] #variant)
+    });
+    let arms = ir.steps.iter().enumerate().map(|(i, s)| {
+        let variant = &s.variant;
+        quote!(#step_enum::#variant => #i)
+    });
+    let doc = format!(
+        "The steps of workflow [`{name}`], to name one in `ctx.send_event_to`; generated by `#[workflow]`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::cmp::PartialEq, ::core::cmp::Eq)]
+        pub enum #step_enum {
+            #(#variants,)*
+        }
+        impl ::core::convert::From<#step_enum> for usize {
+            fn from(step: #step_enum) -> usize {
+                match step { #(#arms,)* }
+            }
+        }
+    }
+}
+
+fn workflow_event_impl(ir: &Ir) -> TokenStream {
+    let rt = rt();
+    let Ir { self_ty, enum_ident, step_enum, .. } = ir;
+    let names = ir.events.iter().map(|e| {
+        let (variant, name) = (&e.variant, &e.name);
+        quote!(#enum_ident::#variant(_) => #name)
+    });
+    let membership = |steps_of: fn(&crate::lower::EventIr) -> &Vec<usize>| {
+        let arms: Vec<TokenStream> = ir
+            .events
+            .iter()
+            .filter(|e| !steps_of(e).is_empty())
+            .map(|e| {
+                let (variant, steps) = (&e.variant, steps_of(e));
+                quote!((#enum_ident::#variant(_), #(#steps)|*) => true)
+            })
+            .collect();
+        quote!(match (self, step) { #(#arms,)* _ => false })
+    };
+    let accepted_by = membership(|e| &e.consumers);
+    let emitted_by = membership(|e| &e.emitters);
+    let to_json = ir.events.iter().map(|e| {
+        let variant = &e.variant;
+        quote!(#enum_ident::#variant(event) => #rt::serde_json::to_value(event))
+    });
+    let step_failed = match ir.step_failed {
+        Some(e) => {
+            let variant = &ir.events[e].variant;
+            quote!(::core::option::Option::Some(#enum_ident::#variant(failure)))
+        }
+        None => quote!({
+            let _ = failure;
+            ::core::option::Option::None
+        }),
+    };
+    quote! {
+        impl #rt::WorkflowEvent for #enum_ident {
+            type Step = #step_enum;
+            const INFO: &'static #rt::WorkflowInfo = <#self_ty as #rt::Workflow>::INFO;
+
+            fn name(&self) -> &'static str {
+                match self { #(#names,)* }
+            }
+
+            fn accepted_by(&self, step: #rt::StepId) -> bool {
+                #accepted_by
+            }
+
+            fn emitted_by(&self, step: #rt::StepId) -> bool {
+                #emitted_by
+            }
+
+            fn to_json(&self) -> ::core::result::Result<#rt::serde_json::Value, #rt::serde_json::Error> {
+                match self { #(#to_json,)* }
+            }
+
+            fn step_failed(failure: #rt::StepFailed) -> ::core::option::Option<Self> {
+                #step_failed
+            }
+        }
     }
 }
 
 fn workflow_impl(ir: &Ir) -> TokenStream {
-    let rt = quote!(::workflow_core::__private);
+    let rt = rt();
     let Ir { self_ty, enum_ident, state, .. } = ir;
     let (input, output) = (&ir.start.payload, &ir.stop.payload);
     let start_variant = &ir.events[ir.start.event].variant;
@@ -69,13 +230,17 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
     let stop_payload = if ir.stop.wrapped { quote!(event.result) } else { quote!(event) };
 
     let routes = ir.events.iter().enumerate().filter(|(i, _)| *i != ir.stop.event).map(|(_, e)| {
-        let variant = &e.variant;
-        let consumers = &e.consumers;
-        quote!(event @ #enum_ident::#variant(_) => #rt::Dispatch::Steps(&[#(#consumers),*], event))
+        let (variant, steps, collectors, request) = (&e.variant, &e.consumers, &e.collectors, e.request);
+        quote! {
+            event @ #enum_ident::#variant(_) => #rt::Dispatch::Route(
+                &#rt::Route { steps: &[#(#steps),*], collectors: &[#(#collectors),*], request: #request },
+                event,
+            )
+        }
     });
-    let names = ir.events.iter().map(|e| {
-        let (variant, name) = (&e.variant, &e.name);
-        quote!(#enum_ident::#variant(_) => #name)
+    let retries = ir.steps.iter().enumerate().filter_map(|(i, s)| {
+        let retry = s.retry.as_ref()?;
+        Some(quote!(#i => ::core::option::Option::Some(#retry)))
     });
     let calls = ir.steps.iter().enumerate().map(|(i, step)| step_call(ir, i, step));
     let info = info(ir);
@@ -99,25 +264,27 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
                 }
             }
 
-            fn event_name(event: &#enum_ident) -> &'static str {
-                match event {
-                    #(#names,)*
+            fn retry_policy(step: #rt::StepId) -> ::core::option::Option<#rt::RetryPolicy> {
+                match step {
+                    #(#retries,)*
+                    _ => ::core::option::Option::None,
                 }
             }
 
             fn invoke(
                 self: #rt::Arc<Self>,
                 step: #rt::StepId,
-                context: #rt::Context<#state>,
-                event: #enum_ident,
+                context: #rt::Context<#state, #enum_ident>,
+                input: #rt::StepInput<#enum_ident>,
             ) -> impl ::core::future::Future<Output = #rt::StepOutcome<#enum_ident>> + ::core::marker::Send + 'static {
                 async move {
                     let _ = &context;
-                    match (step, event) {
+                    let misrouted = || ::core::result::Result::Err(
+                        #rt::misrouted(<Self as #rt::Workflow>::INFO, step),
+                    );
+                    match step {
                         #(#calls)*
-                        (step, event) => ::core::result::Result::Err(
-                            #rt::misrouted(<Self as #rt::Workflow>::INFO, step, <Self as #rt::Workflow>::event_name(&event)),
-                        ),
+                        _ => misrouted(),
                     }
                 }
             }
@@ -125,14 +292,45 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
     }
 }
 
-/// One arm of `invoke`: call the step, then turn what it returned into events.
-/// The step is called by its inherent path, so that a step named like a trait
-/// method (`start`, `run`) cannot be mistaken for it.
+/// One arm of `invoke`: unpack the input, call the step, then turn what it
+/// returned into events. The step is called by its inherent path, so that a
+/// step named like a trait method (`start`, `run`) cannot be mistaken for it.
+/// The tokens resolve at the call site but point at the step, so that an
+/// error in them (a step future that is not `Send`, say) is shown there.
 fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
-    let rt = quote!(::workflow_core::__private);
+    let rt = rt();
     let Ir { enum_ident, self_ty, .. } = ir;
     let ident = &step.ident;
-    let variant = &ir.events[step.event].variant;
+    let variant = |e: usize| &ir.events[e].variant;
+    let unpack = match step.input {
+        InputKind::One => {
+            let v = variant(step.consumes[0]);
+            quote!(#rt::StepInput::One(#enum_ident::#v(event)) => event,)
+        }
+        InputKind::Union => {
+            let ty = &step.input_ty;
+            let arms = step.consumes.iter().map(|&e| {
+                let v = variant(e);
+                quote!(#rt::StepInput::One(#enum_ident::#v(event)) => <#ty>::new(event),)
+            });
+            quote!(#(#arms)*)
+        }
+        InputKind::Collected => {
+            let v = variant(step.consumes[0]);
+            quote! {
+                #rt::StepInput::Collected(events) => {
+                    let mut items = ::std::vec::Vec::with_capacity(events.len());
+                    for event in events {
+                        match event {
+                            #enum_ident::#v(event) => items.push(event),
+                            _ => return misrouted(),
+                        }
+                    }
+                    #rt::Collected::new(items)
+                }
+            }
+        }
+    };
     let args = step.params.iter().map(|p| match p {
         Param::Context => quote!(&context),
         Param::Event => quote!(event),
@@ -148,8 +346,13 @@ fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
     } else {
         quote!(::core::result::Result::Ok(#emitted))
     };
-    quote_spanned! {ident.span()=>
-        (#index, #enum_ident::#variant(event)) => {
+    let span = Span::call_site().located_at(ident.span());
+    quote_spanned! {span=>
+        #index => {
+            let event = match input {
+                #unpack
+                _ => return misrouted(),
+            };
             let out = <#self_ty>::#ident(&*self, #(#args),*).await;
             #result
         }
@@ -158,7 +361,7 @@ fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
 
 /// Converts `out`, the step's successful return value, into `Emitted`.
 fn emitted(ir: &Ir, shape: &ShapeIr) -> TokenStream {
-    let rt = quote!(::workflow_core::__private);
+    let rt = rt();
     let enum_ident = &ir.enum_ident;
     // One `X` (bound to `e`) as a value of the event enum.
     let item = if let [event] = shape.events[..] {
@@ -187,18 +390,18 @@ fn emitted(ir: &Ir, shape: &ShapeIr) -> TokenStream {
 }
 
 fn info(ir: &Ir) -> TokenStream {
-    let rt = quote!(::workflow_core::__private);
+    let rt = rt();
     let name = ir.name.to_string();
     let start = &ir.events[ir.start.event].name;
     let stop = &ir.events[ir.stop.event].name;
     let events = ir.events.iter().map(|e| &e.name);
-    let steps = ir.steps.iter().map(|s| {
+    let steps = ir.steps.iter().enumerate().map(|(i, s)| {
         let step_name = s.ident.to_string();
-        let accepts = &ir.events[s.event].name;
-        let emits = s.shape.events().iter().map(|&e| &ir.events[e].name);
+        let accepts = s.consumes.iter().map(|&e| &ir.events[e].name);
+        let emits = ir.events.iter().filter(|e| e.emitters.contains(&i)).map(|e| &e.name);
         let workers = s.num_workers;
         quote! {
-            #rt::StepInfo { name: #step_name, accepts: #accepts, emits: &[#(#emits),*], num_workers: #workers }
+            #rt::StepInfo { name: #step_name, accepts: &[#(#accepts),*], emits: &[#(#emits),*], num_workers: #workers }
         }
     });
     let mermaid = &ir.mermaid;

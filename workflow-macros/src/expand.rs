@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::analyze::{analyze, Analysis};
-use crate::codegen::codegen;
+use crate::codegen::{codegen, rewrite_contexts};
 use crate::internals::Ctxt;
 use crate::lower::{lower, payload};
 use crate::parse::ast::{EventTy, WorkflowDef};
@@ -16,25 +16,27 @@ pub fn workflow(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
     let analysis = analyze(&def, &cx);
     match cx.check() {
         Ok(()) => {
-            let analysis = analysis.expect("analysis succeeds when no error was reported");
-            codegen(&def.item, &lower(&def, analysis))
+            let ir = lower(&def, analysis);
+            codegen(&def.item, &def.step_methods, &ir)
         }
-        Err(errors) => fallback(&def, analysis.as_ref(), &errors),
+        Err(errors) => fallback(&def, &analysis, &errors),
     }
 }
 
 /// On error: the errors, the impl as written (without `#[step]`) so that the
 /// step bodies are still type-checked, and a stand-in `Workflow` impl so that
-/// the user's `.run(..)` calls elsewhere do not add a cascade of errors.
-fn fallback(def: &WorkflowDef, analysis: Option<&Analysis>, errors: &[syn::Error]) -> TokenStream {
+/// the user's `.run(..)` calls elsewhere do not add a cascade of errors. The
+/// steps' contexts get the stand-in event type, which accepts every event.
+fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[syn::Error]) -> TokenStream {
     let errors = errors.iter().map(syn::Error::to_compile_error);
-    let item = &def.item;
     let rt = quote!(::workflow_core::__private);
+    let mut item = def.item.clone();
+    rewrite_contexts(&mut item, &def.step_methods, &syn::parse_quote!(#rt::Unreachable));
     let known = |event: Option<&EventTy>, wrapper| event.map(|e| payload(e, wrapper).0);
     let unknown = || syn::parse_quote!(#rt::Unreachable);
-    let input = known(analysis.and_then(|a| a.start.as_ref()), "StartEvent").unwrap_or_else(unknown);
-    let output = known(analysis.and_then(|a| a.stop.as_ref()), "StopEvent").unwrap_or_else(unknown);
-    let state = analysis.and_then(|a| a.state.clone()).unwrap_or_else(|| syn::parse_quote!(()));
+    let input = known(analysis.start.as_ref(), "StartEvent").unwrap_or_else(unknown);
+    let output = known(analysis.stop.as_ref(), "StopEvent").unwrap_or_else(unknown);
+    let state = analysis.state.clone().unwrap_or_else(|| syn::parse_quote!(()));
     let self_ty = &item.self_ty;
     let stand_in = (item.trait_.is_none() && item.generics.params.is_empty()).then(|| {
         quote! {
@@ -50,16 +52,16 @@ fn fallback(def: &WorkflowDef, analysis: Option<&Analysis>, errors: &[syn::Error
                 fn dispatch(event: #rt::Unreachable) -> #rt::Dispatch<#rt::Unreachable, Self::Output> {
                     match event {}
                 }
-                fn event_name(event: &#rt::Unreachable) -> &'static str {
-                    match *event {}
+                fn retry_policy(_: #rt::StepId) -> ::core::option::Option<#rt::RetryPolicy> {
+                    ::core::option::Option::None
                 }
                 fn invoke(
                     self: #rt::Arc<Self>,
                     _: #rt::StepId,
-                    _: #rt::Context<#state>,
-                    event: #rt::Unreachable,
+                    _: #rt::Context<#state, #rt::Unreachable>,
+                    _: #rt::StepInput<#rt::Unreachable>,
                 ) -> impl ::core::future::Future<Output = #rt::StepOutcome<#rt::Unreachable>> + ::core::marker::Send + 'static {
-                    async move { match event {} }
+                    async move { ::core::unreachable!() }
                 }
             }
         }

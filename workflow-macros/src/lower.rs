@@ -3,20 +3,26 @@
 
 use quote::format_ident;
 
-use crate::analyze::Analysis;
-use crate::parse::ast::{Arity, EventTy, Param, WorkflowDef};
+use crate::analyze::{is_request, Analysis};
+use crate::parse::ast::{Arity, EventTy, InputKind, Param, WorkflowDef};
 
 pub struct Ir {
     pub name: syn::Ident,
     pub self_ty: syn::Type,
-    /// The generated event enum, `{Name}Event`.
+    /// The generated event enum, `{Name}Event` unless renamed.
     pub enum_ident: syn::Ident,
+    /// The generated step enum, `{Name}Step` unless renamed.
+    pub step_enum: syn::Ident,
     pub events: Vec<EventIr>,
     pub start: Boundary,
     pub stop: Boundary,
     /// `S` of `Context<S>`, or `()`.
     pub state: syn::Type,
     pub steps: Vec<StepIr>,
+    /// Parameter types `OneOf<(A, B)>` that need a conversion into the enum.
+    pub unions: Vec<(syn::Type, Vec<usize>)>,
+    /// The event index of `StepFailed`, if some step consumes it.
+    pub step_failed: Option<usize>,
     pub mermaid: String,
 }
 
@@ -24,8 +30,14 @@ pub struct EventIr {
     pub ty: syn::Type,
     pub name: String,
     pub variant: syn::Ident,
-    /// The steps that consume it, by index.
+    /// Steps that take it itself (alone or in a union).
     pub consumers: Vec<usize>,
+    /// Steps that take `Collected<_>` of it.
+    pub collectors: Vec<usize>,
+    /// Steps that declare they emit it: return, send or stream it.
+    pub emitters: Vec<usize>,
+    /// Whether it asks the caller for input.
+    pub request: bool,
 }
 
 /// The start or the stop event, and the payload `run` takes or returns.
@@ -39,11 +51,18 @@ pub struct Boundary {
 
 pub struct StepIr {
     pub ident: syn::Ident,
+    /// Its variant in the step enum.
+    pub variant: syn::Ident,
     pub num_workers: usize,
-    pub event: usize,
+    pub input: InputKind,
+    /// The parameter's type as written.
+    pub input_ty: syn::Type,
+    /// The events it takes.
+    pub consumes: Vec<usize>,
     pub params: Vec<Param>,
     pub fallible: bool,
     pub shape: ShapeIr,
+    pub retry: Option<syn::Expr>,
 }
 
 /// A step's [`Shape`](crate::parse::ast::Shape), with events as indices into [`Ir::events`].
@@ -51,12 +70,6 @@ pub struct ShapeIr {
     pub arity: Arity,
     /// One event, or the alternatives of an `Emit` branch.
     pub events: Vec<usize>,
-}
-
-impl ShapeIr {
-    pub fn events(&self) -> &[usize] {
-        &self.events
-    }
 }
 
 /// Builds the tables. Only called when analysis reported no error, so the
@@ -68,47 +81,77 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
     let mut table = EventTable::default();
     let start = table.index(start_event);
     for step in &def.steps {
-        table.index(&step.event);
-        for event in step.output.shape.events() {
+        for event in step.consumes().iter().chain(step.produces()).chain(&step.streams) {
             table.index(event);
         }
     }
+    for event in def.args.external.iter().chain(&def.args.requests) {
+        table.index(event);
+    }
     let stop = table.index(stop_event);
 
-    let steps: Vec<StepIr> = def
-        .steps
-        .iter()
-        .map(|step| {
-            let index = |e: &EventTy| table.find(e);
-            let shape = ShapeIr {
-                arity: step.output.shape.arity,
-                events: step.output.shape.events().iter().map(index).collect(),
-            };
-            StepIr {
-                ident: step.ident.clone(),
-                num_workers: step.num_workers,
-                event: index(&step.event),
-                params: step.params.clone(),
-                fallible: step.output.fallible,
-                shape,
+    let mut steps = Vec::new();
+    let mut unions: Vec<(syn::Type, Vec<usize>)> = Vec::new();
+    for (i, step) in def.steps.iter().enumerate() {
+        let consumes: Vec<usize> = step.consumes().iter().map(|e| table.find(e)).collect();
+        for &e in &consumes {
+            let event = &mut table.events[e];
+            match step.input.kind {
+                InputKind::Collected => event.collectors.push(i),
+                InputKind::One | InputKind::Union => event.consumers.push(i),
             }
-        })
-        .collect();
-
-    let mut events = table.into_events();
-    for (i, step) in steps.iter().enumerate() {
-        events[step.event].consumers.push(i);
+        }
+        for event in step.produces().chain(&step.streams) {
+            let at = table.find(event);
+            let emitters = &mut table.events[at].emitters;
+            if !emitters.contains(&i) {
+                emitters.push(i);
+            }
+        }
+        if step.input.kind == InputKind::Union {
+            let key = EventTy::new(step.input.ty.clone()).key;
+            if !unions.iter().any(|(ty, _)| EventTy::new(ty.clone()).key == key) {
+                unions.push((step.input.ty.clone(), consumes.clone()));
+            }
+        }
+        steps.push(StepIr {
+            ident: step.ident.clone(),
+            variant: format_ident!("{}", camel_case(&step.ident.to_string())),
+            num_workers: step.num_workers,
+            input: step.input.kind,
+            input_ty: step.input.ty.clone(),
+            consumes,
+            params: step.params.clone(),
+            fallible: step.output.fallible,
+            shape: ShapeIr {
+                arity: step.output.shape.arity,
+                events: step.output.shape.events().iter().map(|e| table.find(e)).collect(),
+            },
+            retry: step.retry.clone(),
+        });
     }
+    for (i, key) in table.keys.iter().enumerate() {
+        let event = EventTy { ty: table.events[i].ty.clone(), key: key.clone() };
+        table.events[i].request = is_request(def, &event);
+    }
+    let step_failed = table
+        .events
+        .iter()
+        .position(|e| EventTy::new(e.ty.clone()).is_wrapper_named("StepFailed") && !e.consumers.is_empty());
+    let events = table.events;
     let mermaid = mermaid(&events, &steps, start, stop);
     Ir {
         name: def.name.clone(),
         self_ty: (*def.item.self_ty).clone(),
-        enum_ident: format_ident!("{}Event", def.name),
+        enum_ident: def.args.event_enum.clone().unwrap_or_else(|| format_ident!("{}Event", def.name)),
+        step_enum: def.args.step_enum.clone().unwrap_or_else(|| format_ident!("{}Step", def.name)),
         start: boundary(start_event, start, "StartEvent"),
         stop: boundary(stop_event, stop, "StopEvent"),
         state: analysis.state.unwrap_or_else(|| syn::parse_quote!(())),
         events,
         steps,
+        unions,
+        step_failed,
         mermaid,
     }
 }
@@ -125,6 +168,17 @@ pub fn payload(event: &EventTy, wrapper: &str) -> (syn::Type, bool) {
         Some(payload) => (payload.clone(), true),
         None => (event.ty.clone(), false),
     }
+}
+
+/// `check_answer` → `CheckAnswer`.
+fn camel_case(name: &str) -> String {
+    name.split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Event types in order of first appearance, with unique variant names.
@@ -153,16 +207,15 @@ impl EventTable {
             name: event.key.clone(),
             variant,
             consumers: Vec::new(),
+            collectors: Vec::new(),
+            emitters: Vec::new(),
+            request: false,
         });
         self.events.len() - 1
     }
 
     fn find(&self, event: &EventTy) -> usize {
         self.keys.iter().position(|k| *k == event.key).expect("every event was indexed")
-    }
-
-    fn into_events(self) -> Vec<EventIr> {
-        self.events
     }
 }
 
@@ -176,9 +229,13 @@ fn mermaid(events: &[EventIr], steps: &[StepIr], start: usize, stop: usize) -> S
     }
     for (i, step) in steps.iter().enumerate() {
         out.push_str(&format!("    s{i}[\"{}\"]\n", step.ident));
-        out.push_str(&format!("    e{} --> s{i}\n", step.event));
-        for e in step.shape.events() {
-            out.push_str(&format!("    s{i} --> e{e}\n"));
+        for e in &step.consumes {
+            out.push_str(&format!("    e{e} --> s{i}\n"));
+        }
+    }
+    for (e, event) in events.iter().enumerate() {
+        for &s in &event.emitters {
+            out.push_str(&format!("    s{s} --> e{e}\n"));
         }
     }
     out
@@ -198,7 +255,7 @@ mod tests {
         let def = parse(quote!(), item, &cx);
         let analysis = analyze(&def, &cx);
         cx.check().map_err(|e| e[0].to_string()).unwrap();
-        lower(&def, analysis.unwrap())
+        lower(&def, analysis)
     }
 
     #[test]
@@ -215,13 +272,37 @@ mod tests {
         assert_eq!(names, ["StartEvent<Query>", "Retrieved", "Audited", "StopEvent<String>"]);
         assert_eq!(ir.events[1].consumers, [1, 2], "broadcast to both consumers of Retrieved");
         assert_eq!(ir.events[3].consumers, Vec::<usize>::new());
+        assert_eq!(ir.events[1].emitters, [0, 2, 3]);
         assert_eq!(ir.enum_ident, "RagEvent");
+        assert_eq!(ir.step_enum, "RagStep");
+        assert_eq!(ir.steps[0].variant, "Retrieve");
         assert!(ir.start.wrapped && ir.stop.wrapped);
         assert_eq!(ir.start.payload.to_token_stream().to_string(), "Query");
         assert_eq!(ir.stop.payload.to_token_stream().to_string(), "String");
         assert_eq!(ir.state.to_token_stream().to_string(), "()");
         assert!(ir.mermaid.contains("e0((\"StartEvent#lt;Query#gt;\"))"), "{}", ir.mermaid);
         assert!(ir.mermaid.contains("s2 --> e1"), "{}", ir.mermaid);
+    }
+
+    #[test]
+    fn collectors_unions_requests_and_step_failed_are_tabled() {
+        let ir = lowered(parse_quote! {
+            impl Flow {
+                #[step] async fn split(&self, ev: StartEvent<u8>) -> Vec<Job> { todo!() }
+                #[step] async fn work(&self, ev: Job) -> Result<Done, E> { todo!() }
+                #[step] async fn gather(&self, ev: Collected<Done>) -> InputRequired<u8> { todo!() }
+                #[step] async fn answer(&self, ev: OneOf<(HumanResponse<u8>, StepFailed)>) -> StopEvent<u8> { todo!() }
+                #[step] async fn check_answer(&self, ev: HumanResponse<u8>) -> Option<StopEvent<u8>> { todo!() }
+            }
+        });
+        let find = |name: &str| ir.events.iter().position(|e| e.name == name).unwrap();
+        assert_eq!(ir.events[find("Done")].collectors, [2]);
+        assert!(ir.events[find("Done")].consumers.is_empty());
+        assert!(ir.events[find("InputRequired<u8>")].request);
+        assert_eq!(ir.events[find("HumanResponse<u8>")].consumers, [3, 4]);
+        assert_eq!(ir.step_failed, Some(find("StepFailed")));
+        assert_eq!(ir.unions.len(), 1);
+        assert_eq!(ir.steps[4].variant, "CheckAnswer");
     }
 
     #[test]

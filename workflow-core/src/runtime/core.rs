@@ -1,39 +1,98 @@
-//! The deterministic heart of a run: queues, worker limits, routing, stop and
-//! stall detection. It takes inputs (start, a step finished, time ran out) and
-//! answers with commands (invoke a step, finish the run). No tokio, no clock,
-//! no I/O: the same inputs always give the same commands.
+//! The deterministic heart of a run: queues, worker slots, routing, fan-in
+//! batches, waits, retries, stop and stall detection.
+//!
+//! It takes inputs (start, a step finished, a step sent an event, the caller
+//! answered, time ran out…) and answers with [`Command`]s (invoke a step,
+//! wake a waiter, write to the stream, finish). No tokio, no clock, no I/O:
+//! the driver passes the run's elapsed time in, and the same inputs always
+//! give the same commands.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::time::Duration;
 
 use crate::error::{BoxError, WorkflowError};
-use crate::workflow::{Dispatch, Emitted, StepId, Workflow};
+use crate::event::StepFailed;
+use crate::workflow::{Dispatch, Emitted, Route, StepId, StepInput, Workflow, WorkflowEvent};
+
+/// Identifies one invocation of a step (across its retries).
+pub type InvocationId = usize;
+
+/// Identifies one `ctx.wait_for_event` call.
+pub type WaiterId = u64;
+
+/// What a waiter accepts: its type and its filter, over the workflow's events.
+pub type Matcher<E> = Box<dyn FnMut(&E) -> bool + Send>;
 
 /// What the driver must do next.
 pub enum Command<W: Workflow> {
-    /// Call step `step` with `event` on a new task.
+    /// Call `step` with `input` on a new task, after `delay` (a retry's backoff).
     Invoke {
+        /// Reported back in [`RunCore::step_finished`].
+        invocation: InvocationId,
         /// The step to call.
         step: StepId,
+        /// Which of the step's `num_workers` slots runs it.
+        worker: usize,
+        /// 1 for the first try, then 2, 3… on retries.
+        attempt: u32,
         /// Its input.
+        input: StepInput<W::Event>,
+        /// How long to wait before calling it.
+        delay: Duration,
+    },
+    /// Hand `event` to the step waiting in `ctx.wait_for_event`.
+    Wake {
+        /// The waiter, as registered with [`RunCore::wait`].
+        waiter: WaiterId,
+        /// The event it waited for.
         event: W::Event,
     },
+    /// Write to the caller's event stream.
+    Stream(RunEvent<W::Event>),
     /// The run is over: drop every task still in flight and return this.
     Finish(Result<W::Output, WorkflowError>),
 }
 
-impl<W: Workflow> std::fmt::Debug for Command<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Command::Invoke { step, event } => f
-                .debug_struct("Invoke")
-                .field("step", &W::INFO.steps[*step].name)
-                .field("event", &W::event_name(event))
-                .finish(),
-            Command::Finish(Ok(_)) => f.write_str("Finish(Ok(..))"),
-            Command::Finish(Err(error)) => f.debug_tuple("Finish").field(error).finish(),
-        }
-    }
+/// An item of a run's event stream.
+#[derive(Clone, Debug)]
+pub enum RunEvent<E> {
+    /// An event a step wrote with `ctx.write_event_to_stream`, or a request
+    /// for outside input.
+    Event(E),
+    /// A step invocation started (with `RunOptions::internal_events`).
+    StepStarted {
+        /// The step.
+        step: &'static str,
+        /// Its worker slot, in `0..num_workers`.
+        worker: usize,
+        /// 1 for the first try.
+        attempt: u32,
+    },
+    /// A step invocation ended (with `RunOptions::internal_events`).
+    StepFinished {
+        /// The step.
+        step: &'static str,
+        /// Its worker slot.
+        worker: usize,
+        /// Which try this was.
+        attempt: u32,
+        /// Whether it returned events rather than failing.
+        succeeded: bool,
+    },
+    /// The last item: how the run ended.
+    Finished(RunOutcome),
+}
+
+/// How a run ended, as its stream's last item reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// A stop event ended it; await the handler for the result.
+    Stopped,
+    /// It was cancelled through its handler.
+    Cancelled,
+    /// It failed; the message is the [`WorkflowError`]'s.
+    Failed(String),
 }
 
 /// How a step invocation failed.
@@ -45,26 +104,109 @@ pub enum StepFailure {
     Panic(String),
 }
 
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepFailure::Error(error) => error.fmt(f),
+            StepFailure::Panic(message) => write!(f, "panicked: {message}"),
+        }
+    }
+}
+
+/// Options of the core that the caller chooses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CoreOptions {
+    /// Whether to stream `StepStarted`/`StepFinished` events.
+    pub internal_events: bool,
+    /// Seed of the jitter of retry delays.
+    pub seed: u64,
+}
+
 /// How many event names a [`WorkflowError::Stalled`] reports.
 const RECENT_EVENTS: usize = 5;
 
+type BatchId = usize;
+
+struct Queued<E> {
+    input: StepInput<E>,
+    batch: Option<BatchId>,
+}
+
+struct Invocation<E> {
+    step: StepId,
+    worker: usize,
+    attempt: u32,
+    batch: Option<BatchId>,
+    /// A copy of the input, kept when a retry or a failure report may need it.
+    input: Option<StepInput<E>>,
+    /// When the first attempt started, for `RetryPolicy::max_elapsed`.
+    started: Duration,
+}
+
+/// The events of one fan-out that are still on their way.
+struct Batch<E> {
+    /// Queued events and running invocations that carry this batch.
+    outstanding: usize,
+    /// Events for `Collected<_>` steps, in arrival order.
+    collected: Vec<(StepId, E)>,
+}
+
+struct Waiter<E> {
+    id: WaiterId,
+    matches: Matcher<E>,
+}
+
 /// The state of one run.
 pub struct RunCore<W: Workflow> {
-    /// Events waiting for a free worker, per step.
-    queues: Vec<VecDeque<W::Event>>,
-    /// Invocations in flight, per step.
-    running: Vec<usize>,
+    options: CoreOptions,
+    /// Per step: whether an invocation keeps a copy of its input, for a
+    /// retry or a `StepFailed` report.
+    keep_input: Vec<bool>,
+    /// Inputs waiting for a free worker, per step.
+    queues: Vec<VecDeque<Queued<W::Event>>>,
+    /// Free worker slots, per step.
+    free_workers: Vec<Vec<usize>>,
+    invocations: Slab<Invocation<W::Event>>,
+    batches: Slab<Batch<W::Event>>,
+    waiters: Vec<Waiter<W::Event>>,
+    /// Events from the caller that no waiter or step took yet.
+    unclaimed: VecDeque<W::Event>,
+    /// Requests for outside input not answered yet.
+    pending_requests: usize,
     /// Names of the last events routed, oldest first.
     recent: VecDeque<&'static str>,
+    random: u64,
     finished: bool,
 }
 
-impl<W: Workflow> std::fmt::Debug for RunCore<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<W: Workflow> fmt::Debug for Command<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Invoke { step, worker, attempt, delay, .. } => f
+                .debug_struct("Invoke")
+                .field("step", &W::INFO.steps[*step].name)
+                .field("worker", worker)
+                .field("attempt", attempt)
+                .field("delay", delay)
+                .finish_non_exhaustive(),
+            Command::Wake { waiter, event } => {
+                f.debug_struct("Wake").field("waiter", waiter).field("event", &event.name()).finish()
+            }
+            Command::Stream(event) => f.debug_tuple("Stream").field(event).finish(),
+            Command::Finish(Ok(_)) => f.write_str("Finish(Ok(..))"),
+            Command::Finish(Err(error)) => f.debug_tuple("Finish").field(error).finish(),
+        }
+    }
+}
+
+impl<W: Workflow> fmt::Debug for RunCore<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunCore")
             .field("workflow", &W::INFO.name)
             .field("queued", &self.queues.iter().map(VecDeque::len).collect::<Vec<_>>())
-            .field("running", &self.running)
+            .field("running", &self.running())
+            .field("waiters", &self.waiters.len())
+            .field("pending_requests", &self.pending_requests)
             .field("recent", &self.recent)
             .field("finished", &self.finished)
             .finish()
@@ -73,18 +215,27 @@ impl<W: Workflow> std::fmt::Debug for RunCore<W> {
 
 impl<W: Workflow> Default for RunCore<W> {
     fn default() -> Self {
-        Self::new()
+        Self::new(CoreOptions::default())
     }
 }
 
 impl<W: Workflow> RunCore<W> {
     /// A run that has not started.
-    pub fn new() -> Self {
-        let steps = W::INFO.steps.len();
+    pub fn new(options: CoreOptions) -> Self {
+        let steps = W::INFO.steps;
+        let reports_failures = W::Event::step_failed(StepFailed::default()).is_some();
         Self {
-            queues: (0..steps).map(|_| VecDeque::new()).collect(),
-            running: vec![0; steps],
+            options,
+            keep_input: (0..steps.len()).map(|s| reports_failures || W::retry_policy(s).is_some()).collect(),
+            queues: steps.iter().map(|_| VecDeque::new()).collect(),
+            free_workers: steps.iter().map(|s| (0..s.num_workers).rev().collect()).collect(),
+            invocations: Slab::default(),
+            batches: Slab::default(),
+            waiters: Vec::new(),
+            unclaimed: VecDeque::new(),
+            pending_requests: 0,
             recent: VecDeque::with_capacity(RECENT_EVENTS),
+            random: options.seed | 1,
             finished: false,
         }
     }
@@ -94,38 +245,176 @@ impl<W: Workflow> RunCore<W> {
         self.finished
     }
 
-    /// Starts the run with `input`.
-    pub fn start(&mut self, input: W::Input, commands: &mut Vec<Command<W>>) {
-        let event = W::start_event(input);
-        self.deliver(event, commands);
-        self.advance(commands);
+    /// Invocations in flight, per step.
+    pub fn running(&self) -> Vec<usize> {
+        W::INFO.steps.iter().zip(&self.free_workers).map(|(s, free)| s.num_workers - free.len()).collect()
     }
 
-    /// Records that an invocation of `step` ended with `result`.
+    /// Starts the run with `input`.
+    pub fn start(&mut self, input: W::Input, now: Duration, commands: &mut Vec<Command<W>>) {
+        self.deliver(W::start_event(input), None, commands);
+        self.advance(now, commands);
+    }
+
+    /// Records that `invocation` ended with `result`.
     pub fn step_finished(
         &mut self,
-        step: StepId,
+        invocation: InvocationId,
         result: Result<Emitted<W::Event>, StepFailure>,
+        now: Duration,
         commands: &mut Vec<Command<W>>,
     ) {
         if self.finished {
             return;
         }
-        self.running[step] -= 1;
+        let Some(inv) = self.invocations.get(invocation) else { return };
+        let (step, worker, attempt, batch) = (inv.step, inv.worker, inv.attempt, inv.batch);
+        self.internal(commands, || RunEvent::StepFinished {
+            step: W::INFO.steps[step].name,
+            worker,
+            attempt,
+            succeeded: result.is_ok(),
+        });
         match result {
-            Ok(Emitted::Nothing) => {}
-            Ok(Emitted::One(event)) => self.deliver(event, commands),
-            Ok(Emitted::Many(events)) => {
-                for event in events {
-                    self.deliver(event, commands);
-                    if self.finished {
-                        break;
+            Ok(emitted) => {
+                let emitted_batch = match (&emitted, batch) {
+                    (Emitted::Many(_), None) => {
+                        Some(self.batches.insert(Batch { outstanding: 0, collected: Vec::new() }))
+                    }
+                    _ => batch,
+                };
+                match emitted {
+                    Emitted::Nothing => {}
+                    Emitted::One(event) => self.deliver(event, batch, commands),
+                    Emitted::Many(events) => {
+                        for event in events {
+                            self.deliver(event, emitted_batch, commands);
+                        }
+                    }
+                }
+                if emitted_batch != batch {
+                    self.settle(emitted_batch);
+                }
+            }
+            Err(failure) => {
+                if self.retry(invocation, &failure, now, commands) {
+                    return;
+                }
+                self.fail(invocation, failure, commands);
+            }
+        }
+        self.end_invocation(invocation);
+        self.advance(now, commands);
+    }
+
+    /// A step sent `event` with `ctx.send_event` (to every consumer, or to
+    /// `target` only) while `invocation` was running.
+    pub fn send(
+        &mut self,
+        invocation: InvocationId,
+        event: W::Event,
+        target: Option<StepId>,
+        now: Duration,
+        commands: &mut Vec<Command<W>>,
+    ) {
+        let batch = self.invocations.get(invocation).and_then(|i| i.batch);
+        match target {
+            None => self.deliver(event, batch, commands),
+            Some(step) => {
+                self.note(&event);
+                self.enqueue(step, StepInput::One(event), batch);
+            }
+        }
+        self.advance(now, commands);
+    }
+
+    /// A step wrote `event` to the caller's stream.
+    pub fn stream(&mut self, event: W::Event, commands: &mut Vec<Command<W>>) {
+        if !self.finished {
+            commands.push(Command::Stream(RunEvent::Event(event)));
+        }
+    }
+
+    /// A step waits for an event that `matches`; `request`, if any, is
+    /// written to the stream (and routed like any event) first.
+    pub fn wait(
+        &mut self,
+        waiter: WaiterId,
+        mut matches: Matcher<W::Event>,
+        request: Option<W::Event>,
+        now: Duration,
+        commands: &mut Vec<Command<W>>,
+    ) {
+        if self.finished {
+            return;
+        }
+        if let Some(position) = self.unclaimed.iter().position(&mut matches) {
+            let event = self.unclaimed.remove(position).expect("position is in range");
+            commands.push(Command::Wake { waiter, event });
+        } else {
+            self.waiters.push(Waiter { id: waiter, matches });
+        }
+        if let Some(request) = request {
+            self.note(&request);
+            match W::dispatch(request) {
+                Dispatch::Stop(output) => self.finish(Ok(output), commands),
+                Dispatch::Route(route, request) => {
+                    // The waiting step awaits the answer itself: the request
+                    // needs no `pending_requests` to keep the run alive.
+                    let stream = !route.request;
+                    if stream {
+                        commands.push(Command::Stream(RunEvent::Event(request.clone())));
+                    }
+                    self.route(route, request, None, commands);
+                    if route.request {
+                        self.pending_requests -= 1;
                     }
                 }
             }
-            Err(failure) => self.finish(Err(step_error::<W>(step, failure)), commands),
         }
-        self.advance(commands);
+        self.advance(now, commands);
+    }
+
+    /// A waiter gave up (its timeout elapsed, or its step was dropped).
+    pub fn unwait(&mut self, waiter: WaiterId) {
+        self.waiters.retain(|w| w.id != waiter);
+    }
+
+    /// The caller sent `event` through the handler: the first matching
+    /// waiter gets it; otherwise the steps that consume it; otherwise it is
+    /// kept for a waiter to come, so that nothing the caller sends is lost.
+    pub fn external(&mut self, event: W::Event, now: Duration, commands: &mut Vec<Command<W>>) {
+        if self.finished {
+            return;
+        }
+        self.pending_requests = self.pending_requests.saturating_sub(1);
+        self.note(&event);
+        if let Some(index) = self.waiters.iter_mut().position(|w| (w.matches)(&event)) {
+            let waiter = self.waiters.remove(index);
+            commands.push(Command::Wake { waiter: waiter.id, event });
+        } else {
+            match W::dispatch(event) {
+                Dispatch::Stop(output) => self.finish(Ok(output), commands),
+                Dispatch::Route(route, event) if route.steps.is_empty() && route.collectors.is_empty() => {
+                    self.unclaimed.push_back(event);
+                }
+                Dispatch::Route(route, event) => self.route(route, event, None, commands),
+            }
+        }
+        self.advance(now, commands);
+    }
+
+    /// Puts back an event a waiter could not take (its step was dropped), for
+    /// the next waiter.
+    pub fn restore(&mut self, event: W::Event) {
+        self.unclaimed.push_front(event);
+    }
+
+    /// Ends the run because the caller cancelled it.
+    pub fn cancel(&mut self, commands: &mut Vec<Command<W>>) {
+        if !self.finished {
+            self.finish(Err(WorkflowError::Cancelled { workflow: W::INFO.name }), commands);
+        }
     }
 
     /// Ends the run because its timeout elapsed.
@@ -135,52 +424,199 @@ impl<W: Workflow> RunCore<W> {
         self.finish(Err(error), commands);
     }
 
-    /// Steps with an invocation in flight or an event queued.
+    /// Steps with an invocation in flight or an input queued.
     pub fn active_steps(&self) -> Vec<&'static str> {
-        (0..self.running.len())
-            .filter(|&s| self.running[s] > 0 || !self.queues[s].is_empty())
+        let running = self.running();
+        (0..running.len())
+            .filter(|&s| running[s] > 0 || !self.queues[s].is_empty())
             .map(|s| W::INFO.steps[s].name)
             .collect()
     }
 
     /// Routes one event: queue it for its consumers, or finish on the stop event.
-    fn deliver(&mut self, event: W::Event, commands: &mut Vec<Command<W>>) {
+    fn deliver(&mut self, event: W::Event, batch: Option<BatchId>, commands: &mut Vec<Command<W>>) {
         if self.finished {
             return;
         }
-        if self.recent.len() == RECENT_EVENTS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(W::event_name(&event));
+        self.note(&event);
         match W::dispatch(event) {
             Dispatch::Stop(output) => self.finish(Ok(output), commands),
-            Dispatch::Steps(steps, event) => {
-                if let Some((&last, others)) = steps.split_last() {
-                    for &step in others {
-                        self.queues[step].push_back(event.clone());
-                    }
-                    self.queues[last].push_back(event);
-                }
+            Dispatch::Route(route, event) => self.route(route, event, batch, commands),
+        }
+    }
+
+    /// Queues `event` for its consumers (collectors gather it in its batch),
+    /// and writes a request for outside input to the stream.
+    fn route(
+        &mut self,
+        route: &Route,
+        event: W::Event,
+        batch: Option<BatchId>,
+        commands: &mut Vec<Command<W>>,
+    ) {
+        if route.request {
+            self.pending_requests += 1;
+        }
+        let mut copies =
+            Copies::new(event, route.steps.len() + route.collectors.len() + usize::from(route.request));
+        if route.request {
+            commands.push(Command::Stream(RunEvent::Event(copies.next())));
+        }
+        for &step in route.steps {
+            self.enqueue(step, StepInput::One(copies.next()), batch);
+        }
+        for &step in route.collectors {
+            let event = copies.next();
+            match batch.and_then(|b| self.batches.get_mut(b)) {
+                Some(open) => open.collected.push((step, event)),
+                None => self.enqueue(step, StepInput::Collected(vec![event]), None),
             }
         }
     }
 
-    /// Hands queued events to free workers, and detects a stall.
-    fn advance(&mut self, commands: &mut Vec<Command<W>>) {
+    fn enqueue(&mut self, step: StepId, input: StepInput<W::Event>, batch: Option<BatchId>) {
+        if let Some(open) = batch.and_then(|b| self.batches.get_mut(b)) {
+            open.outstanding += 1;
+        }
+        self.queues[step].push_back(Queued { input, batch });
+    }
+
+    fn note(&mut self, event: &W::Event) {
+        if self.recent.len() == RECENT_EVENTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(event.name());
+    }
+
+    /// Tries the invocation again if its step's policy allows; true if so.
+    fn retry(
+        &mut self,
+        invocation: InvocationId,
+        failure: &StepFailure,
+        now: Duration,
+        commands: &mut Vec<Command<W>>,
+    ) -> bool {
+        let StepFailure::Error(error) = failure else { return false };
+        let random = self.next_random();
+        let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
+        let Some(policy) = W::retry_policy(inv.step) else { return false };
+        let Some(delay) = policy.next_delay(inv.attempt, now.saturating_sub(inv.started), error, random)
+        else {
+            return false;
+        };
+        let Some(input) = inv.input.as_ref().map(clone_input) else { return false };
+        inv.attempt += 1;
+        let (step, worker, attempt) = (inv.step, inv.worker, inv.attempt);
+        self.internal(commands, || RunEvent::StepStarted { step: W::INFO.steps[step].name, worker, attempt });
+        commands.push(Command::Invoke { invocation, step, worker, attempt, input, delay });
+        true
+    }
+
+    /// Reports a failure that will not be retried: as a `StepFailed` event if
+    /// a step consumes it (and the failing step is not that one), else by
+    /// ending the run.
+    fn fail(&mut self, invocation: InvocationId, failure: StepFailure, commands: &mut Vec<Command<W>>) {
+        let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
+        let (step, attempts, batch) = (inv.step, inv.attempt, inv.batch);
+        let input = inv.input.take();
+        let (event, json) = match &input {
+            Some(StepInput::One(e)) => (e.name(), e.to_json().unwrap_or_default()),
+            Some(StepInput::Collected(es)) => (
+                es.first().map_or("Collected", |e| e.name()),
+                serde_json::Value::Array(es.iter().map(|e| e.to_json().unwrap_or_default()).collect()),
+            ),
+            None => ("", serde_json::Value::Null),
+        };
+        let name = W::INFO.steps[step].name;
+        let report = StepFailed {
+            step: name.to_owned(),
+            event: event.to_owned(),
+            input: json,
+            error: failure.to_string(),
+            attempts,
+        };
+        // A failing failure handler is not sent its own failure: that could loop forever.
+        match W::Event::step_failed(report).filter(|report| !report.accepted_by(step)) {
+            Some(event) => self.deliver(event, batch, commands),
+            None => {
+                let workflow = W::INFO.name;
+                let error = match failure {
+                    StepFailure::Error(source) => {
+                        WorkflowError::StepFailed { workflow, step: name, attempts, source }
+                    }
+                    StepFailure::Panic(message) => {
+                        WorkflowError::StepPanicked { workflow, step: name, message }
+                    }
+                };
+                self.finish(Err(error), commands);
+            }
+        }
+    }
+
+    /// Frees the invocation's worker and counts it out of its batch.
+    fn end_invocation(&mut self, invocation: InvocationId) {
+        if let Some(inv) = self.invocations.remove(invocation) {
+            self.free_workers[inv.step].push(inv.worker);
+            if let Some(open) = inv.batch.and_then(|b| self.batches.get_mut(b)) {
+                open.outstanding -= 1;
+            }
+            self.settle(inv.batch);
+        }
+    }
+
+    /// Delivers a batch's collected events once nothing of it is on its way.
+    fn settle(&mut self, batch: Option<BatchId>) {
+        let Some(id) = batch else { return };
+        if self.batches.get(id).is_none_or(|b| b.outstanding > 0) {
+            return;
+        }
+        let done = self.batches.remove(id).expect("the batch exists");
+        let mut per_step: Vec<(StepId, Vec<W::Event>)> = Vec::new();
+        for (step, event) in done.collected {
+            match per_step.iter_mut().find(|(s, _)| *s == step) {
+                Some((_, events)) => events.push(event),
+                None => per_step.push((step, vec![event])),
+            }
+        }
+        for (step, events) in per_step {
+            self.enqueue(step, StepInput::Collected(events), None);
+        }
+    }
+
+    /// Hands queued inputs to free workers, and detects a stall.
+    fn advance(&mut self, now: Duration, commands: &mut Vec<Command<W>>) {
         if self.finished {
             return;
         }
-        for (step, queue) in self.queues.iter_mut().enumerate() {
-            let limit = W::INFO.steps[step].num_workers;
-            while self.running[step] < limit {
-                let Some(event) = queue.pop_front() else {
-                    break;
-                };
-                self.running[step] += 1;
-                commands.push(Command::Invoke { step, event });
+        for step in 0..self.queues.len() {
+            while !self.queues[step].is_empty() {
+                let Some(worker) = self.free_workers[step].pop() else { break };
+                let queued = self.queues[step].pop_front().expect("the queue is not empty");
+                let input = self.keep_input[step].then(|| clone_input(&queued.input));
+                let invocation = self.invocations.insert(Invocation {
+                    step,
+                    worker,
+                    attempt: 1,
+                    batch: queued.batch,
+                    input,
+                    started: now,
+                });
+                self.internal(commands, || RunEvent::StepStarted {
+                    step: W::INFO.steps[step].name,
+                    worker,
+                    attempt: 1,
+                });
+                commands.push(Command::Invoke {
+                    invocation,
+                    step,
+                    worker,
+                    attempt: 1,
+                    input: queued.input,
+                    delay: Duration::ZERO,
+                });
             }
         }
-        if self.running.iter().all(|&n| n == 0) {
+        if self.invocations.is_empty() && self.pending_requests == 0 {
             let error = WorkflowError::Stalled {
                 workflow: W::INFO.name,
                 last_events: self.recent.iter().copied().collect(),
@@ -189,19 +625,103 @@ impl<W: Workflow> RunCore<W> {
         }
     }
 
+    fn internal(&self, commands: &mut Vec<Command<W>>, event: impl FnOnce() -> RunEvent<W::Event>) {
+        if self.options.internal_events {
+            commands.push(Command::Stream(event()));
+        }
+    }
+
     fn finish(&mut self, outcome: Result<W::Output, WorkflowError>, commands: &mut Vec<Command<W>>) {
         self.finished = true;
-        commands.clear();
+        commands.retain(|c| matches!(c, Command::Stream(_)));
         commands.push(Command::Finish(outcome));
+    }
+
+    /// xorshift64: deterministic jitter, seeded per run.
+    fn next_random(&mut self) -> f64 {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        (self.random >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
-fn step_error<W: Workflow>(step: StepId, failure: StepFailure) -> WorkflowError {
-    let workflow = W::INFO.name;
-    let step = W::INFO.steps[step].name;
-    match failure {
-        StepFailure::Error(source) => WorkflowError::StepFailed { workflow, step, attempts: 1, source },
-        StepFailure::Panic(message) => WorkflowError::StepPanicked { workflow, step, message },
+fn clone_input<E: Clone>(input: &StepInput<E>) -> StepInput<E> {
+    match input {
+        StepInput::One(e) => StepInput::One(e.clone()),
+        StepInput::Collected(es) => StepInput::Collected(es.clone()),
+    }
+}
+
+/// Hands out `n` copies of an event: clones for all but the last, which
+/// gets the original, so that a single consumer costs no clone.
+struct Copies<E> {
+    event: Option<E>,
+    left: usize,
+}
+
+impl<E: Clone> Copies<E> {
+    fn new(event: E, n: usize) -> Self {
+        Self { event: Some(event), left: n }
+    }
+
+    fn next(&mut self) -> E {
+        self.left -= 1;
+        if self.left == 0 {
+            self.event.take().expect("no more copies than announced")
+        } else {
+            self.event.clone().expect("no more copies than announced")
+        }
+    }
+}
+
+/// A vector with reusable slots, addressed by index.
+struct Slab<T> {
+    slots: Vec<Option<T>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Self { slots: Vec::new(), free: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Slab<T> {
+    fn insert(&mut self, value: T) -> usize {
+        self.len += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(value);
+                i
+            }
+            None => {
+                self.slots.push(Some(value));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&T> {
+        self.slots.get(i).and_then(Option::as_ref)
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.slots.get_mut(i).and_then(Option::as_mut)
+    }
+
+    fn remove(&mut self, i: usize) -> Option<T> {
+        let value = self.slots.get_mut(i).and_then(Option::take);
+        if value.is_some() {
+            self.free.push(i);
+            self.len -= 1;
+        }
+        value
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -212,11 +732,16 @@ mod tests {
 
     #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
     struct Job(u8);
+    #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct Done(u8);
+    #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct Approval(bool);
 
-    /// Start → `split` → Job×n → `work` (1 worker) and `audit` (broadcast) → stop.
+    /// Start → `split` → Job×n → `work` (1 worker) and `audit` (broadcast,
+    /// 2 workers) → Done → `gather` (collects a fan-out) → stop.
     struct Flow;
 
-    #[workflow]
+    #[workflow(external = [Approval])]
     impl Flow {
         #[step]
         async fn split(&self, ev: StartEvent<u8>) -> Vec<Job> {
@@ -224,44 +749,63 @@ mod tests {
         }
 
         #[step(num_workers = 1)]
-        async fn work(&self, ev: Job) -> Option<StopEvent<u8>> {
-            Some(StopEvent::new(ev.0))
+        async fn work(&self, ev: Job) -> Option<Done> {
+            Some(Done(ev.0))
         }
 
         #[step(num_workers = 2)]
         async fn audit(&self, ev: Job) -> Vec<Emit<(Job, StopEvent<u8>)>> {
             vec![Emit::new(ev)]
         }
+
+        #[step]
+        async fn gather(&self, ev: Collected<Done>) -> Emit<(InputRequired<u8>, StopEvent<u8>)> {
+            Emit::new(StopEvent::new(ev.len() as u8))
+        }
+
+        #[step]
+        async fn approve(&self, ev: Approval) -> StopEvent<u8> {
+            StopEvent::new(u8::from(ev.0))
+        }
     }
 
     const SPLIT: StepId = 0;
     const WORK: StepId = 1;
     const AUDIT: StepId = 2;
+    const GATHER: StepId = 3;
+    const NOW: Duration = Duration::ZERO;
 
-    fn invoked(commands: &mut Vec<Command<Flow>>) -> Vec<(StepId, String)> {
+    type Cmds = Vec<Command<Flow>>;
+
+    /// The invocations among `commands` (which are drained), as (id, step, input).
+    fn invoked(commands: &mut Cmds) -> Vec<(InvocationId, StepId, String)> {
         commands
             .drain(..)
-            .map(|c| match c {
-                Command::Invoke { step, event } => (step, format!("{event:?}")),
+            .filter_map(|c| match c {
+                Command::Invoke { invocation, step, input, .. } => {
+                    Some((invocation, step, format!("{input:?}")))
+                }
                 Command::Finish(outcome) => panic!("unexpected finish: {:?}", outcome.map(|_| ())),
+                _ => None,
             })
             .collect()
     }
 
-    fn finished(commands: &mut Vec<Command<Flow>>) -> Result<u8, WorkflowError> {
-        assert_eq!(commands.len(), 1, "a finish is the only command");
+    fn finished(commands: &mut Cmds) -> Result<u8, WorkflowError> {
         match commands.pop() {
             Some(Command::Finish(outcome)) => outcome,
             other => panic!("expected a finish, got {other:?}"),
         }
     }
 
-    /// A core that has started with `input`, and an empty command buffer.
-    fn started(input: u8) -> (RunCore<Flow>, Vec<Command<Flow>>) {
-        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
-        core.start(input, &mut commands);
-        commands.clear();
-        (core, commands)
+    /// A core that has started with `input`, and the invocation of `split`.
+    fn started(input: u8) -> (RunCore<Flow>, Cmds, InvocationId) {
+        let (mut core, mut commands) = (RunCore::<Flow>::default(), Vec::new());
+        core.start(input, NOW, &mut commands);
+        let calls = invoked(&mut commands);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].1, SPLIT);
+        (core, commands, calls[0].0)
     }
 
     fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
@@ -270,46 +814,75 @@ mod tests {
 
     #[test]
     fn start_invokes_the_start_consumer() {
-        let (mut core, mut commands) = (RunCore::<Flow>::new(), Vec::new());
-        core.start(3, &mut commands);
-        assert_eq!(invoked(&mut commands), [(SPLIT, "StartEvent(StartEvent { input: 3 })".into())]);
+        let (mut core, mut commands) = (RunCore::<Flow>::default(), Vec::new());
+        core.start(3, NOW, &mut commands);
+        let calls = invoked(&mut commands);
+        assert_eq!(calls[0].2, "One(StartEvent(StartEvent { input: 3 }))");
     }
 
     #[test]
     fn events_are_broadcast_and_held_back_beyond_num_workers() {
-        let (mut core, mut commands) = started(3);
-        core.step_finished(SPLIT, Ok(jobs(0..3)), &mut commands);
+        let (mut core, mut commands, split) = started(3);
+        core.step_finished(split, Ok(jobs(0..3)), NOW, &mut commands);
         let calls = invoked(&mut commands);
         // `work` has one worker, `audit` two: three jobs give 1 + 2 invocations now.
-        assert_eq!(calls.iter().filter(|(s, _)| *s == WORK).count(), 1);
-        assert_eq!(calls.iter().filter(|(s, _)| *s == AUDIT).count(), 2);
+        assert_eq!(calls.iter().filter(|c| c.1 == WORK).count(), 1);
+        assert_eq!(calls.iter().filter(|c| c.1 == AUDIT).count(), 2);
         assert_eq!(core.active_steps(), ["work", "audit"]);
 
         // `work` finishes without an event: the next queued job goes to it, in order.
-        core.step_finished(WORK, Ok(Emitted::Nothing), &mut commands);
-        assert_eq!(invoked(&mut commands), [(WORK, "Job(Job(1))".into())]);
+        let work = calls.iter().find(|c| c.1 == WORK).unwrap().0;
+        core.step_finished(work, Ok(Emitted::Nothing), NOW, &mut commands);
+        assert_eq!(invoked(&mut commands)[0].2, "One(Job(Job(1)))");
+    }
+
+    #[test]
+    fn a_collector_runs_once_when_its_fan_out_has_settled() {
+        let (mut core, mut commands, split) = started(3);
+        core.step_finished(split, Ok(jobs(0..3)), NOW, &mut commands);
+        let mut pending = invoked(&mut commands);
+        let mut gathered = None;
+        // Drive every invocation: `work` turns each job into `Done` (but job 1
+        // into nothing), `audit` emits nothing, until `gather` is invoked.
+        while let Some((id, step, input)) = pending.pop() {
+            let result = match step {
+                WORK if input.contains("Job(1)") => Emitted::Nothing,
+                WORK => Emitted::One(FlowEvent::Done(Done(9))),
+                AUDIT => Emitted::Nothing,
+                GATHER => {
+                    gathered = Some(input);
+                    continue;
+                }
+                other => panic!("unexpected step {other}"),
+            };
+            core.step_finished(id, Ok(result), NOW, &mut commands);
+            pending.extend(invoked(&mut commands));
+        }
+        assert_eq!(gathered.as_deref(), Some("Collected([Done(Done(9)), Done(Done(9))])"));
     }
 
     #[test]
     fn the_stop_event_finishes_at_once_and_later_completions_are_ignored() {
-        let (mut core, mut commands) = started(1);
-        core.step_finished(SPLIT, Ok(jobs(0..2)), &mut commands);
-        commands.clear();
+        let (mut core, mut commands, split) = started(1);
+        core.step_finished(split, Ok(jobs(0..2)), NOW, &mut commands);
+        let calls = invoked(&mut commands);
+        let audit = calls.iter().find(|c| c.1 == AUDIT).unwrap().0;
         let emitted = Emitted::Many(vec![
             FlowEvent::StopEvent(StopEvent::new(7)),
             FlowEvent::Job(Job(9)), // after the stop: never routed
         ]);
-        core.step_finished(AUDIT, Ok(emitted), &mut commands);
+        core.step_finished(audit, Ok(emitted), NOW, &mut commands);
         assert_eq!(finished(&mut commands).unwrap(), 7);
-        assert!(core.is_finished());
-        core.step_finished(WORK, Ok(Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)))), &mut commands);
+        assert!(commands.is_empty(), "a finish is the only command");
+        let work = calls.iter().find(|c| c.1 == WORK).unwrap().0;
+        core.step_finished(work, Ok(Emitted::Nothing), NOW, &mut commands);
         assert!(commands.is_empty(), "nothing happens after the finish");
     }
 
     #[test]
     fn no_work_left_and_no_stop_is_a_stall_naming_recent_events() {
-        let (mut core, mut commands) = started(0);
-        core.step_finished(SPLIT, Ok(jobs(0..0)), &mut commands);
+        let (mut core, mut commands, split) = started(0);
+        core.step_finished(split, Ok(jobs(0..0)), NOW, &mut commands);
         let err = finished(&mut commands).unwrap_err();
         assert!(
             matches!(&err, WorkflowError::Stalled { last_events, .. } if last_events == &["StartEvent<u8>"]),
@@ -318,25 +891,71 @@ mod tests {
     }
 
     #[test]
+    fn a_request_for_input_keeps_the_run_waiting_until_the_caller_answers() {
+        let (mut core, mut commands) = (RunCore::<Flow>::default(), Vec::new());
+        core.start(0, NOW, &mut commands);
+        let split = invoked(&mut commands)[0].0;
+        // Pretend `split` asked for input: the request is streamed, the run waits.
+        let request = FlowEvent::InputRequired(InputRequired::new(1));
+        core.step_finished(split, Ok(Emitted::One(request)), NOW, &mut commands);
+        assert!(matches!(
+            commands.as_slice(),
+            [Command::Stream(RunEvent::Event(FlowEvent::InputRequired(_)))]
+        ));
+        commands.clear();
+        assert!(!core.is_finished(), "waiting for input is not a stall");
+        core.external(FlowEvent::Approval(Approval(true)), NOW, &mut commands);
+        let approve = invoked(&mut commands)[0].0;
+        core.step_finished(
+            approve,
+            Ok(Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)))),
+            NOW,
+            &mut commands,
+        );
+        assert_eq!(finished(&mut commands).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_waiter_gets_the_matching_external_event_and_others_are_kept() {
+        let (mut core, mut commands, _split) = started(1);
+        core.external(FlowEvent::InputRequired(InputRequired::new(5)), NOW, &mut commands);
+        assert!(commands.is_empty(), "an event nobody takes is kept, not lost");
+        let wants_five = Box::new(|e: &FlowEvent| matches!(e, FlowEvent::InputRequired(r) if r.request == 5));
+        core.wait(42, wants_five, None, NOW, &mut commands);
+        assert!(matches!(commands.as_slice(), [Command::Wake { waiter: 42, .. }]));
+    }
+
+    #[test]
     fn a_failure_finishes_the_run_naming_the_step() {
-        let (mut core, mut commands) = started(1);
-        core.step_finished(SPLIT, Err(StepFailure::Panic("boom".into())), &mut commands);
+        let (mut core, mut commands, split) = started(1);
+        core.step_finished(split, Err(StepFailure::Panic("boom".into())), NOW, &mut commands);
         let err = finished(&mut commands).unwrap_err();
         assert!(matches!(err, WorkflowError::StepPanicked { step: "split", .. }), "{err:?}");
     }
 
     #[test]
-    fn a_timeout_names_running_and_queued_steps() {
-        let (mut core, mut commands) = started(1);
+    fn cancel_and_timeout_finish_with_their_own_errors() {
+        let (mut core, mut commands, _) = started(1);
         core.timed_out(Duration::from_secs(1), &mut commands);
         let err = finished(&mut commands).unwrap_err();
         assert!(matches!(&err, WorkflowError::Timeout { active_steps, .. } if active_steps == &["split"]));
+
+        let (mut core, mut commands, _) = started(1);
+        core.cancel(&mut commands);
+        assert!(matches!(
+            finished(&mut commands).unwrap_err(),
+            WorkflowError::Cancelled { workflow: "Flow" }
+        ));
     }
 
     #[test]
-    fn only_the_last_five_events_are_kept_for_a_stall_report() {
-        let (mut core, mut commands) = started(1);
-        core.step_finished(SPLIT, Ok(jobs(0..9)), &mut commands);
-        assert_eq!(core.recent.len(), RECENT_EVENTS);
+    fn internal_events_report_worker_slots() {
+        let mut core = RunCore::<Flow>::new(CoreOptions { internal_events: true, seed: 1 });
+        let mut commands = Vec::new();
+        core.start(1, NOW, &mut commands);
+        assert!(matches!(
+            commands.first(),
+            Some(Command::Stream(RunEvent::StepStarted { step: "split", worker: 0, attempt: 1 }))
+        ));
     }
 }

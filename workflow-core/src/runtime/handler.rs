@@ -2,22 +2,33 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
 
+use futures::Stream;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::driver::drive;
+use super::core::{RunEvent, RunOutcome};
+use super::driver::{drive, Run};
+use super::link::RunLink;
 use super::options::RunOptions;
+use crate::context::{IntoEvent, SendError};
 use crate::error::WorkflowError;
-use crate::workflow::Workflow;
+use crate::workflow::{Workflow, WorkflowEvent};
 
-/// A handle on a running workflow; await it for the run's result.
+/// A handle on a running workflow: await it for the result, read its
+/// [`events`](Self::events), answer its requests with
+/// [`send_event`](Self::send_event), or [`cancel`](Self::cancel) it.
 ///
 /// Dropping the handler cancels the run and every step still in flight.
 #[must_use = "a run is cancelled when its handler is dropped; await it"]
 pub struct Handler<W: Workflow> {
+    run_id: u64,
     state: State<W::Output>,
+    link: Option<Arc<RunLink<W::Event>>>,
+    events: EventStream<W::Event>,
 }
 
 enum State<O> {
@@ -26,22 +37,112 @@ enum State<O> {
     Refused(Option<WorkflowError>),
 }
 
-impl<W: Workflow> std::fmt::Debug for Handler<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handler").field("workflow", &W::INFO.name).finish_non_exhaustive()
+/// The events a run writes for its caller, ending with
+/// [`RunEvent::Finished`]. A `futures::Stream`.
+#[derive(Debug)]
+pub struct EventStream<E> {
+    receiver: mpsc::UnboundedReceiver<RunEvent<E>>,
+}
+
+impl<E> Stream for EventStream<E> {
+    type Item = RunEvent<E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<E>>> {
+        self.receiver.poll_recv(cx)
     }
 }
+
+impl<W: Workflow> std::fmt::Debug for Handler<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handler")
+            .field("workflow", &W::INFO.name)
+            .field("run_id", &self.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 
 impl<W: Workflow> Handler<W> {
     /// Claims the context now, so that of two runs started on one context
     /// the first one started is the one that gets it, then spawns the driver.
     fn spawn(flow: Arc<W>, input: W::Input, options: RunOptions<W::State>) -> Self {
+        let run_id = RUN_IDS.fetch_add(1, Ordering::Relaxed);
+        let (stream, receiver) = mpsc::unbounded_channel();
+        let events = EventStream { receiver };
         let context = options.context.unwrap_or_default();
-        let state = match context.lease(W::INFO.name) {
-            Ok(lease) => State::Running(tokio::spawn(drive(flow, input, lease, options.timeout))),
-            Err(busy) => State::Refused(Some(busy)),
+        let lease = match context.lease(W::INFO.name) {
+            Ok(lease) => lease,
+            Err(busy) => {
+                let _ = stream.send(RunEvent::Finished(RunOutcome::Failed(busy.to_string())));
+                return Self { run_id, state: State::Refused(Some(busy)), link: None, events };
+            }
         };
-        Self { state }
+        let (link, inbox) = RunLink::new(W::INFO.steps.len());
+        let link = Arc::new(link);
+        let run = Run {
+            flow,
+            lease: Arc::new(lease),
+            timeout: options.timeout,
+            verbose: options.verbose,
+            internal_events: options.internal_events,
+            run_id,
+            link: Arc::clone(&link),
+            inbox,
+            stream,
+        };
+        let task = tokio::spawn(drive(run, input));
+        Self { run_id, state: State::Running(task), link: Some(link), events }
+    }
+
+    /// A number that identifies this run within the process, as in traces.
+    pub fn run_id(&self) -> u64 {
+        self.run_id
+    }
+
+    /// The run's event stream: what steps write with
+    /// `ctx.write_event_to_stream`, requests for input, internal events if
+    /// asked for, and last, how the run ended.
+    ///
+    /// ```no_run
+    /// # use futures::StreamExt;
+    /// # use workflow_core::prelude::*;
+    /// # async fn demo<W: workflow_core::Workflow>(mut handler: workflow_core::Handler<W>) {
+    /// while let Some(event) = handler.events().next().await {
+    ///     println!("{event:?}");
+    /// }
+    /// let result = handler.await;
+    /// # }
+    /// ```
+    pub fn events(&mut self) -> &mut EventStream<W::Event> {
+        &mut self.events
+    }
+
+    /// Sends `event` into the run from outside: to the step waiting for it
+    /// in `ctx.wait_for_event`, else to the steps that consume it; kept for
+    /// a later waiter if neither exists yet.
+    pub fn send_event<T: IntoEvent<W::Event>>(&self, event: T) -> Result<(), SendError> {
+        let event = event.into_event();
+        match &self.link {
+            Some(link) => link.external(event),
+            None => Err(SendError::RunEnded { event: event.name() }),
+        }
+    }
+
+    /// Ends the run with [`WorkflowError::Cancelled`]; steps in flight are
+    /// dropped, and the stream ends with [`RunOutcome::Cancelled`].
+    pub fn cancel(&self) {
+        if let Some(link) = &self.link {
+            link.cancel();
+        }
+    }
+
+    /// Whether the run is over.
+    pub fn is_finished(&self) -> bool {
+        match &self.state {
+            State::Running(task) => task.is_finished(),
+            State::Refused(_) => true,
+        }
     }
 }
 
@@ -75,19 +176,20 @@ impl<W: Workflow> Drop for Handler<W> {
 ///
 /// Implemented for every workflow and for `Arc` of one, so that one instance
 /// can serve many runs.
-pub trait WorkflowExt: Sized {
+pub trait WorkflowExt: Sized + Send + 'static {
     /// The workflow being run.
     type Flow: Workflow;
 
     /// The shared instance the runs' steps are called on.
     fn into_shared(self) -> Arc<Self::Flow>;
 
-    /// Runs to the end with a fresh context and no timeout.
+    /// Runs to the end with a fresh context and no timeout. Like any future,
+    /// it starts when first polled.
     fn run(
         self,
         input: <Self::Flow as Workflow>::Input,
     ) -> impl Future<Output = Result<<Self::Flow as Workflow>::Output, WorkflowError>> + Send {
-        self.start(input)
+        self.run_with(input, RunOptions::new())
     }
 
     /// Runs to the end with `options`.
@@ -96,10 +198,10 @@ pub trait WorkflowExt: Sized {
         input: <Self::Flow as Workflow>::Input,
         options: RunOptions<<Self::Flow as Workflow>::State>,
     ) -> impl Future<Output = Result<<Self::Flow as Workflow>::Output, WorkflowError>> + Send {
-        self.start_with(input, options)
+        async move { self.start_with(input, options).await }
     }
 
-    /// Starts a run on the current tokio runtime and returns its handler.
+    /// Starts a run on the current tokio runtime now and returns its handler.
     fn start(self, input: <Self::Flow as Workflow>::Input) -> Handler<Self::Flow> {
         self.start_with(input, RunOptions::new())
     }

@@ -1,14 +1,18 @@
 //! Running a workflow: a deterministic core, a tokio driver, and the caller's handle.
 //!
 //! `core` decides (state + input → commands) and knows nothing of tokio;
-//! `driver` carries the commands out on tokio tasks; `handler` is what the
-//! caller holds.
+//! `driver` carries the commands out on tokio tasks; `link` carries what
+//! steps and the caller send to the driver; `handler` is what the caller holds.
 
 mod core;
 mod driver;
 mod handler;
+mod link;
 mod options;
 
-pub use self::core::{Command, RunCore, StepFailure};
-pub use self::handler::{Handler, WorkflowExt};
+pub use self::core::{
+    Command, CoreOptions, InvocationId, Matcher, RunCore, RunEvent, RunOutcome, StepFailure, WaiterId,
+};
+pub use self::handler::{EventStream, Handler, WorkflowExt};
+pub(crate) use self::link::RunLink;
 pub use self::options::RunOptions;

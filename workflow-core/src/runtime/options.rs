@@ -2,25 +2,27 @@ use std::time::Duration;
 
 use crate::context::Context;
 
-/// How to run a workflow: its timeout and the context to use.
+/// How to run a workflow: its timeout, its context, and what to report.
 ///
 /// ```
 /// # use std::time::Duration;
 /// # use workflow_core::prelude::*;
 /// let ctx = Context::<u32>::new();
-/// let options = RunOptions::new().timeout(Duration::from_secs(30)).context(ctx.clone());
+/// let options = RunOptions::new().timeout(Duration::from_secs(30)).context(ctx.clone()).verbose(true);
 /// # let _ = options;
 /// ```
 #[derive(Debug)]
 pub struct RunOptions<S> {
     pub(crate) timeout: Option<Duration>,
     pub(crate) context: Option<Context<S>>,
+    pub(crate) internal_events: bool,
+    pub(crate) verbose: bool,
 }
 
 impl<S> RunOptions<S> {
-    /// No timeout, and a fresh context.
+    /// No timeout, a fresh context, no internal events, quiet.
     pub fn new() -> Self {
-        Self { timeout: None, context: None }
+        Self { timeout: None, context: None, internal_events: false, verbose: false }
     }
 
     /// Ends the run with [`WorkflowError::Timeout`](crate::WorkflowError::Timeout)
@@ -34,6 +36,19 @@ impl<S> RunOptions<S> {
     /// later runs.
     pub fn context(mut self, context: Context<S>) -> Self {
         self.context = Some(context);
+        self
+    }
+
+    /// Writes `StepStarted` and `StepFinished` events, with worker slots and
+    /// attempt numbers, to the run's event stream.
+    pub fn internal_events(mut self, on: bool) -> Self {
+        self.internal_events = on;
+        self
+    }
+
+    /// Prints each step as it runs and what it emitted, to standard error.
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
         self
     }
 }

@@ -11,16 +11,26 @@ pub struct WorkflowDef {
     pub args: WorkflowArgs,
     /// The steps whose signatures could be read.
     pub steps: Vec<Step>,
+    /// The names of every `#[step]` method, readable or not.
+    pub step_methods: Vec<syn::Ident>,
     /// Whether some step's signature was too malformed to take part in the graph.
     pub incomplete: bool,
 }
 
-/// `#[workflow(start = .., stop = .., skip = [..])]`.
+/// `#[workflow(start = .., stop = .., skip = [..], external = [..], requests = [..], ..)]`.
 #[derive(Default)]
 pub struct WorkflowArgs {
     pub start: Option<EventTy>,
     pub stop: Option<EventTy>,
     pub skip: Vec<Check>,
+    /// Events the caller sends in (`handler.send_event`): no step emits them.
+    pub external: Vec<EventTy>,
+    /// Events that ask the caller for input: no step needs to consume them.
+    pub requests: Vec<EventTy>,
+    /// The name of the generated event enum, instead of `{Name}Event`.
+    pub event_enum: Option<syn::Ident>,
+    /// The name of the generated step enum, instead of `{Name}Step`.
+    pub step_enum: Option<syn::Ident>,
 }
 
 /// A graph check, as named in `skip = [..]`.
@@ -58,10 +68,16 @@ pub struct Step {
     pub ident: syn::Ident,
     pub num_workers: usize,
     pub skip: Vec<Check>,
+    /// Events it sends with `ctx.send_event`: edges, like its return type.
+    pub sends: Vec<EventTy>,
+    /// Events it writes to the caller's stream: not edges.
+    pub streams: Vec<EventTy>,
+    /// Its `retry = ..` expression, a `RetryPolicy`.
+    pub retry: Option<syn::Expr>,
     /// The parameters after `&self`, in declaration order.
     pub params: Vec<Param>,
-    /// The event type the step consumes.
-    pub event: EventTy,
+    /// What the step consumes.
+    pub input: Input,
     /// The state type `S` of a `&Context<S>` parameter.
     pub context: Option<syn::Type>,
     pub output: Output,
@@ -71,6 +87,35 @@ impl Step {
     pub fn skips(&self, check: Check) -> bool {
         self.skip.contains(&check)
     }
+
+    /// The event types that trigger it.
+    pub fn consumes(&self) -> &[EventTy] {
+        &self.input.events
+    }
+
+    /// The event types it hands to other steps: returned or sent.
+    pub fn produces(&self) -> impl Iterator<Item = &EventTy> {
+        self.output.shape.events().iter().chain(&self.sends)
+    }
+}
+
+/// The event parameter of a step.
+pub struct Input {
+    pub kind: InputKind,
+    /// The event types it accepts (several for a union).
+    pub events: Vec<EventTy>,
+    /// The parameter's type as written.
+    pub ty: syn::Type,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// `ev: E`.
+    One,
+    /// `ev: OneOf<(A, B)>`: any of several types.
+    Union,
+    /// `ev: Collected<E>`: every `E` of a fan-out at once.
+    Collected,
 }
 
 /// A step parameter other than `&self`.

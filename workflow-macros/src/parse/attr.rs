@@ -19,6 +19,21 @@ pub const DEFAULT_NUM_WORKERS: usize = 4;
 pub struct StepArgs {
     pub num_workers: usize,
     pub skip: Vec<Check>,
+    pub sends: Vec<EventTy>,
+    pub streams: Vec<EventTy>,
+    pub retry: Option<syn::Expr>,
+}
+
+impl Default for StepArgs {
+    fn default() -> Self {
+        Self {
+            num_workers: DEFAULT_NUM_WORKERS,
+            skip: Vec::new(),
+            sends: Vec::new(),
+            streams: Vec::new(),
+            retry: None,
+        }
+    }
 }
 
 /// Parses `#[workflow(..)]`'s arguments.
@@ -34,12 +49,17 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
             "start" => args.start = Some(EventTy::new(meta.value()?.parse()?)),
             "stop" => args.stop = Some(EventTy::new(meta.value()?.parse()?)),
             "skip" => args.skip = skip_list(&meta, cx)?,
+            "external" => args.external = type_list(&meta)?,
+            "requests" => args.requests = type_list(&meta)?,
+            "event_enum" => args.event_enum = Some(meta.value()?.parse()?),
+            "step_enum" => args.step_enum = Some(meta.value()?.parse()?),
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "unknown `#[workflow]` argument `{key}`; \
-                         expected `start = Type`, `stop = Type` or `skip = [check, ..]`"
+                        "unknown `#[workflow]` argument `{key}`; expected `start = Type`, `stop = Type`, \
+                         `skip = [check, ..]`, `external = [Type, ..]`, `requests = [Type, ..]`, \
+                         `event_enum = Name` or `step_enum = Name`"
                     ),
                 );
                 skip_value(&meta)?;
@@ -55,7 +75,7 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
 
 /// Parses one `#[step]` / `#[step(..)]` attribute.
 pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
-    let mut args = StepArgs { num_workers: DEFAULT_NUM_WORKERS, skip: Vec::new() };
+    let mut args = StepArgs::default();
     if matches!(attr.meta, syn::Meta::Path(_)) {
         return args;
     }
@@ -73,12 +93,15 @@ pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
                 }
             }
             "skip" => args.skip = skip_list(&meta, cx)?,
+            "sends" => args.sends = type_list(&meta)?,
+            "streams" => args.streams = type_list(&meta)?,
+            "retry" => args.retry = Some(meta.value()?.parse()?),
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "unknown `#[step]` argument `{key}`; \
-                         expected `num_workers = N` or `skip = [check, ..]`"
+                        "unknown `#[step]` argument `{key}`; expected `num_workers = N`, `skip = [check, ..]`, \
+                         `sends = [Type, ..]`, `streams = [Type, ..]` or `retry = RetryPolicy::..`"
                     ),
                 );
                 skip_value(&meta)?;
@@ -130,6 +153,15 @@ fn skip_list(meta: &ParseNestedMeta, cx: &Ctxt) -> syn::Result<Vec<Check>> {
     Ok(skip)
 }
 
+/// Parses `= [Type, ..]`.
+fn type_list(meta: &ParseNestedMeta) -> syn::Result<Vec<EventTy>> {
+    let value = meta.value()?;
+    let content;
+    syn::bracketed!(content in value);
+    let types = Punctuated::<syn::Type, Token![,]>::parse_terminated(&content)?;
+    Ok(types.into_iter().map(EventTy::new).collect())
+}
+
 fn meta_key(meta: &ParseNestedMeta) -> String {
     meta.path
         .get_ident()
@@ -172,10 +204,13 @@ mod tests {
     #[test]
     fn step_args_read_workers_and_skips() {
         let cx = Ctxt::new();
-        let attr: syn::Attribute = parse_quote!(#[step(num_workers = 2, skip = [dead_end])]);
+        let attr: syn::Attribute = parse_quote!(#[step(num_workers = 2, skip = [dead_end], sends = [Job, crate::Done], streams = [Progress], retry = RetryPolicy::fixed(3, D))]);
         let args = step_args(&attr, &cx);
         assert!(messages(cx).is_empty());
         assert_eq!(args.num_workers, 2);
+        assert_eq!(args.sends.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["Job", "Done"]);
+        assert_eq!(args.streams[0].key, "Progress");
+        assert!(args.retry.is_some());
         assert_eq!(args.skip[0], Check::DeadEnd);
     }
 

@@ -34,6 +34,7 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
     let args = attr::workflow_args(args, cx);
 
     let mut steps = Vec::new();
+    let mut step_methods = Vec::new();
     let mut incomplete = false;
     let mut found_step = false;
     for impl_item in &mut item.items {
@@ -44,6 +45,7 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
             continue;
         };
         found_step = true;
+        step_methods.push(method.sig.ident.clone());
         reject_cfg(method, cx);
         match step::parse_step(method, attr::step_args(&step_attr, cx), cx) {
             Some(step) => steps.push(step),
@@ -56,7 +58,7 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
             format!("workflow `{name}` has no steps: mark its async methods with `#[step]`"),
         );
     }
-    WorkflowDef { item, name, args, steps, incomplete }
+    WorkflowDef { item, name, args, steps, step_methods, incomplete }
 }
 
 /// Removes the `#[step]` attribute of a method and returns it.
@@ -78,8 +80,15 @@ fn take_step_attr(method: &mut syn::ImplItemFn, cx: &Ctxt) -> Option<syn::Attrib
 }
 
 fn reject_cfg(method: &syn::ImplItemFn, cx: &Ctxt) {
+    let mentions_cfg = |attr: &syn::Attribute| {
+        quote::ToTokens::to_token_stream(&attr.meta)
+            .to_string()
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|w| w == "cfg")
+    };
     for attr in &method.attrs {
-        if attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr") {
+        // `cfg_attr` is fine unless it could add a `cfg`.
+        if attr.path().is_ident("cfg") || (attr.path().is_ident("cfg_attr") && mentions_cfg(attr)) {
             cx.error_spanned_by(
                 attr,
                 format!(

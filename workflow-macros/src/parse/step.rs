@@ -2,12 +2,12 @@
 
 use syn::spanned::Spanned;
 
-use super::ast::{first_generic, last_segment, Arity, EventTy, Output, Param, Shape, Step};
+use super::ast::{first_generic, last_segment, Arity, EventTy, Input, InputKind, Output, Param, Shape, Step};
 use super::attr::StepArgs;
 use crate::internals::Ctxt;
 
-/// Names that wrap events in a return type, so they cannot be events themselves.
-const WRAPPERS: [&str; 5] = ["Result", "Option", "Vec", "Emit", "Box"];
+/// Names that wrap events, so they cannot be events themselves.
+const WRAPPERS: [&str; 7] = ["Result", "Option", "Vec", "Emit", "OneOf", "Collected", "Box"];
 
 const RETURN_FORMS: &str = "`-> E`, `-> Option<E>`, `-> Vec<E>`, or `Emit<(A, B)>` in place of `E`, \
                             optionally inside `Result<_, Error>`";
@@ -32,10 +32,19 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
     if let Some(v) = &sig.variadic {
         cx.error_spanned_by(v, "a step cannot be variadic");
     }
+    if let Some(unsafety) = &sig.unsafety {
+        cx.error_spanned_by(
+            unsafety,
+            format!("step `{name}` cannot be `unsafe`: the runtime calls it as safe code"),
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        cx.error_spanned_by(abi, format!("step `{name}` cannot have an `extern` ABI"));
+    }
     check_receiver(sig, cx);
 
     let mut params = Vec::new();
-    let mut event: Option<EventTy> = None;
+    let mut event: Option<Input> = None;
     let mut context: Option<syn::Type> = None;
     for input in sig.inputs.iter().skip(usize::from(has_receiver(sig))) {
         let syn::FnArg::Typed(arg) = input else {
@@ -55,19 +64,19 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
                 context = Some(state);
                 params.push(Param::Context);
             }
-            Classified::Event(ty) => {
+            Classified::Event(input) => {
                 if let Some(first) = &event {
                     cx.error_spanned_by(
                         &arg.ty,
                         format!(
-                            "step `{name}` already consumes `{}`; a step consumes exactly one event type: \
-                             split it into one step per event, or wrap both in one event type",
-                            first.key
+                            "step `{name}` already takes `{}`; a step has one event parameter: to take \
+                             either of several types, write `ev: OneOf<(A, B)>`",
+                            EventTy::new(first.ty.clone()).key
                         ),
                     );
                     continue;
                 }
-                event = Some(EventTy::new(ty));
+                event = Some(input);
                 params.push(Param::Event);
             }
             Classified::Invalid => {}
@@ -87,8 +96,11 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         ident: name.clone(),
         num_workers: args.num_workers,
         skip: args.skip,
+        sends: args.sends,
+        streams: args.streams,
+        retry: args.retry,
         params,
-        event,
+        input: event,
         context,
         output: output?,
     })
@@ -129,12 +141,15 @@ fn check_receiver(sig: &syn::Signature, cx: &Ctxt) {
 enum Classified {
     /// `&Context<S>`, with `S`.
     Context(syn::Type),
-    Event(syn::Type),
+    Event(Input),
     /// Already reported.
     Invalid,
 }
 
 fn classify(ty: &syn::Type, cx: &Ctxt) -> Classified {
+    if let syn::Type::Group(group) = ty {
+        return classify(&group.elem, cx); // a type passed through a `macro_rules!` `$t:ty`
+    }
     let is_context = |t: &syn::Type| last_segment(t).is_some_and(|s| s.ident == "Context");
     match ty {
         syn::Type::Reference(r) if is_context(&r.elem) => {
@@ -161,16 +176,35 @@ fn classify(ty: &syn::Type, cx: &Ctxt) -> Classified {
         }
         syn::Type::Reference(r) => {
             cx.error_spanned_by(ty, "events are passed by value: write `ev: Event`, not `ev: &Event`");
-            Classified::Event((*r.elem).clone())
+            match input(&r.elem) {
+                Ok(input) => Classified::Event(input),
+                Err(_) => Classified::Invalid,
+            }
         }
-        _ => match event_type(ty) {
-            Ok(ev) => Classified::Event(ev.ty),
-            Err(message) => {
-                cx.error_spanned_by(ty, message);
+        _ => match input(ty) {
+            Ok(input) => Classified::Event(input),
+            Err((span, message)) => {
+                cx.error_at(span, message);
                 Classified::Invalid
             }
         },
     }
+}
+
+/// An event parameter: `E`, `OneOf<(A, B)>` (or `Emit<..>`), or `Collected<E>`.
+fn input(ty: &syn::Type) -> Result<Input, ShapeError> {
+    let segment = last_segment(ty);
+    let (kind, events) = match segment.map(|s| s.ident.to_string()).as_deref() {
+        Some("OneOf" | "Emit") => (InputKind::Union, branches(ty)?),
+        Some("Collected") => {
+            let inner = segment.and_then(first_generic).ok_or_else(|| {
+                (ty.span(), "write the collected event type: `ev: Collected<MyEvent>`".to_owned())
+            })?;
+            (InputKind::Collected, vec![event_type(inner).map_err(|m| (inner.span(), m))?])
+        }
+        _ => (InputKind::One, vec![event_type(ty).map_err(|m| (ty.span(), m))?]),
+    };
+    Ok(Input { kind, events, ty: ty.clone() })
 }
 
 /// A type that can be an event: a plain path that is not one of the wrappers.
@@ -239,7 +273,7 @@ fn parse_shape(ty: &syn::Type) -> Result<Shape, ShapeError> {
         _ => (Arity::One, ty),
     };
     let events = match last_segment(item) {
-        Some(s) if s.ident == "Emit" => branches(item)?,
+        Some(s) if s.ident == "Emit" || s.ident == "OneOf" => branches(item)?,
         _ => vec![event_type(item).map_err(|m| (item.span(), m))?],
     };
     Ok(Shape { arity, events })
@@ -247,8 +281,8 @@ fn parse_shape(ty: &syn::Type) -> Result<Shape, ShapeError> {
 
 /// The alternatives of `Emit<(A, B, ..)>`.
 fn branches(emit: &syn::Type) -> Result<Vec<EventTy>, ShapeError> {
-    let usage = "`Emit` lists its alternatives as a tuple of 2 to 8 event types: `Emit<(A, B)>`; \
-                 a step with one event type returns it directly";
+    let usage = "`Emit`/`OneOf` lists its alternatives as a tuple of 2 to 8 event types: `Emit<(A, B)>`; \
+                 for one event type, use the type itself";
     let tuple = match last_segment(emit).and_then(first_generic) {
         Some(syn::Type::Tuple(t)) if (2..=8).contains(&t.elems.len()) => t,
         Some(other) => return Err((other.span(), usage.to_owned())),
@@ -271,12 +305,11 @@ fn branches(emit: &syn::Type) -> Result<Vec<EventTy>, ShapeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::attr::DEFAULT_NUM_WORKERS;
     use syn::parse_quote;
 
     fn parse(method: syn::ImplItemFn) -> (Option<Step>, Vec<String>) {
         let cx = Ctxt::new();
-        let args = StepArgs { num_workers: DEFAULT_NUM_WORKERS, skip: vec![] };
+        let args = StepArgs::default();
         let step = parse_step(&method, args, &cx);
         let errors = cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect();
         (step, errors)
@@ -294,7 +327,7 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let step = step.unwrap();
         assert_eq!(step.params, [Param::Context, Param::Event]);
-        assert_eq!(step.event.key, "Retrieved");
+        assert_eq!(step.consumes()[0].key, "Retrieved");
         assert!(step.context.is_some());
         assert!(step.output.fallible);
         assert_eq!(step.output.shape.arity, Arity::One);
@@ -368,8 +401,27 @@ mod tests {
         assert!(errors[1].contains("cannot be generic"));
         assert!(errors[2].contains("takes `self` by value"));
         assert!(errors[3].contains("second context"));
-        assert!(errors[4].contains("already consumes `A`"));
+        assert!(errors[4].contains("already takes `A`"));
         assert!(errors[5].contains("must emit an event"));
+    }
+
+    #[test]
+    fn reads_union_and_collected_inputs() {
+        let (step, errors) = parse(parse_quote!(
+            async fn s(&self, ev: OneOf<(A, B)>) -> C {}
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let input = step.unwrap().input;
+        assert_eq!(input.kind, InputKind::Union);
+        assert_eq!(input.events.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["A", "B"]);
+
+        let (step, errors) = parse(parse_quote!(
+            async fn s(&self, ev: Collected<A>) -> C {}
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let input = step.unwrap().input;
+        assert_eq!(input.kind, InputKind::Collected);
+        assert_eq!(input.events[0].key, "A");
     }
 
     #[test]

@@ -1,0 +1,136 @@
+//! `ctx.wait_for_event::<T>()`: suspend a step until the caller answers.
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::{Context, IntoEvent, SendError};
+use crate::runtime::RunLink;
+use crate::workflow::{Variant, WorkflowEvent};
+
+/// Why a wait for an event ended without one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// No matching event arrived in time.
+    #[error(
+        "no `{event}` arrived within {after:?}; the caller answers with `handler.send_event(..)`, \
+         or raise the wait's timeout"
+    )]
+    TimedOut {
+        /// The type waited for.
+        event: &'static str,
+        /// The wait's timeout.
+        after: Duration,
+    },
+    /// The run ended while the step waited.
+    #[error("the run ended while waiting for `{event}`")]
+    RunEnded {
+        /// The type waited for.
+        event: &'static str,
+    },
+    /// The request could not be written.
+    #[error(transparent)]
+    Request(#[from] SendError),
+}
+
+type Matcher<T> = Box<dyn Fn(&T) -> bool + Send + Sync>;
+
+/// A wait being set up; `.await` it. See [`Context::wait_for_event`].
+#[must_use = "a wait does nothing until it is awaited"]
+pub struct WaitFor<'a, S, E, T> {
+    context: &'a Context<S, E>,
+    matcher: Option<Matcher<T>>,
+    request: Option<E>,
+    timeout: Option<Duration>,
+    _event: PhantomData<fn() -> T>,
+}
+
+impl<'a, S, E: WorkflowEvent + Variant<T>, T> WaitFor<'a, S, E, T> {
+    pub(super) fn new(context: &'a Context<S, E>) -> Self {
+        Self { context, matcher: None, request: None, timeout: None, _event: PhantomData }
+    }
+
+    /// Accepts only events for which `matches` is true, so that two waiters
+    /// for one type can be told apart by a field (a ticket id, say).
+    pub fn matching(mut self, matches: impl Fn(&T) -> bool + Send + Sync + 'static) -> Self {
+        self.matcher = Some(Box::new(matches));
+        self
+    }
+
+    /// Writes `request` to the caller's stream when the wait begins, to say
+    /// what is awaited. The step must list its type in `streams = [..]`.
+    pub fn request(mut self, request: impl IntoEvent<E>) -> Self {
+        self.request = Some(request.into_event());
+        self
+    }
+
+    /// Gives up with [`WaitError::TimedOut`] after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl<'a, S, E, T> IntoFuture for WaitFor<'a, S, E, T>
+where
+    S: Send,
+    E: WorkflowEvent + Variant<T>,
+    T: Send + 'static,
+{
+    type Output = Result<T, WaitError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<T, WaitError>> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let event = std::any::type_name::<T>();
+            let Some(scope) = self.context.scope() else { return Err(WaitError::RunEnded { event }) };
+            let request = match self.request {
+                Some(request) => Some(self.context.checked(request)?.1),
+                None => None,
+            };
+            let matcher = self.matcher;
+            let matches = Box::new(move |candidate: &E| {
+                candidate.as_variant().is_some_and(|t| matcher.as_ref().is_none_or(|m| m(t)))
+            });
+            let (reply, answer) = oneshot::channel();
+            let id = scope.link.wait(matches, request, reply).map_err(|_| WaitError::RunEnded { event })?;
+            let registration = Registration { link: Arc::clone(&scope.link), id: Some(id) };
+            let answered = match self.timeout {
+                None => answer.await,
+                Some(after) => match tokio::time::timeout(after, answer).await {
+                    Ok(answered) => answered,
+                    Err(_) => return Err(WaitError::TimedOut { event, after }),
+                },
+            };
+            registration.answered();
+            let answer = answered.map_err(|_| WaitError::RunEnded { event })?;
+            Ok(answer.into_variant().unwrap_or_else(|_| unreachable!("the matcher accepted only `{event}`")))
+        })
+    }
+}
+
+/// Withdraws a wait that ends without an answer (timeout, or the step's
+/// future dropped), so that a later event is not handed to nobody.
+struct Registration<E> {
+    link: Arc<RunLink<E>>,
+    id: Option<u64>,
+}
+
+impl<E> Registration<E> {
+    fn answered(mut self) {
+        self.id = None;
+    }
+}
+
+impl<E> Drop for Registration<E> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.link.unwait(id);
+        }
+    }
+}

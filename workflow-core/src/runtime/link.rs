@@ -1,0 +1,83 @@
+//! The channel from a run's steps and its caller to its driver.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::core::{InvocationId, Matcher, WaiterId};
+use crate::context::SendError;
+use crate::workflow::{StepId, WorkflowEvent};
+
+/// What the driver receives from outside its own loop.
+pub(crate) enum Inbound<E> {
+    /// `ctx.send_event` / `send_event_to`.
+    Send { from: InvocationId, event: E, target: Option<StepId> },
+    /// `ctx.write_event_to_stream`.
+    Stream(E),
+    /// `ctx.wait_for_event`.
+    Wait { waiter: WaiterId, matches: Matcher<E>, request: Option<E>, reply: oneshot::Sender<E> },
+    /// A wait that ended without an answer.
+    Unwait(WaiterId),
+    /// `handler.send_event`.
+    External(E),
+    /// `handler.cancel()`.
+    Cancel,
+}
+
+/// Shared by the steps of one run (through their contexts) and its handler.
+pub(crate) struct RunLink<E> {
+    inbox: mpsc::UnboundedSender<Inbound<E>>,
+    /// `ctx.collect_events` buffers, per step.
+    pub(crate) collected: Mutex<Vec<Vec<E>>>,
+    next_waiter: AtomicU64,
+}
+
+impl<E: WorkflowEvent> RunLink<E> {
+    pub(crate) fn new(steps: usize) -> (Self, mpsc::UnboundedReceiver<Inbound<E>>) {
+        let (inbox, receiver) = mpsc::unbounded_channel();
+        let link =
+            Self { inbox, collected: Mutex::new(vec![Vec::new(); steps]), next_waiter: AtomicU64::new(0) };
+        (link, receiver)
+    }
+
+    fn post(&self, message: Inbound<E>, event: &'static str) -> Result<(), SendError> {
+        self.inbox.send(message).map_err(|_| SendError::RunEnded { event })
+    }
+
+    pub(crate) fn send(&self, from: InvocationId, event: E, target: Option<StepId>) -> Result<(), SendError> {
+        let name = event.name();
+        self.post(Inbound::Send { from, event, target }, name)
+    }
+
+    pub(crate) fn stream(&self, event: E) -> Result<(), SendError> {
+        let name = event.name();
+        self.post(Inbound::Stream(event), name)
+    }
+
+    pub(crate) fn external(&self, event: E) -> Result<(), SendError> {
+        let name = event.name();
+        self.post(Inbound::External(event), name)
+    }
+
+    pub(crate) fn wait(
+        &self,
+        matches: Matcher<E>,
+        request: Option<E>,
+        reply: oneshot::Sender<E>,
+    ) -> Result<WaiterId, SendError> {
+        let waiter = self.next_waiter.fetch_add(1, Ordering::Relaxed);
+        self.post(Inbound::Wait { waiter, matches, request, reply }, "a wait")?;
+        Ok(waiter)
+    }
+}
+
+impl<E> RunLink<E> {
+    pub(crate) fn unwait(&self, waiter: WaiterId) {
+        let _ = self.inbox.send(Inbound::Unwait(waiter));
+    }
+
+    pub(crate) fn cancel(&self) {
+        let _ = self.inbox.send(Inbound::Cancel);
+    }
+}
