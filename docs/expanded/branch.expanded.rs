@@ -39,11 +39,13 @@ impl ::core::convert::From<StartEvent<String>> for AnswererEvent {
         AnswererEvent::StartEvent(event)
     }
 }
+#[diagnostic::do_not_recommend]
 impl ::workflow_core::__private::IntoEvent<AnswererEvent> for StartEvent<String> {
     fn into_event(self) -> AnswererEvent {
         AnswererEvent::StartEvent(self)
     }
 }
+#[diagnostic::do_not_recommend]
 impl ::workflow_core::__private::Variant<StartEvent<String>> for AnswererEvent {
     fn as_variant(&self) -> ::core::option::Option<&StartEvent<String>> {
         match self {
@@ -63,11 +65,13 @@ impl ::core::convert::From<Checked> for AnswererEvent {
         AnswererEvent::Checked(event)
     }
 }
+#[diagnostic::do_not_recommend]
 impl ::workflow_core::__private::IntoEvent<AnswererEvent> for Checked {
     fn into_event(self) -> AnswererEvent {
         AnswererEvent::Checked(self)
     }
 }
+#[diagnostic::do_not_recommend]
 impl ::workflow_core::__private::Variant<Checked> for AnswererEvent {
     fn as_variant(&self) -> ::core::option::Option<&Checked> {
         match self {
@@ -87,11 +91,13 @@ impl ::core::convert::From<StopEvent<String>> for AnswererEvent {
         AnswererEvent::StopEvent(event)
     }
 }
+#[diagnostic::do_not_recommend]
 impl ::workflow_core::__private::IntoEvent<AnswererEvent> for StopEvent<String> {
     fn into_event(self) -> AnswererEvent {
         AnswererEvent::StopEvent(self)
     }
 }
+#[diagnostic::do_not_recommend]
 impl ::workflow_core::__private::Variant<StopEvent<String>> for AnswererEvent {
     fn as_variant(&self) -> ::core::option::Option<&StopEvent<String>> {
         match self {
@@ -148,10 +154,15 @@ impl ::workflow_core::__private::WorkflowEvent for AnswererEvent {
             _ => false,
         }
     }
-    fn emitted_by(&self, step: ::workflow_core::__private::StepId) -> bool {
+    fn sent_by(&self, step: ::workflow_core::__private::StepId) -> bool {
         match (self, step) {
             (AnswererEvent::Checked(_), 0usize | 1usize) => true,
             (AnswererEvent::StopEvent(_), 1usize) => true,
+            _ => false,
+        }
+    }
+    fn streamed_by(&self, step: ::workflow_core::__private::StepId) -> bool {
+        match (self, step) {
             _ => false,
         }
     }

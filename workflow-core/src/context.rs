@@ -108,8 +108,8 @@ pub enum ContextError {
 pub enum SendError {
     /// The step did not declare the event it sends.
     #[error(
-        "step `{step}` sends `{event}` but does not declare it; add it to the step's \
-         `#[step(sends = [..])]` (or `streams = [..]` for the caller's stream)"
+        "step `{step}` sends `{event}` but does not declare it; list it in the step's \
+         `#[step(sends = [..])]` to send it to steps, or `streams = [..]` to write it to the caller's stream"
     )]
     Undeclared {
         /// The sending step.
@@ -289,14 +289,14 @@ impl<S, E: WorkflowEvent> Context<S, E> {
     /// so that the graph checks see the edge; a type that is not an event of
     /// this workflow does not compile.
     pub fn send_event<T: IntoEvent<E>>(&self, event: T) -> Result<(), SendError> {
-        let (scope, event) = self.checked(event.into_event())?;
+        let (scope, event) = self.checked(event.into_event(), E::sent_by)?;
         scope.link.send(scope.invocation, event, None)
     }
 
     /// Sends `event` to one step only, named by the generated step enum
     /// (`MyFlowStep::Rerank`), so that an unknown step does not compile.
     pub fn send_event_to<T: IntoEvent<E>>(&self, step: E::Step, event: T) -> Result<(), SendError> {
-        let (scope, event) = self.checked(event.into_event())?;
+        let (scope, event) = self.checked(event.into_event(), E::sent_by)?;
         let target = step.into();
         if !event.accepted_by(target) {
             let target = E::INFO.steps[target].name;
@@ -308,7 +308,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
     /// Writes `event` to the caller's event stream (see `Handler::events`).
     /// The step must list the type in `#[step(streams = [..])]`.
     pub fn write_event_to_stream<T: IntoEvent<E>>(&self, event: T) -> Result<(), SendError> {
-        let (scope, event) = self.checked(event.into_event())?;
+        let (scope, event) = self.checked(event.into_event(), E::streamed_by)?;
         scope.link.stream(event)
     }
 
@@ -340,11 +340,16 @@ impl<S, E: WorkflowEvent> Context<S, E> {
         T::take(buffer)
     }
 
-    fn checked(&self, event: E) -> Result<(&Scope<E>, E), SendError> {
+    /// The scope, if `declared(event, step)` says this step declared the event.
+    pub(crate) fn checked(
+        &self,
+        event: E,
+        declared: fn(&E, StepId) -> bool,
+    ) -> Result<(&Scope<E>, E), SendError> {
         let Some(scope) = &self.scope else {
             return Err(SendError::RunEnded { event: event.name() });
         };
-        if !event.emitted_by(scope.step) {
+        if !declared(&event, scope.step) {
             return Err(SendError::Undeclared { step: E::INFO.steps[scope.step].name, event: event.name() });
         }
         Ok((scope, event))

@@ -135,7 +135,10 @@ pub mod __private {
         fn accepted_by(&self, _: StepId) -> bool {
             match *self {}
         }
-        fn emitted_by(&self, _: StepId) -> bool {
+        fn sent_by(&self, _: StepId) -> bool {
+            match *self {}
+        }
+        fn streamed_by(&self, _: StepId) -> bool {
             match *self {}
         }
         fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
@@ -146,6 +149,7 @@ pub mod __private {
         }
     }
 
+    #[diagnostic::do_not_recommend]
     impl<T> Variant<T> for Unreachable {
         fn as_variant(&self) -> Option<&T> {
             match *self {}
@@ -155,6 +159,7 @@ pub mod __private {
         }
     }
 
+    #[diagnostic::do_not_recommend]
     impl<T> IntoEvent<Unreachable> for T {
         fn into_event(self) -> Unreachable {
             unreachable!("a workflow that failed to expand never runs")

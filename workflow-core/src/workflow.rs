@@ -60,9 +60,13 @@ pub trait WorkflowEvent: Clone + Debug + Send + 'static {
     /// Whether step `step` consumes this event's type.
     fn accepted_by(&self, step: StepId) -> bool;
 
-    /// Whether step `step` declares that it emits this event's type (returns,
-    /// `sends` or `streams` it).
-    fn emitted_by(&self, step: StepId) -> bool;
+    /// Whether step `step` declares that it hands this event's type to other
+    /// steps: in its return type or its `sends = [..]`.
+    fn sent_by(&self, step: StepId) -> bool;
+
+    /// Whether step `step` declares that it writes this event's type to the
+    /// caller's stream, in its `streams = [..]`.
+    fn streamed_by(&self, step: StepId) -> bool;
 
     /// This event as JSON, for failure reports and snapshots.
     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
@@ -73,6 +77,11 @@ pub trait WorkflowEvent: Clone + Debug + Send + 'static {
 
 /// Reads one of its event types out of a workflow's event enum (the other
 /// way is [`IntoEvent`](crate::IntoEvent)).
+#[diagnostic::on_unimplemented(
+    message = "`{T}` is not an event of this workflow",
+    label = "`{T}` is not one of the workflow's event types",
+    note = "to wait for `{T}`, a step must consume it or the workflow must declare it: `#[workflow(external = [{T}])]`"
+)]
 pub trait Variant<T>: Sized {
     /// The event, if it is a `T`.
     fn as_variant(&self) -> Option<&T>;

@@ -77,11 +77,13 @@ fn event_enum(ir: &Ir) -> TokenStream {
                     #enum_ident::#variant(event)
                 }
             }
+            #[diagnostic::do_not_recommend]
             impl #rt::IntoEvent<#enum_ident> for #ty {
                 fn into_event(self) -> #enum_ident {
                     #enum_ident::#variant(self)
                 }
             }
+            #[diagnostic::do_not_recommend]
             impl #rt::Variant<#ty> for #enum_ident {
                 fn as_variant(&self) -> ::core::option::Option<&#ty> {
                     match self {
@@ -105,6 +107,7 @@ fn event_enum(ir: &Ir) -> TokenStream {
             quote!(#rt::#choice::#position(event) => #enum_ident::#variant(event))
         });
         quote! {
+            #[diagnostic::do_not_recommend]
             impl #rt::IntoEvent<#enum_ident> for #ty {
                 fn into_event(self) -> #enum_ident {
                     match self.into_choice() { #(#arms,)* }
@@ -173,7 +176,8 @@ fn workflow_event_impl(ir: &Ir) -> TokenStream {
         quote!(match (self, step) { #(#arms,)* _ => false })
     };
     let accepted_by = membership(|e| &e.consumers);
-    let emitted_by = membership(|e| &e.emitters);
+    let sent_by = membership(|e| &e.senders);
+    let streamed_by = membership(|e| &e.streamers);
     let to_json = ir.events.iter().map(|e| {
         let variant = &e.variant;
         quote!(#enum_ident::#variant(event) => #rt::serde_json::to_value(event))
@@ -201,8 +205,12 @@ fn workflow_event_impl(ir: &Ir) -> TokenStream {
                 #accepted_by
             }
 
-            fn emitted_by(&self, step: #rt::StepId) -> bool {
-                #emitted_by
+            fn sent_by(&self, step: #rt::StepId) -> bool {
+                #sent_by
+            }
+
+            fn streamed_by(&self, step: #rt::StepId) -> bool {
+                #streamed_by
             }
 
             fn to_json(&self) -> ::core::result::Result<#rt::serde_json::Value, #rt::serde_json::Error> {

@@ -36,6 +36,10 @@ pub struct EventIr {
     pub collectors: Vec<usize>,
     /// Steps that declare they emit it: return, send or stream it.
     pub emitters: Vec<usize>,
+    /// Steps that return or send it.
+    pub senders: Vec<usize>,
+    /// Steps that stream it.
+    pub streamers: Vec<usize>,
     /// Whether it asks the caller for input.
     pub request: bool,
 }
@@ -101,12 +105,14 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
                 InputKind::One | InputKind::Union => event.consumers.push(i),
             }
         }
-        for event in step.produces().chain(&step.streams) {
+        let sent = step.produces().map(|e| (e, true));
+        let streamed = step.streams.iter().map(|e| (e, false));
+        for (event, is_sent) in sent.chain(streamed) {
             let at = table.find(event);
-            let emitters = &mut table.events[at].emitters;
-            if !emitters.contains(&i) {
-                emitters.push(i);
-            }
+            let entry = &mut table.events[at];
+            let list = if is_sent { &mut entry.senders } else { &mut entry.streamers };
+            add_once(list, i);
+            add_once(&mut entry.emitters, i);
         }
         if step.input.kind == InputKind::Union {
             let key = EventTy::new(step.input.ty.clone()).key;
@@ -170,6 +176,12 @@ pub fn payload(event: &EventTy, wrapper: &str) -> (syn::Type, bool) {
     }
 }
 
+fn add_once(list: &mut Vec<usize>, step: usize) {
+    if !list.contains(&step) {
+        list.push(step);
+    }
+}
+
 /// `check_answer` → `CheckAnswer`.
 fn camel_case(name: &str) -> String {
     name.split('_')
@@ -209,6 +221,8 @@ impl EventTable {
             consumers: Vec::new(),
             collectors: Vec::new(),
             emitters: Vec::new(),
+            senders: Vec::new(),
+            streamers: Vec::new(),
             request: false,
         });
         self.events.len() - 1

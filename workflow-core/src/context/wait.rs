@@ -90,7 +90,7 @@ where
             let event = std::any::type_name::<T>();
             let Some(scope) = self.context.scope() else { return Err(WaitError::RunEnded { event }) };
             let request = match self.request {
-                Some(request) => Some(self.context.checked(request)?.1),
+                Some(request) => Some(self.context.checked(request, E::streamed_by)?.1),
                 None => None,
             };
             let matcher = self.matcher;

@@ -181,12 +181,14 @@ impl<W: Workflow> Driver<W> {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
+                tracing::debug!("step started");
                 let result = AssertUnwindSafe(flow.invoke(step, context, input)).catch_unwind().await;
                 let result = match result {
                     Ok(Ok(emitted)) => Ok(emitted),
                     Ok(Err(error)) => Err(StepFailure::Error(error)),
                     Err(panic) => Err(StepFailure::Panic(panic_message(panic.as_ref()))),
                 };
+                tracing::debug!(succeeded = result.is_ok(), "step finished");
                 (invocation, result)
             }
             .instrument(span),

@@ -45,6 +45,7 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
 
     let mut params = Vec::new();
     let mut event: Option<Input> = None;
+    let mut rejected_event = false;
     let mut context: Option<syn::Type> = None;
     for input in sig.inputs.iter().skip(usize::from(has_receiver(sig))) {
         let syn::FnArg::Typed(arg) = input else {
@@ -79,11 +80,14 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
                 event = Some(input);
                 params.push(Param::Event);
             }
-            Classified::Invalid => {}
+            Classified::Invalid => rejected_event = true,
         }
     }
     let output = parse_output(sig, cx);
     let Some(event) = event else {
+        if rejected_event {
+            return None; // the parameter's own error says what is wrong
+        }
         cx.error_spanned_by(
             name,
             format!(

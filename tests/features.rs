@@ -1,0 +1,595 @@
+//! Concurrency, streaming, outside input, retries, failure recovery,
+//! cancellation and tracing: the behaviours LlamaIndex's own workflow tests
+//! check, written for this API. Each test fails if its behaviour breaks.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use workflow_core::prelude::*;
+
+async fn drain<W: workflow_core::Workflow>(
+    handler: &mut workflow_core::Handler<W>,
+) -> Vec<RunEvent<W::Event>> {
+    let mut events = Vec::new();
+    while let Some(event) = handler.events().next().await {
+        events.push(event);
+    }
+    events
+}
+
+// ------------------------------------------------------------ collect_events
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Weather(String);
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct News(u32);
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Noise;
+
+struct Briefing;
+
+#[workflow]
+impl Briefing {
+    /// Sends the parts out of order, with an unrelated event among them.
+    #[step(sends = [Weather, News, Noise])]
+    async fn fetch(&self, ctx: &Context<()>, _ev: StartEvent<()>) -> Result<Option<Noise>, SendError> {
+        ctx.send_event(News(1))?;
+        ctx.send_event(Noise)?;
+        ctx.send_event(News(2))?;
+        ctx.send_event(Weather("sunny".into()))?;
+        Ok(None)
+    }
+
+    #[step(num_workers = 1)]
+    async fn combine(
+        &self,
+        ctx: &Context<()>,
+        ev: OneOf<(Weather, News, Noise)>,
+    ) -> Option<StopEvent<(String, u32, u32)>> {
+        let (weather, first, second) = ctx.collect_events::<(Weather, News, News), _>(ev)?;
+        Some(StopEvent::new((weather.0, first.0, second.0)))
+    }
+}
+
+#[tokio::test]
+async fn collect_events_returns_the_expected_multiset_in_its_order_ignoring_strays() {
+    assert_eq!(Briefing.run(()).await.unwrap(), ("sunny".into(), 1, 2));
+}
+
+// ------------------------------------------------------------ typed fan-out and fan-in
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Source(u32);
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Found(u32);
+
+struct Search;
+
+#[workflow]
+impl Search {
+    #[step]
+    async fn split(&self, ev: StartEvent<u32>) -> Vec<Source> {
+        (1..=ev.input).map(Source).collect()
+    }
+
+    /// Source 2 finds nothing: the fan-in must not wait for it.
+    #[step(num_workers = 3)]
+    async fn search(&self, ev: Source) -> Option<Found> {
+        tokio::time::sleep(Duration::from_millis(u64::from(5 * (4 - ev.0.min(4))))).await;
+        (ev.0 != 2).then_some(Found(ev.0 * 10))
+    }
+
+    #[step]
+    async fn merge(&self, ev: Collected<Found>) -> StopEvent<Vec<u32>> {
+        let mut all: Vec<u32> = ev.into_iter().map(|f| f.0).collect();
+        all.sort_unstable();
+        StopEvent::new(all)
+    }
+}
+
+#[tokio::test]
+async fn a_collected_step_gets_every_result_of_a_fan_out_once_without_counting() {
+    assert_eq!(Search.run(4).await.unwrap(), vec![10, 30, 40]);
+    assert_eq!(Search.run(1).await.unwrap(), vec![10]);
+}
+
+// ------------------------------------------------------------ sends
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Task(u32);
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Other;
+
+struct Targeted {
+    seen_by_a: AtomicUsize,
+    seen_by_b: AtomicUsize,
+}
+
+#[workflow]
+impl Targeted {
+    #[step(sends = [Task, Other])]
+    async fn begin(&self, ctx: &Context<()>, ev: StartEvent<u8>) -> Result<Option<Task>, SendError> {
+        match ev.input {
+            0 => ctx.send_event_to(TargetedStep::B, Task(1))?,
+            1 => ctx.send_event_to(TargetedStep::B, Other)?,
+            _ => ctx.send_event(Task(2))?,
+        }
+        Ok(None)
+    }
+
+    #[step]
+    async fn a(&self, _ev: Task) -> Option<StopEvent<u32>> {
+        self.seen_by_a.fetch_add(1, Ordering::SeqCst);
+        None
+    }
+
+    #[step(num_workers = 1)]
+    async fn b(&self, ev: Task) -> Option<StopEvent<u32>> {
+        let seen = self.seen_by_b.fetch_add(1, Ordering::SeqCst) + 1;
+        (seen == 1).then(|| StopEvent::new(ev.0))
+    }
+
+    #[step]
+    async fn other(&self, _ev: Other) -> StopEvent<u32> {
+        StopEvent::new(0)
+    }
+}
+
+fn targeted() -> Arc<Targeted> {
+    Arc::new(Targeted { seen_by_a: AtomicUsize::new(0), seen_by_b: AtomicUsize::new(0) })
+}
+
+#[tokio::test]
+async fn a_targeted_send_reaches_only_the_named_step() {
+    let flow = targeted();
+    assert_eq!(Arc::clone(&flow).run(0).await.unwrap(), 1);
+    assert_eq!(flow.seen_by_a.load(Ordering::SeqCst), 0, "`a` also takes Task but was not named");
+}
+
+#[tokio::test]
+async fn a_broadcast_send_reaches_every_consumer() {
+    let flow = targeted();
+    assert_eq!(Arc::clone(&flow).run(2).await.unwrap(), 2);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(flow.seen_by_b.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn sending_to_a_step_that_does_not_take_the_event_is_a_clear_error() {
+    let err = targeted().run(1).await.unwrap_err();
+    let WorkflowError::StepFailed { step: "begin", source, .. } = &err else { panic!("{err:?}") };
+    let send = source.downcast_ref::<SendError>().expect("a SendError");
+    assert_eq!(*send, SendError::NotAccepted { target: "b", event: "Other" });
+    assert!(send.to_string().contains("step `b` does not consume `Other`"), "{send}");
+}
+
+#[tokio::test]
+async fn sending_an_undeclared_event_is_a_clear_error() {
+    let err = Sneak.run(()).await.unwrap_err();
+    let WorkflowError::StepFailed { step: "sneak", source, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(
+        *source.downcast_ref::<SendError>().unwrap(),
+        SendError::Undeclared { step: "sneak", event: "Task" }
+    );
+}
+
+struct Sneak;
+
+#[workflow]
+impl Sneak {
+    /// `Task` is declared for the caller's stream only, not as a send.
+    #[step(streams = [Task])]
+    async fn sneak(&self, ctx: &Context<()>, _ev: StartEvent<()>) -> Result<StopEvent<()>, SendError> {
+        ctx.send_event(Task(1))?;
+        Ok(StopEvent::new(()))
+    }
+}
+
+// ------------------------------------------------------------ streaming, stop, cancel
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Progress(u32);
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Slow;
+
+struct Reporter;
+
+#[workflow]
+impl Reporter {
+    #[step(streams = [Progress])]
+    async fn work(
+        &self,
+        ctx: &Context<()>,
+        ev: StartEvent<u32>,
+    ) -> Result<Emit<(Slow, StopEvent<u32>)>, SendError> {
+        for i in 1..=ev.input {
+            ctx.write_event_to_stream(Progress(i))?;
+        }
+        if ev.input == 0 {
+            return Ok(Emit::new(Slow));
+        }
+        Ok(Emit::new(StopEvent::new(ev.input)))
+    }
+
+    /// Only reached with input 0: streams after a long sleep.
+    #[step(streams = [Progress])]
+    async fn slow(&self, ctx: &Context<()>, _ev: Slow) -> Result<StopEvent<u32>, SendError> {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        ctx.write_event_to_stream(Progress(999))?;
+        Ok(StopEvent::new(0))
+    }
+}
+
+#[tokio::test]
+async fn the_stream_carries_step_events_in_order_and_ends_with_the_outcome() {
+    let mut handler = Reporter.start(3);
+    let events = drain(&mut handler).await;
+    let progress: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::Event(ReporterEvent::Progress(p)) => Some(p.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress, [1, 2, 3]);
+    assert!(matches!(events.last(), Some(RunEvent::Finished(RunOutcome::Stopped))), "{events:?}");
+    assert_eq!(handler.await.unwrap(), 3);
+}
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Late;
+
+struct StopsFirst;
+
+#[workflow]
+impl StopsFirst {
+    #[step]
+    async fn split(&self, _ev: StartEvent<()>) -> Vec<Emit<(Late, StopEvent<()>)>> {
+        vec![Emit::new(Late), Emit::new(StopEvent::new(()))]
+    }
+
+    #[step(streams = [Progress])]
+    async fn late(&self, ctx: &Context<()>, _ev: Late) -> Result<Option<StopEvent<()>>, SendError> {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let _ = ctx.write_event_to_stream(Progress(1));
+        Ok(None)
+    }
+}
+
+#[tokio::test]
+async fn an_event_written_after_the_stop_never_reaches_the_stream() {
+    let mut handler = StopsFirst.start(());
+    let events = drain(&mut handler).await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(events.iter().all(|e| !matches!(e, RunEvent::Event(_))), "{events:?}");
+    assert!(matches!(events.last(), Some(RunEvent::Finished(RunOutcome::Stopped))));
+    handler.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_ends_the_run_with_cancelled_and_a_final_stream_event() {
+    let mut handler = Reporter.start(0);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    handler.cancel();
+    let events = drain(&mut handler).await;
+    assert!(matches!(events.last(), Some(RunEvent::Finished(RunOutcome::Cancelled))), "{events:?}");
+    assert!(events.iter().all(|e| !matches!(e, RunEvent::Event(ReporterEvent::Progress(Progress(999))))));
+    let err = handler.await.unwrap_err();
+    assert!(matches!(err, WorkflowError::Cancelled { workflow: "Reporter" }), "{err:?}");
+    assert!(err.to_string().contains("cancelled"));
+}
+
+// ------------------------------------------------------------ worker limits via internal events
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Unit(u32);
+
+struct Pool;
+
+#[workflow]
+impl Pool {
+    #[step]
+    async fn split(&self, ev: StartEvent<u32>) -> Vec<Unit> {
+        (0..ev.input).map(Unit).collect()
+    }
+
+    #[step(num_workers = 3)]
+    async fn work(&self, ev: Unit) -> Unit2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Unit2(ev.0)
+    }
+
+    #[step]
+    async fn done(&self, ev: Collected<Unit2>) -> StopEvent<usize> {
+        StopEvent::new(ev.len())
+    }
+}
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Unit2(u32);
+
+#[tokio::test(start_paused = true)]
+async fn internal_events_show_at_most_num_workers_invocations_each_on_its_own_slot() {
+    let mut handler = Pool.start_with(10, RunOptions::new().internal_events(true));
+    let events = drain(&mut handler).await;
+    assert_eq!(handler.await.unwrap(), 10);
+    let mut busy: Vec<usize> = Vec::new();
+    let mut peak = 0;
+    let mut starts = 0;
+    for event in &events {
+        match event {
+            RunEvent::StepStarted { step: "work", worker, .. } => {
+                assert!(*worker < 3, "worker slot {worker} of 3");
+                assert!(!busy.contains(worker), "slot {worker} given out twice");
+                busy.push(*worker);
+                peak = peak.max(busy.len());
+                starts += 1;
+            }
+            RunEvent::StepFinished { step: "work", worker, succeeded, .. } => {
+                assert!(*succeeded);
+                busy.retain(|w| w != worker);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(starts, 10);
+    assert_eq!(peak, 3);
+}
+
+// ------------------------------------------------------------ outside input
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Question(String);
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Approval {
+    ticket: u32,
+    approved: bool,
+}
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Ticket(u32);
+
+struct Approvals {
+    before_wait: AtomicUsize,
+}
+
+#[workflow(external = [Approval])]
+impl Approvals {
+    #[step]
+    async fn open(&self, ev: StartEvent<Vec<u32>>) -> Vec<Ticket> {
+        ev.input.iter().copied().map(Ticket).collect()
+    }
+
+    /// Waits in place, matched by ticket number: two waiters at once.
+    #[step(num_workers = 2, streams = [InputRequired<Question>])]
+    async fn review(&self, ctx: &Context<()>, ev: Ticket) -> Result<Approved, WaitError> {
+        self.before_wait.fetch_add(1, Ordering::SeqCst);
+        let ticket = ev.0;
+        let approval = ctx
+            .wait_for_event::<Approval>()
+            .matching(move |a| a.ticket == ticket)
+            .request(InputRequired::new(Question(format!("approve ticket {ticket}?"))))
+            .timeout(Duration::from_secs(60))
+            .await?;
+        Ok(Approved(approval.ticket, approval.approved))
+    }
+
+    #[step]
+    async fn tally(&self, ev: Collected<Approved>) -> StopEvent<Vec<(u32, bool)>> {
+        let mut all: Vec<_> = ev.into_iter().map(|a| (a.0, a.1)).collect();
+        all.sort_unstable();
+        StopEvent::new(all)
+    }
+}
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Approved(u32, bool);
+
+#[tokio::test]
+async fn two_waiters_are_told_apart_by_a_field_and_code_before_the_wait_runs_once() {
+    let flow = Arc::new(Approvals { before_wait: AtomicUsize::new(0) });
+    let mut handler = Arc::clone(&flow).start(vec![7, 8]);
+    let mut asked = Vec::new();
+    while asked.len() < 2 {
+        match handler.events().next().await {
+            Some(RunEvent::Event(ApprovalsEvent::InputRequired(request))) => asked.push(request.request.0),
+            other => panic!("expected two requests, got {other:?}"),
+        }
+    }
+    asked.sort();
+    assert_eq!(asked, ["approve ticket 7?", "approve ticket 8?"]);
+    // Answer in the opposite order: each answer must reach its own waiter.
+    handler.send_event(Approval { ticket: 8, approved: false }).unwrap();
+    handler.send_event(Approval { ticket: 7, approved: true }).unwrap();
+    assert_eq!(handler.await.unwrap(), vec![(7, true), (8, false)]);
+    assert_eq!(flow.before_wait.load(Ordering::SeqCst), 2, "no replay: each step ran its prefix once");
+}
+
+#[tokio::test]
+async fn an_answer_sent_before_the_wait_begins_is_kept_not_lost() {
+    let flow = Arc::new(Approvals { before_wait: AtomicUsize::new(0) });
+    let handler = Arc::clone(&flow).start(vec![5]);
+    handler.send_event(Approval { ticket: 5, approved: true }).unwrap();
+    assert_eq!(handler.await.unwrap(), vec![(5, true)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_times_out_with_a_clear_error() {
+    let handler = Approvals { before_wait: AtomicUsize::new(0) }.start(vec![1]);
+    let err = handler.await.unwrap_err();
+    let WorkflowError::StepFailed { step: "review", source, .. } = &err else { panic!("{err:?}") };
+    let wait = source.downcast_ref::<WaitError>().expect("a WaitError");
+    assert!(
+        matches!(wait, WaitError::TimedOut { after, .. } if *after == Duration::from_secs(60)),
+        "{wait:?}"
+    );
+    assert!(wait.to_string().contains("handler.send_event"), "{wait}");
+}
+
+struct Interview;
+
+#[workflow]
+impl Interview {
+    /// Returns a request instead of waiting in place: the run then waits for
+    /// the caller rather than stalling.
+    #[step]
+    async fn ask(&self, ev: StartEvent<String>) -> InputRequired<String> {
+        InputRequired::new(format!("{}?", ev.input))
+    }
+
+    #[step]
+    async fn answer(&self, ev: HumanResponse<String>) -> StopEvent<String> {
+        StopEvent::new(ev.response)
+    }
+}
+
+#[tokio::test]
+async fn a_returned_request_pauses_the_run_until_the_caller_answers() {
+    let mut handler = Interview.start("name".into());
+    match handler.events().next().await {
+        Some(RunEvent::Event(InterviewEvent::InputRequired(request))) => assert_eq!(request.request, "name?"),
+        other => panic!("{other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!handler.is_finished(), "waiting for the caller is not a stall");
+    handler.send_event(HumanResponse::new("Ada".to_string())).unwrap();
+    assert_eq!(handler.await.unwrap(), "Ada");
+}
+
+#[tokio::test]
+async fn sending_into_a_finished_run_is_an_error() {
+    let mut handler = Interview.start("x".into());
+    let _ = handler.events().next().await;
+    handler.cancel();
+    let _ = drain(&mut handler).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let err = handler.send_event(HumanResponse::new("late".to_string())).unwrap_err();
+    assert!(matches!(err, SendError::RunEnded { .. }), "{err:?}");
+}
+
+// ------------------------------------------------------------ retries
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Flaky(&'static str);
+
+struct Retried {
+    attempts: Mutex<Vec<(u32, tokio::time::Instant)>>,
+    fail_times: u32,
+}
+
+#[workflow]
+impl Retried {
+    #[step(retry = RetryPolicy::exponential(4).base_delay(Duration::from_millis(100)).jitter(false)
+        .retry_if(|e| e.to_string() != "permanent"))]
+    async fn call(&self, ctx: &Context<()>, ev: StartEvent<String>) -> Result<StopEvent<u32>, Flaky> {
+        self.attempts.lock().unwrap().push((ctx.attempt(), tokio::time::Instant::now()));
+        if ctx.attempt() <= self.fail_times {
+            return Err(Flaky(if ev.input == "permanent" { "permanent" } else { "flaky" }));
+        }
+        Ok(StopEvent::new(ctx.attempt()))
+    }
+}
+
+fn retried(fail_times: u32) -> Arc<Retried> {
+    Arc::new(Retried { attempts: Mutex::new(Vec::new()), fail_times })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_step_sees_its_attempt_number_and_backs_off_exponentially() {
+    let flow = retried(2);
+    assert_eq!(Arc::clone(&flow).run("flaky".into()).await.unwrap(), 3);
+    let attempts = flow.attempts.lock().unwrap().clone();
+    let numbers: Vec<u32> = attempts.iter().map(|a| a.0).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    let gaps: Vec<u128> = attempts.windows(2).map(|w| (w[1].1 - w[0].1).as_millis()).collect();
+    assert_eq!(gaps, [100, 200]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_stop_after_the_maximum_attempts_and_the_error_counts_them() {
+    let err = retried(10).run("flaky".into()).await.unwrap_err();
+    assert!(matches!(err, WorkflowError::StepFailed { step: "call", attempts: 4, .. }), "{err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_the_predicate_rejects_are_not_retried() {
+    let flow = retried(10);
+    let err = Arc::clone(&flow).run("permanent".into()).await.unwrap_err();
+    assert!(matches!(err, WorkflowError::StepFailed { attempts: 1, .. }), "{err:?}");
+    assert_eq!(flow.attempts.lock().unwrap().len(), 1);
+}
+
+// ------------------------------------------------------------ recovering from a failure
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Fetch {
+    url: String,
+}
+
+struct Recovering;
+
+#[workflow]
+impl Recovering {
+    #[step]
+    async fn begin(&self, ev: StartEvent<String>) -> Fetch {
+        Fetch { url: ev.input.clone() }
+    }
+
+    #[step(retry = RetryPolicy::fixed(2, Duration::from_millis(1)))]
+    async fn fetch(&self, ev: Fetch) -> Result<StopEvent<String>, Flaky> {
+        if ev.url.starts_with("bad") {
+            return Err(Flaky("connection refused"));
+        }
+        Ok(StopEvent::new(ev.url))
+    }
+
+    /// Receives the failure report and recovers the run.
+    #[step]
+    async fn recover(&self, ev: StepFailed) -> StopEvent<String> {
+        StopEvent::new(format!("{}|{}|{}|{}|{}", ev.step, ev.event, ev.input, ev.error, ev.attempts))
+    }
+}
+
+#[tokio::test]
+async fn a_failure_handler_gets_the_step_input_error_and_attempts_and_recovers() {
+    assert_eq!(Recovering.run("ok".into()).await.unwrap(), "ok");
+    let report = Recovering.run("bad.example".into()).await.unwrap();
+    assert_eq!(report, r#"fetch|Fetch|{"url":"bad.example"}|connection refused|2"#);
+}
+
+// ------------------------------------------------------------ tracing and verbose
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn every_run_and_step_invocation_has_a_tracing_span() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async { Search.run(2).await.unwrap() });
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains(r#"workflow_run{workflow="Search" run_id="#), "{log}");
+    assert!(log.contains(r#"workflow_step{step="search" worker=0 attempt=1}: "#), "{log}");
+    assert!(log.contains("step finished succeeded=true"), "{log}");
+}

@@ -1,0 +1,23 @@
+use workflow_core::prelude::*;
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct A;
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct B;
+
+struct Flow;
+
+#[workflow]
+impl Flow {
+    #[step]
+    async fn first(&self, _ev: StartEvent<u32>) -> A {
+        A
+    }
+
+    #[step]
+    async fn second(&self, _ev: Collected) -> StopEvent<u32> {
+        StopEvent::new(1)
+    }
+}
+
+fn main() {}

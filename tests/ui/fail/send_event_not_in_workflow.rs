@@ -1,0 +1,27 @@
+use workflow_core::prelude::*;
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct A;
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct B;
+
+struct Flow;
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct Elsewhere;
+
+#[workflow]
+impl Flow {
+    #[step(sends = [A])]
+    async fn first(&self, ctx: &Context<()>, _ev: StartEvent<u32>) -> Result<Option<A>, SendError> {
+        ctx.send_event(Elsewhere)?;
+        Ok(None)
+    }
+
+    #[step]
+    async fn second(&self, _ev: A) -> StopEvent<u32> {
+        StopEvent::new(1)
+    }
+}
+
+fn main() {}

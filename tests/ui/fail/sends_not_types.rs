@@ -1,0 +1,18 @@
+use workflow_core::prelude::*;
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct A;
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct B;
+
+struct Flow;
+
+#[workflow]
+impl Flow {
+    #[step(sends = [1])]
+    async fn first(&self, _ev: StartEvent<u32>) -> StopEvent<u32> {
+        StopEvent::new(1)
+    }
+}
+
+fn main() {}

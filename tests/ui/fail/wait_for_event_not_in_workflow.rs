@@ -1,0 +1,19 @@
+use workflow_core::prelude::*;
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct A;
+#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+struct B;
+
+struct Flow;
+
+#[workflow]
+impl Flow {
+    #[step]
+    async fn first(&self, ctx: &Context<()>, _ev: StartEvent<u32>) -> Result<StopEvent<u32>, WaitError> {
+        let _b: B = ctx.wait_for_event::<B>().await?;
+        Ok(StopEvent::new(1))
+    }
+}
+
+fn main() {}
