@@ -593,3 +593,34 @@ fn every_run_and_step_invocation_has_a_tracing_span() {
     assert!(log.contains(r#"workflow_step{step="search" worker=0 attempt=1}: "#), "{log}");
     assert!(log.contains("step finished succeeded=true"), "{log}");
 }
+
+/// Runs in a child process (see the next test): a verbose run of `Search`.
+#[test]
+fn verbose_child() {
+    if std::env::var_os("WORKFLOW_VERBOSE_CHILD").is_none() {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async { Search.run_with(1, RunOptions::new().verbose(true)).await.unwrap() });
+}
+
+#[test]
+fn verbose_mode_prints_each_step_and_what_it_emitted() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "verbose_child", "--nocapture", "--test-threads=1"])
+        .env("WORKFLOW_VERBOSE_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for line in [
+        "[Search] running step split (worker 0, attempt 1)",
+        "  -> emitted Source",
+        "[Search] running step search (worker 0, attempt 1)",
+        "  -> emitted Found",
+        "[Search] running step merge (worker 0, attempt 1)",
+        "  -> emitted StopEvent<Vec<u32>>",
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
+    }
+}

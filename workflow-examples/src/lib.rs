@@ -4,11 +4,17 @@
 //!   with a BM25 retriever and an extractive synthesizer; offline, no API key.
 //! - [`router`]: query routing, a simple and a complex branch.
 //! - [`refine`]: a self-correcting loop with a counter guard in the context.
+//! - [`aggregator`]: three sources searched in parallel, then merged (fan-out, fan-in).
+//! - [`progress`]: a workflow that streams its progress to the caller.
+//! - [`approval`]: a person approves a refund from the terminal (human in the loop).
 //!
 //! Run them with `cargo run -p workflow-examples --example rag -- "your question"`
-//! (or `router`, `refine`).
+//! (or `router`, `refine`, `aggregator`, `progress`, `approval`).
 
+pub mod aggregator;
+pub mod approval;
 pub mod corpus;
+pub mod progress;
 pub mod rag;
 pub mod refine;
 pub mod router;

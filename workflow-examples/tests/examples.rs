@@ -1,6 +1,7 @@
 //! The examples give sensible answers; each test fails if its workflow breaks.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use workflow_core::prelude::*;
 use workflow_examples::corpus::Index;
@@ -81,4 +82,72 @@ async fn refine_stops_at_its_guard_when_the_brief_cannot_be_met() {
     let headline = Refine.run(brief(0, "warranty")).await.unwrap();
     assert!(!headline.accepted);
     assert_eq!(headline.reviews, MAX_REVIEWS);
+}
+
+// ------------------------------------------------------------ issue 3's examples
+
+use workflow_examples::aggregator::{bundled_sources, Aggregator};
+use workflow_examples::approval::{run_interactively, RefundApproval, RefundRequest};
+use workflow_examples::progress::{Indexer, IndexerEvent, Summary};
+
+#[tokio::test(start_paused = true)]
+async fn the_aggregator_searches_its_sources_in_parallel_and_merges_them() {
+    let sources = bundled_sources().unwrap();
+    let slowest = sources.iter().map(|s| s.latency).max().unwrap();
+    let total: std::time::Duration = sources.iter().map(|s| s.latency).sum();
+    let started = tokio::time::Instant::now();
+    let merged = Aggregator::new(sources, 2).run("refund or return in a store".into()).await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= slowest && took < total,
+        "took {took:?}: the slowest source is {slowest:?}, all of them {total:?}"
+    );
+    assert_eq!(merged.answered, ["stores", "accounts", "policies"], "fastest source first");
+    let sources: Vec<&str> = merged.results.iter().map(|(s, _)| s.as_str()).collect();
+    assert!(sources.contains(&"stores") && sources.contains(&"policies"), "{sources:?}");
+    assert!(merged.results.windows(2).all(|w| w[0].1.score >= w[1].1.score));
+}
+
+#[tokio::test]
+async fn the_indexer_streams_one_progress_event_per_document() {
+    let mut handler = Indexer.start(workflow_examples::corpus::bundled_dir().to_path_buf());
+    let mut done = Vec::new();
+    while let Some(event) = futures::StreamExt::next(handler.events()).await {
+        if let RunEvent::Event(IndexerEvent::Progress(p)) = event {
+            assert_eq!(p.total, 6);
+            done.push(p.done);
+        }
+    }
+    assert_eq!(done, [1, 2, 3, 4, 5, 6]);
+    let summary: Summary = handler.await.unwrap();
+    assert_eq!(summary.documents, 6);
+    assert!(summary.words > 300, "{summary:?}");
+}
+
+fn refund(days: u32) -> RefundRequest {
+    RefundRequest { order: "NW-1".into(), amount_cents: 1_250, days_since_delivery: days }
+}
+
+#[tokio::test]
+async fn the_approval_asks_on_the_terminal_and_acts_on_the_answer() {
+    let mut screen = Vec::new();
+    let decision =
+        run_interactively(refund(3), Duration::from_secs(5), &b"yes\n"[..], &mut screen).await.unwrap();
+    assert!(decision.approved);
+    assert_eq!(decision.refunded_cents, 1_250);
+    let screen = String::from_utf8(screen).unwrap();
+    assert!(screen.contains("Refund 12.50 euros for order NW-1.\nApprove? [y/n] "), "{screen}");
+
+    let mut screen = Vec::new();
+    let decision =
+        run_interactively(refund(45), Duration::from_secs(5), &b"n\n"[..], &mut screen).await.unwrap();
+    assert!(!decision.approved);
+    assert_eq!(decision.refunded_cents, 0);
+    assert!(String::from_utf8(screen).unwrap().contains("past the 30-day window"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_approval_gives_up_when_nobody_answers() {
+    let err = RefundApproval { patience: Duration::from_secs(60) }.run(refund(1)).await.unwrap_err();
+    assert!(err.to_string().contains("within 60s"), "{err}");
 }
