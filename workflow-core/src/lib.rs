@@ -180,4 +180,12 @@ mod guides {
     mod branches_and_loops {}
     #[doc = include_str!("../../docs/state.md")]
     mod state {}
+    #[doc = include_str!("../../docs/concurrency.md")]
+    mod concurrency {}
+    #[doc = include_str!("../../docs/streaming.md")]
+    mod streaming {}
+    #[doc = include_str!("../../docs/human-in-the-loop.md")]
+    mod human_in_the_loop {}
+    #[doc = include_str!("../../docs/retries-and-errors.md")]
+    mod retries_and_errors {}
 }
