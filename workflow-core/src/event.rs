@@ -22,129 +22,96 @@ pub trait Event: Clone + Debug + Send + Serialize + DeserializeOwned + 'static {
     const NAME: &'static str;
 }
 
-/// The event that starts a run: it carries the run's typed input.
-///
-/// `MyFlow::run(input)` wraps `input` in a `StartEvent` and delivers it to
-/// every step that takes `StartEvent<Input>`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct StartEvent<T> {
-    /// The input given to `run` or `start`.
-    pub input: T,
+/// Defines a library event that wraps one payload field: the struct, `new`,
+/// a getter that unwraps it, `Deref` to the payload, and its `Event` impl.
+macro_rules! wrapper_event {
+    ($(#[$doc:meta])* $name:ident { $(#[$field_doc:meta])* $field:ident } fn $unwrap:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        pub struct $name<T> {
+            $(#[$field_doc])*
+            pub $field: T,
+        }
+
+        impl<T> $name<T> {
+            #[doc = concat!("Wraps the `", stringify!($field), "`.")]
+            pub fn new($field: T) -> Self {
+                Self { $field }
+            }
+
+            #[doc = concat!("Unwraps the `", stringify!($field), "`.")]
+            pub fn $unwrap(self) -> T {
+                self.$field
+            }
+        }
+
+        impl<T> Deref for $name<T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                &self.$field
+            }
+        }
+
+        impl<T> DerefMut for $name<T> {
+            fn deref_mut(&mut self) -> &mut T {
+                &mut self.$field
+            }
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<T> Event for $name<T>
+        where
+            T: Clone + Debug + Send + Serialize + DeserializeOwned + 'static,
+        {
+            const NAME: &'static str = stringify!($name);
+        }
+    };
 }
 
-impl<T> StartEvent<T> {
-    /// Wraps a run's input.
-    pub fn new(input: T) -> Self {
-        Self { input }
-    }
-
-    /// Unwraps the input.
-    pub fn into_input(self) -> T {
-        self.input
-    }
+wrapper_event! {
+    /// The event that starts a run: it carries the run's typed input.
+    ///
+    /// `MyFlow::run(input)` wraps `input` in a `StartEvent` and delivers it to
+    /// every step that takes `StartEvent<Input>`.
+    StartEvent {
+        /// The input given to `run` or `start`.
+        input
+    } fn into_input
 }
 
-impl<T> Deref for StartEvent<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.input
-    }
+wrapper_event! {
+    /// The event that ends a run: it carries the run's typed output.
+    ///
+    /// The first `StopEvent` a step emits ends the run; `run` returns its result.
+    StopEvent {
+        /// The value `run` returns.
+        result
+    } fn into_result
 }
 
-impl<T> DerefMut for StartEvent<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.input
-    }
+wrapper_event! {
+    /// A request for input from outside the run, such as a human's answer.
+    ///
+    /// A step that returns it (or a type declared in `#[workflow(requests = [..])]`)
+    /// writes it to the caller's event stream; the run then waits for the caller
+    /// to answer with [`Handler::send_event`](crate::Handler::send_event), instead
+    /// of stalling, and need not have a consumer step.
+    InputRequired {
+        /// What the caller is asked.
+        request
+    } fn into_request
 }
 
-#[diagnostic::do_not_recommend]
-impl<T> Event for StartEvent<T>
-where
-    T: Clone + Debug + Send + Serialize + DeserializeOwned + 'static,
-{
-    const NAME: &'static str = "StartEvent";
-}
-
-/// The event that ends a run: it carries the run's typed output.
-///
-/// The first `StopEvent` a step emits ends the run; `run` returns its result.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct StopEvent<T> {
-    /// The value `run` returns.
-    pub result: T,
-}
-
-impl<T> StopEvent<T> {
-    /// Wraps a run's result.
-    pub fn new(result: T) -> Self {
-        Self { result }
-    }
-
-    /// Unwraps the result.
-    pub fn into_result(self) -> T {
-        self.result
-    }
-}
-
-#[diagnostic::do_not_recommend]
-impl<T> Event for StopEvent<T>
-where
-    T: Clone + Debug + Send + Serialize + DeserializeOwned + 'static,
-{
-    const NAME: &'static str = "StopEvent";
-}
-
-/// A request for input from outside the run, such as a human's answer.
-///
-/// A step that returns it (or a type declared in `#[workflow(requests = [..])]`)
-/// writes it to the caller's event stream; the run then waits for the caller
-/// to answer with [`Handler::send_event`](crate::Handler::send_event), instead
-/// of stalling, and need not have a consumer step.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct InputRequired<T> {
-    /// What the caller is asked.
-    pub request: T,
-}
-
-impl<T> InputRequired<T> {
-    /// Wraps a request.
-    pub fn new(request: T) -> Self {
-        Self { request }
-    }
-}
-
-#[diagnostic::do_not_recommend]
-impl<T> Event for InputRequired<T>
-where
-    T: Clone + Debug + Send + Serialize + DeserializeOwned + 'static,
-{
-    const NAME: &'static str = "InputRequired";
-}
-
-/// An answer from outside the run, sent with
-/// [`Handler::send_event`](crate::Handler::send_event).
-///
-/// No step emits it; the graph checks know it comes from the caller (as do
-/// types declared in `#[workflow(external = [..])]`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct HumanResponse<T> {
-    /// The caller's answer.
-    pub response: T,
-}
-
-impl<T> HumanResponse<T> {
-    /// Wraps an answer.
-    pub fn new(response: T) -> Self {
-        Self { response }
-    }
-}
-
-#[diagnostic::do_not_recommend]
-impl<T> Event for HumanResponse<T>
-where
-    T: Clone + Debug + Send + Serialize + DeserializeOwned + 'static,
-{
-    const NAME: &'static str = "HumanResponse";
+wrapper_event! {
+    /// An answer from outside the run, sent with
+    /// [`Handler::send_event`](crate::Handler::send_event).
+    ///
+    /// No step emits it; the graph checks know it comes from the caller (as do
+    /// types declared in `#[workflow(external = [..])]`).
+    HumanResponse {
+        /// The caller's answer.
+        response
+    } fn into_response
 }
 
 /// Emitted by the runtime when a step fails for good (after its retries), if
