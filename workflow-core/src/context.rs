@@ -288,15 +288,21 @@ impl<S, E: WorkflowEvent> Context<S, E> {
     /// returned it. The step must list the type in `#[step(sends = [..])]`,
     /// so that the graph checks see the edge; a type that is not an event of
     /// this workflow does not compile.
-    pub fn send_event<T: IntoEvent<E>>(&self, event: T) -> Result<(), SendError> {
-        let (scope, event) = self.checked(event.into_event(), E::sent_by)?;
+    pub fn send_event<T>(&self, event: T) -> Result<(), SendError>
+    where
+        E: Wrap<T>,
+    {
+        let (scope, event) = self.checked(E::wrap(event), E::sent_by)?;
         scope.link.send(scope.invocation, event, None)
     }
 
     /// Sends `event` to one step only, named by the generated step enum
     /// (`MyFlowStep::Rerank`), so that an unknown step does not compile.
-    pub fn send_event_to<T: IntoEvent<E>>(&self, step: E::Step, event: T) -> Result<(), SendError> {
-        let (scope, event) = self.checked(event.into_event(), E::sent_by)?;
+    pub fn send_event_to<T>(&self, step: E::Step, event: T) -> Result<(), SendError>
+    where
+        E: Wrap<T>,
+    {
+        let (scope, event) = self.checked(E::wrap(event), E::sent_by)?;
         let target = step.into();
         if !event.accepted_by(target) {
             let target = E::INFO.steps[target].name;
@@ -307,8 +313,11 @@ impl<S, E: WorkflowEvent> Context<S, E> {
 
     /// Writes `event` to the caller's event stream (see `Handler::events`).
     /// The step must list the type in `#[step(streams = [..])]`.
-    pub fn write_event_to_stream<T: IntoEvent<E>>(&self, event: T) -> Result<(), SendError> {
-        let (scope, event) = self.checked(event.into_event(), E::streamed_by)?;
+    pub fn write_event_to_stream<T>(&self, event: T) -> Result<(), SendError>
+    where
+        E: Wrap<T>,
+    {
+        let (scope, event) = self.checked(E::wrap(event), E::streamed_by)?;
         scope.link.stream(event)
     }
 
@@ -328,9 +337,12 @@ impl<S, E: WorkflowEvent> Context<S, E> {
     /// (say `(Weather, News, News)`): returns `None` until then, then the
     /// tuple, in the order of its types, and forgets the events it used.
     /// An event whose type is not in `T` is ignored.
-    pub fn collect_events<T: Collect<E>, V: IntoEvent<E>>(&self, event: V) -> Option<T> {
+    pub fn collect_events<T: Collect<E>, V>(&self, event: V) -> Option<T>
+    where
+        E: Wrap<V>,
+    {
         let scope = self.scope.as_ref()?;
-        let event = event.into_event();
+        let event = E::wrap(event);
         if !T::wants(&event) {
             return None;
         }
@@ -360,16 +372,17 @@ impl<S, E: WorkflowEvent> Context<S, E> {
     }
 }
 
-/// Converts a value into a workflow's event enum: implemented by
-/// `#[workflow]` for each of the workflow's event types.
+/// Wraps one of a workflow's event types into the workflow's event enum:
+/// implemented by `#[workflow]` on the enum, once for each event type (and
+/// each `OneOf<..>` a step takes). The way back is [`Variant`](crate::Variant).
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an event of this workflow",
+    message = "`{T}` is not an event of this workflow",
     label = "not one of the workflow's event types",
     note = "only types that appear in the workflow's step signatures (or their `sends`/`streams` lists) can be sent"
 )]
-pub trait IntoEvent<E> {
-    /// Wraps `self` in the enum.
-    fn into_event(self) -> E;
+pub trait Wrap<T>: Sized {
+    /// Wraps `event` in the enum.
+    fn wrap(event: T) -> Self;
 }
 
 /// A run's exclusive claim on a [`Context`].

@@ -48,7 +48,7 @@ mod retry;
 mod runtime;
 mod workflow;
 
-pub use context::{Collect, Context, ContextError, IntoEvent, SendError, WaitError, WaitFor};
+pub use context::{Collect, Context, ContextError, SendError, WaitError, WaitFor, Wrap};
 pub use emit::{Branches, Emit, Inject, OneOf, MAX_BRANCHES};
 pub use error::{BoxError, WorkflowError};
 pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, StepFailed, StopEvent};
@@ -92,8 +92,8 @@ pub mod __private {
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
     pub use crate::{
-        BoxError, Collected, Context, Dispatch, Emit, Emitted, Event, IntoEvent, RetryPolicy, Route,
-        StepFailed, StepId, StepInfo, StepInput, StepOutcome, Variant, Workflow, WorkflowEvent, WorkflowInfo,
+        BoxError, Collected, Context, Dispatch, Emit, Emitted, Event, RetryPolicy, Route, StepFailed, StepId,
+        StepInfo, StepInput, StepOutcome, Variant, Workflow, WorkflowEvent, WorkflowInfo, Wrap,
     };
     pub use serde;
     pub use serde_json;
@@ -149,6 +149,7 @@ pub mod __private {
         }
     }
 
+    #[doc(hidden)]
     #[diagnostic::do_not_recommend]
     impl<T> Variant<T> for Unreachable {
         fn as_variant(&self) -> Option<&T> {
@@ -160,8 +161,8 @@ pub mod __private {
     }
 
     #[diagnostic::do_not_recommend]
-    impl<T> IntoEvent<Unreachable> for T {
-        fn into_event(self) -> Unreachable {
+    impl<T> Wrap<T> for Unreachable {
+        fn wrap(_: T) -> Unreachable {
             unreachable!("a workflow that failed to expand never runs")
         }
     }

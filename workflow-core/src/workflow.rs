@@ -76,7 +76,7 @@ pub trait WorkflowEvent: Clone + Debug + Send + 'static {
 }
 
 /// Reads one of its event types out of a workflow's event enum (the other
-/// way is [`IntoEvent`](crate::IntoEvent)).
+/// way is [`Wrap`](crate::Wrap)).
 #[diagnostic::on_unimplemented(
     message = "`{T}` is not an event of this workflow",
     label = "`{T}` is not one of the workflow's event types",
@@ -157,8 +157,10 @@ pub struct StepInfo {
     pub name: &'static str,
     /// The event types it consumes.
     pub accepts: &'static [&'static str],
-    /// The event types it may emit: returned, sent or streamed.
+    /// The event types it returns or sends to other steps.
     pub emits: &'static [&'static str],
+    /// The event types it writes to the caller's stream.
+    pub streams: &'static [&'static str],
     /// How many invocations may run at once.
     pub num_workers: usize,
 }
@@ -167,5 +169,25 @@ impl WorkflowInfo {
     /// The step called `name`, if there is one.
     pub fn step(&self, name: &str) -> Option<&StepInfo> {
         self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// The graph, as the macro drew it into the rustdoc.
+    pub fn graph(&self) -> workflow_graph::Graph {
+        let specs: Vec<workflow_graph::StepSpec<'_>> = self
+            .steps
+            .iter()
+            .map(|s| workflow_graph::StepSpec {
+                name: s.name,
+                accepts: s.accepts,
+                emits: s.emits,
+                streams: s.streams,
+            })
+            .collect();
+        workflow_graph::Graph::workflow(self.events, &specs, self.start, self.stop)
+    }
+
+    /// The graph as a self-contained SVG element.
+    pub fn svg(&self) -> String {
+        self.graph().svg(None)
     }
 }

@@ -18,6 +18,7 @@ pub fn codegen(item: &syn::ItemImpl, step_methods: &[syn::Ident], ir: &Ir) -> To
     let mut item = item.clone();
     let enum_ident = &ir.enum_ident;
     rewrite_contexts(&mut item, step_methods, &syn::parse_quote!(#enum_ident));
+    let graph_impl = graph_impl(ir);
     let rt = rt();
     let event_enum = event_enum(ir);
     let step_enum = step_enum(ir);
@@ -29,11 +30,37 @@ pub fn codegen(item: &syn::ItemImpl, step_methods: &[syn::Ident], ir: &Ir) -> To
     let workflow_impl = workflow_impl(ir);
     quote! {
         #item
+        #graph_impl
         #event_enum
         #step_enum
         #(#assertions)*
         #event_impl
         #workflow_impl
+    }
+}
+
+/// An inherent impl whose rustdoc is the workflow's graph, as an inline SVG
+/// (drawn at compile time, so it needs no script, flag or network) and as
+/// text, with `mermaid()` in it: rustdoc shows an impl's docs only when the
+/// impl has a public item, and the steps are usually private.
+fn graph_impl(ir: &Ir) -> TokenStream {
+    let Ir { self_ty, name, .. } = ir;
+    let doc = format!(
+        "# Workflow graph\n\nThe steps of `{name}` (boxes) and the events between them (rounded; start and stop in \
+         green), as `#[workflow]` read them from the step signatures. Dashed arrows go to the caller's stream.\n\n\
+         {svg}\n\n<details><summary>The graph as text</summary>\n\n```text\n{text}```\n\n</details>\n",
+        svg = ir.graph.svg(None),
+        text = ir.graph.text(),
+    );
+    let mermaid = ir.graph.mermaid(None);
+    quote! {
+        #[doc = #doc]
+        impl #self_ty {
+            /// The graph of every flow this workflow allows, as a mermaid `flowchart`.
+            pub fn mermaid() -> &'static str {
+                #mermaid
+            }
+        }
     }
 }
 
@@ -78,9 +105,9 @@ fn event_enum(ir: &Ir) -> TokenStream {
                 }
             }
             #[diagnostic::do_not_recommend]
-            impl #rt::IntoEvent<#enum_ident> for #ty {
-                fn into_event(self) -> #enum_ident {
-                    #enum_ident::#variant(self)
+            impl #rt::Wrap<#ty> for #enum_ident {
+                fn wrap(event: #ty) -> Self {
+                    #enum_ident::#variant(event)
                 }
             }
             #[diagnostic::do_not_recommend]
@@ -108,9 +135,9 @@ fn event_enum(ir: &Ir) -> TokenStream {
         });
         quote! {
             #[diagnostic::do_not_recommend]
-            impl #rt::IntoEvent<#enum_ident> for #ty {
-                fn into_event(self) -> #enum_ident {
-                    match self.into_choice() { #(#arms,)* }
+            impl #rt::Wrap<#ty> for #enum_ident {
+                fn wrap(event: #ty) -> Self {
+                    match event.into_choice() { #(#arms,)* }
                 }
             }
         }
@@ -404,15 +431,22 @@ fn info(ir: &Ir) -> TokenStream {
     let stop = &ir.events[ir.stop.event].name;
     let events = ir.events.iter().map(|e| &e.name);
     let steps = ir.steps.iter().enumerate().map(|(i, s)| {
-        let step_name = s.ident.to_string();
+        let step_name = &s.name;
         let accepts = s.consumes.iter().map(|&e| &ir.events[e].name);
-        let emits = ir.events.iter().filter(|e| e.emitters.contains(&i)).map(|e| &e.name);
+        let emits = ir.events.iter().filter(|e| e.senders.contains(&i)).map(|e| &e.name);
+        let streams = ir.events.iter().filter(|e| e.streamers.contains(&i)).map(|e| &e.name);
         let workers = s.num_workers;
         quote! {
-            #rt::StepInfo { name: #step_name, accepts: &[#(#accepts),*], emits: &[#(#emits),*], num_workers: #workers }
+            #rt::StepInfo {
+                name: #step_name,
+                accepts: &[#(#accepts),*],
+                emits: &[#(#emits),*],
+                streams: &[#(#streams),*],
+                num_workers: #workers,
+            }
         }
     });
-    let mermaid = &ir.mermaid;
+    let mermaid = ir.graph.mermaid(None);
     quote! {
         #rt::WorkflowInfo {
             name: #name,

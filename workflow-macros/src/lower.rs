@@ -23,7 +23,9 @@ pub struct Ir {
     pub unions: Vec<(syn::Type, Vec<usize>)>,
     /// The event index of `StepFailed`, if some step consumes it.
     pub step_failed: Option<usize>,
-    pub mermaid: String,
+    /// The graph to draw, built exactly as the runtime rebuilds it from
+    /// `WorkflowInfo` (both call `workflow_graph::Graph::workflow`).
+    pub graph: workflow_graph::Graph,
 }
 
 pub struct EventIr {
@@ -55,6 +57,8 @@ pub struct Boundary {
 
 pub struct StepIr {
     pub ident: syn::Ident,
+    /// The method's name as a string.
+    pub name: String,
     /// Its variant in the step enum.
     pub variant: syn::Ident,
     pub num_workers: usize,
@@ -122,6 +126,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         }
         steps.push(StepIr {
             ident: step.ident.clone(),
+            name: step.ident.to_string(),
             variant: format_ident!("{}", camel_case(&step.ident.to_string())),
             num_workers: step.num_workers,
             input: step.input.kind,
@@ -145,7 +150,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         .iter()
         .position(|e| EventTy::new(e.ty.clone()).is_wrapper_named("StepFailed") && !e.consumers.is_empty());
     let events = table.events;
-    let mermaid = mermaid(&events, &steps, start, stop);
+    let graph = graph(&events, &steps, start, stop);
     Ir {
         name: def.name.clone(),
         self_ty: (*def.item.self_ty).clone(),
@@ -158,7 +163,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         steps,
         unions,
         step_failed,
-        mermaid,
+        graph,
     }
 }
 
@@ -233,26 +238,27 @@ impl EventTable {
     }
 }
 
-/// The graph as a mermaid flowchart: steps are boxes, events are rounded.
-fn mermaid(events: &[EventIr], steps: &[StepIr], start: usize, stop: usize) -> String {
-    let escape = |s: &str| s.replace('<', "#lt;").replace('>', "#gt;").replace('"', "#quot;");
-    let mut out = String::from("flowchart TD\n");
-    for (i, event) in events.iter().enumerate() {
-        let (open, close) = if i == start || i == stop { ("((", "))") } else { ("([", "])") };
-        out.push_str(&format!("    e{i}{open}\"{}\"{close}\n", escape(&event.name)));
-    }
-    for (i, step) in steps.iter().enumerate() {
-        out.push_str(&format!("    s{i}[\"{}\"]\n", step.ident));
-        for e in &step.consumes {
-            out.push_str(&format!("    e{e} --> s{i}\n"));
-        }
-    }
-    for (e, event) in events.iter().enumerate() {
-        for &s in &event.emitters {
-            out.push_str(&format!("    s{s} --> e{e}\n"));
-        }
-    }
-    out
+/// The drawable graph: what each step takes, returns or sends, and streams.
+fn graph(events: &[EventIr], steps: &[StepIr], start: usize, stop: usize) -> workflow_graph::Graph {
+    let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+    let lists: Vec<[Vec<&str>; 3]> = (0..steps.len())
+        .map(|i| {
+            let of = |pick: fn(&EventIr) -> &Vec<usize>| {
+                events.iter().filter(|e| pick(e).contains(&i)).map(|e| e.name.as_str()).collect::<Vec<_>>()
+            };
+            let accepts = steps[i].consumes.iter().map(|&e| events[e].name.as_str()).collect();
+            [accepts, of(|e| &e.senders), of(|e| &e.streamers)]
+        })
+        .collect();
+    let specs: Vec<workflow_graph::StepSpec<'_>> = steps
+        .iter()
+        .zip(&lists)
+        .map(|(step, [accepts, emits, streams])| {
+            let name = step.name.as_str();
+            workflow_graph::StepSpec { name, accepts, emits, streams }
+        })
+        .collect();
+    workflow_graph::Graph::workflow(&names, &specs, &events[start].name, &events[stop].name)
 }
 
 #[cfg(test)]
@@ -294,8 +300,9 @@ mod tests {
         assert_eq!(ir.start.payload.to_token_stream().to_string(), "Query");
         assert_eq!(ir.stop.payload.to_token_stream().to_string(), "String");
         assert_eq!(ir.state.to_token_stream().to_string(), "()");
-        assert!(ir.mermaid.contains("e0((\"StartEvent#lt;Query#gt;\"))"), "{}", ir.mermaid);
-        assert!(ir.mermaid.contains("s2 --> e1"), "{}", ir.mermaid);
+        let mermaid = ir.graph.mermaid(None);
+        assert!(mermaid.contains("n0(((\"StartEvent#lt;Query#gt;\")))"), "{mermaid}");
+        assert!(mermaid.contains("n6 --> n1"), "answer (node 6) loops back to Retrieved: {mermaid}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::{Context, IntoEvent, SendError};
+use super::{Context, SendError, Wrap};
 use crate::runtime::RunLink;
 use crate::workflow::{Variant, WorkflowEvent};
 
@@ -64,8 +64,11 @@ impl<'a, S, E: WorkflowEvent + Variant<T>, T> WaitFor<'a, S, E, T> {
 
     /// Writes `request` to the caller's stream when the wait begins, to say
     /// what is awaited. The step must list its type in `streams = [..]`.
-    pub fn request(mut self, request: impl IntoEvent<E>) -> Self {
-        self.request = Some(request.into_event());
+    pub fn request<R>(mut self, request: R) -> Self
+    where
+        E: Wrap<R>,
+    {
+        self.request = Some(E::wrap(request));
         self
     }
 

@@ -14,7 +14,7 @@ use super::core::{RunEvent, RunOutcome};
 use super::driver::{drive, Run};
 use super::link::RunLink;
 use super::options::RunOptions;
-use crate::context::{IntoEvent, SendError};
+use crate::context::{SendError, Wrap};
 use crate::error::WorkflowError;
 use crate::workflow::{Workflow, WorkflowEvent};
 
@@ -121,8 +121,11 @@ impl<W: Workflow> Handler<W> {
     /// Sends `event` into the run from outside: to the step waiting for it
     /// in `ctx.wait_for_event`, else to the steps that consume it; kept for
     /// a later waiter if neither exists yet.
-    pub fn send_event<T: IntoEvent<W::Event>>(&self, event: T) -> Result<(), SendError> {
-        let event = event.into_event();
+    pub fn send_event<T>(&self, event: T) -> Result<(), SendError>
+    where
+        W::Event: Wrap<T>,
+    {
+        let event = W::Event::wrap(event);
         match &self.link {
             Some(link) => link.external(event),
             None => Err(SendError::RunEnded { event: event.name() }),
