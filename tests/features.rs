@@ -21,11 +21,11 @@ async fn drain<W: workflow_core::Workflow>(
 
 // ------------------------------------------------------------ collect_events
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct Weather(String);
-#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct News(u32);
-#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct Noise;
 
 struct Briefing;
@@ -60,9 +60,9 @@ async fn collect_events_returns_the_expected_multiset_in_its_order_ignoring_stra
 
 // ------------------------------------------------------------ typed fan-out and fan-in
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Source(u32);
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Found(u32);
 
 struct Search;
@@ -97,9 +97,9 @@ async fn a_collected_step_gets_every_result_of_a_fan_out_once_without_counting()
 
 // ------------------------------------------------------------ sends
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Task(u32);
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Other;
 
 struct Targeted {
@@ -189,9 +189,9 @@ impl Sneak {
 
 // ------------------------------------------------------------ streaming, stop, cancel
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct Progress(u32);
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Slow;
 
 struct Reporter;
@@ -238,7 +238,7 @@ async fn the_stream_carries_step_events_in_order_and_ends_with_the_outcome() {
     assert_eq!(handler.await.unwrap(), 3);
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Late;
 
 struct StopsFirst;
@@ -283,7 +283,7 @@ async fn cancel_ends_the_run_with_cancelled_and_a_final_stream_event() {
 
 // ------------------------------------------------------------ worker limits via internal events
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Unit(u32);
 
 struct Pool;
@@ -307,7 +307,7 @@ impl Pool {
     }
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Unit2(u32);
 
 #[tokio::test(start_paused = true)]
@@ -340,16 +340,16 @@ async fn internal_events_show_at_most_num_workers_invocations_each_on_its_own_sl
 
 // ------------------------------------------------------------ outside input
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct Question(String);
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct Approval {
     ticket: u32,
     approved: bool,
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Ticket(u32);
 
 struct Approvals {
@@ -385,7 +385,7 @@ impl Approvals {
     }
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Approved(u32, bool);
 
 #[tokio::test]
@@ -525,7 +525,7 @@ async fn errors_the_predicate_rejects_are_not_retried() {
 
 // ------------------------------------------------------------ recovering from a failure
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct Fetch {
     url: String,
 }

@@ -31,9 +31,9 @@ fn calibrate(target: Duration) -> u64 {
     }
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Chunk;
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Crunched(u64);
 
 struct Parallel {

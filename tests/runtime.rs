@@ -9,7 +9,7 @@ use workflow_core::prelude::*;
 
 // ---------------------------------------------------------------- chain
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Doubled(u64);
 
 struct Chain;
@@ -43,9 +43,9 @@ async fn one_shared_instance_serves_many_concurrent_runs() {
 
 // ---------------------------------------------------------------- branch
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Simple(String);
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Complex(String);
 
 struct Router;
@@ -80,7 +80,7 @@ async fn a_branch_takes_the_path_its_step_chose() {
 
 // ---------------------------------------------------------------- self-loop and state
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Tick(u32);
 
 struct Countdown;
@@ -121,9 +121,9 @@ async fn state_carries_over_sequential_runs_on_one_context() {
 
 // ---------------------------------------------------------------- fan-out, fan-in, broadcast, Option
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Job(u32);
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct JobDone(u32);
 
 struct FanOut {
@@ -172,7 +172,7 @@ async fn fan_out_broadcast_and_fan_in_deliver_every_event() {
 
 // ---------------------------------------------------------------- worker limits
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Slot(u32);
 
 #[derive(Default)]
@@ -211,9 +211,9 @@ async fn num_workers_bounds_concurrent_invocations_of_a_step() {
 
 // ---------------------------------------------------------------- first stop cancels the rest
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Fast;
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Slow;
 
 struct Race {
@@ -294,7 +294,7 @@ async fn dropping_the_handler_cancels_the_run_and_its_steps() {
 #[error("the index is offline")]
 struct IndexOffline;
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Query(String);
 
 struct Faulty;
@@ -341,7 +341,7 @@ async fn a_panicking_step_fails_only_its_own_run() {
     assert_eq!(Faulty.run("still alive".into()).await.unwrap(), 11);
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct NeedsKey;
 
 struct ReadsMissingKey;
@@ -371,7 +371,7 @@ async fn a_missing_context_key_fails_the_step_with_a_typed_error() {
 
 // ---------------------------------------------------------------- timeout, stall, busy context
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Wait;
 
 struct Sleeper;
@@ -416,7 +416,7 @@ async fn a_context_cannot_serve_two_runs_at_once() {
     Sleeper.run_with(0, RunOptions::new().context(ctx)).await.unwrap();
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Maybe(bool);
 
 struct Stalls;
@@ -449,13 +449,13 @@ async fn a_run_that_can_make_no_progress_stalls_at_once_instead_of_hanging() {
 
 // ---------------------------------------------------------------- user-marked start and stop
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct Order {
     items: u32,
 }
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Priced(u32);
-#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct Invoice {
     total: u32,
 }

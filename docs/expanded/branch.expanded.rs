@@ -1,6 +1,6 @@
 // @generated from branch.rs by the expansion snapshot test of workflow-macros.
 use workflow_core::prelude::*;
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Checked {
     pub attempt: u32,
 }
@@ -155,9 +155,6 @@ impl ::core::convert::From<AnswererStep> for usize {
         }
     }
 }
-const _: () = ::workflow_core::__private::assert_event::<StartEvent<String>>();
-const _: () = ::workflow_core::__private::assert_event::<Checked>();
-const _: () = ::workflow_core::__private::assert_event::<StopEvent<String>>();
 impl ::workflow_core::__private::WorkflowEvent for AnswererEvent {
     type Step = AnswererStep;
     const INFO: &'static ::workflow_core::__private::WorkflowInfo = <Answerer as ::workflow_core::__private::Workflow>::INFO;
@@ -166,6 +163,13 @@ impl ::workflow_core::__private::WorkflowEvent for AnswererEvent {
             AnswererEvent::StartEvent(_) => "StartEvent<String>",
             AnswererEvent::Checked(_) => "Checked",
             AnswererEvent::StopEvent(_) => "StopEvent<String>",
+        }
+    }
+    fn index(&self) -> usize {
+        match self {
+            AnswererEvent::StartEvent(_) => 0usize,
+            AnswererEvent::Checked(_) => 1usize,
+            AnswererEvent::StopEvent(_) => 2usize,
         }
     }
     fn accepted_by(&self, step: ::workflow_core::__private::StepId) -> bool {
@@ -349,3 +353,34 @@ impl ::workflow_core::__private::Workflow for Answerer {
         }
     }
 }
+const _: () = {
+    #[allow(unused_imports)]
+    use ::workflow_core::__private::{ByDefault as _, NoConstructor as _};
+    fn start(
+        input: ::workflow_core::__private::serde_json::Value,
+        options: ::workflow_core::RunOptions<()>,
+    ) -> ::core::result::Result<::workflow_core::JsonRun, ::workflow_core::StartError> {
+        let construct: ::workflow_core::__private::Constructor<Answerer> = (&&::workflow_core::__private::Probe::<
+            Answerer,
+        >::new())
+            .constructor();
+        ::workflow_core::__private::start_json::<Answerer>(construct, input, options)
+    }
+    fn event_schemas() -> ::std::vec::Vec<
+        (&'static str, ::workflow_core::__private::schemars::Schema),
+    > {
+        ::std::vec![
+            ("StartEvent<String>", ::workflow_core::__private::event_schema:: <
+            StartEvent < String > > ()), ("Checked",
+            ::workflow_core::__private::event_schema:: < Checked > ()),
+            ("StopEvent<String>", ::workflow_core::__private::event_schema:: < StopEvent
+            < String > > ())
+        ]
+    }
+    ::workflow_core::__private::inventory::submit! {
+        ::workflow_core::Registration::new(< Answerer as
+        ::workflow_core::__private::Workflow > ::INFO, ::core::module_path!(),
+        ::workflow_core::__private::schema_of:: < String >,
+        ::workflow_core::__private::schema_of:: < String >, event_schemas, start,)
+    }
+};

@@ -5,7 +5,7 @@
 
 use workflow_core::prelude::*;
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Checked {
     pub attempt: u32,
 }

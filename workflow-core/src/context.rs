@@ -318,7 +318,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
         E: Wrap<T>,
     {
         let (scope, event) = self.checked(E::wrap(event), E::streamed_by)?;
-        scope.link.stream(event)
+        scope.link.stream(scope.invocation, event)
     }
 
     /// Waits in place for an event of type `T`, typically an answer the

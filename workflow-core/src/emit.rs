@@ -11,8 +11,8 @@ use std::fmt;
 ///
 /// ```
 /// # use workflow_core::prelude::*;
-/// # #[derive(Event, Clone, Debug, Serialize, Deserialize)] struct Retry;
-/// # #[derive(Event, Clone, Debug, Serialize, Deserialize)] struct Done;
+/// # #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)] struct Retry;
+/// # #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)] struct Done;
 /// fn decide(ok: bool) -> Emit<(Retry, Done)> {
 ///     if ok { Emit::new(Done) } else { Emit::new(Retry) }
 /// }

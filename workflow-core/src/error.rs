@@ -84,6 +84,16 @@ pub enum WorkflowError {
         workflow: &'static str,
     },
 
+    /// The run's result could not be turned into JSON (a run started from JSON).
+    #[error("the result of workflow `{workflow}` cannot be turned into JSON: {source}")]
+    Output {
+        /// The workflow's name.
+        workflow: &'static str,
+        /// What serde reported.
+        #[source]
+        source: serde_json::Error,
+    },
+
     /// The run's driver task was stopped from outside (its runtime shut down).
     #[error("workflow `{workflow}` was aborted before it finished: {reason}")]
     Aborted {

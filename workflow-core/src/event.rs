@@ -9,15 +9,15 @@ use serde::{Deserialize, Serialize};
 
 /// A typed message that steps consume and emit.
 ///
-/// Derive it with `#[derive(Event)]`. Events are cloned when several steps
+/// Derive it with `#[derive(Event, JsonSchema)]`. Events are cloned when several steps
 /// consume the same type (broadcast) and serialized for snapshots, hence the
 /// supertraits.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a workflow event",
     label = "this type is used as an event in a `#[step]` signature",
-    note = "add `#[derive(Event, Clone, Debug, Serialize, Deserialize)]` to `{Self}`"
+    note = "add `#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]` to `{Self}`"
 )]
-pub trait Event: Clone + Debug + Send + Serialize + DeserializeOwned + 'static {
+pub trait Event: Clone + Debug + Send + Serialize + DeserializeOwned + JsonSchema + 'static {
     /// The event's name as written in diagrams and error messages.
     const NAME: &'static str;
 }
@@ -61,7 +61,7 @@ macro_rules! wrapper_event {
         #[diagnostic::do_not_recommend]
         impl<T> Event for $name<T>
         where
-            T: Clone + Debug + Send + Serialize + DeserializeOwned + 'static,
+            T: Clone + Debug + Send + Serialize + DeserializeOwned + JsonSchema + 'static,
         {
             const NAME: &'static str = stringify!($name);
         }

@@ -9,7 +9,7 @@
 //! ```
 //! use workflow_core::prelude::*;
 //!
-//! #[derive(Event, Clone, Debug, Serialize, Deserialize)]
+//! #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 //! struct Greeted { text: String }
 //!
 //! struct Hello;
@@ -44,19 +44,23 @@ mod context;
 mod emit;
 mod error;
 mod event;
+mod registry;
 mod retry;
 mod runtime;
+mod trace;
 mod workflow;
 
 pub use context::{Collect, Context, ContextError, SendError, WaitError, WaitFor, Wrap};
 pub use emit::{Branches, Emit, Inject, OneOf, MAX_BRANCHES};
 pub use error::{BoxError, WorkflowError};
 pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, StepFailed, StopEvent};
+pub use registry::{find, registry, JsonRun, Registration, StartError};
 pub use retry::RetryPolicy;
 pub use runtime::{
     Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RunCore, RunEvent, RunOptions,
     RunOutcome, StepFailure, WaiterId, WorkflowExt,
 };
+pub use trace::{RunTrace, Trace};
 pub use workflow::{
     Dispatch, Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, Workflow, WorkflowEvent,
     WorkflowInfo,
@@ -91,10 +95,13 @@ pub mod prelude {
 pub mod __private {
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
+    pub use crate::registry::start_json;
     pub use crate::{
         BoxError, Collected, Context, Dispatch, Emit, Emitted, Event, RetryPolicy, Route, StepFailed, StepId,
         StepInfo, StepInput, StepOutcome, Variant, Workflow, WorkflowEvent, WorkflowInfo, Wrap,
     };
+    pub use inventory;
+    pub use schemars;
     pub use serde;
     pub use serde_json;
     pub use std::sync::Arc;
@@ -132,6 +139,9 @@ pub mod __private {
         fn name(&self) -> &'static str {
             match *self {}
         }
+        fn index(&self) -> usize {
+            match *self {}
+        }
         fn accepted_by(&self, _: StepId) -> bool {
             match *self {}
         }
@@ -167,8 +177,70 @@ pub mod __private {
         }
     }
 
-    /// Asserts at compile time that `T` is an event; spanned at the user's type.
-    pub const fn assert_event<T: Event>() {}
+    /// The JSON Schema of `T`, as a function the registry can hold.
+    pub fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
+        schemars::schema_for!(T)
+    }
+
+    /// The JSON Schema of an event. Bounded by `Event`, not `JsonSchema`: the
+    /// generated registration calls it for every event type, which is also
+    /// the compile-time check, spanned at the user's type, that it is an event.
+    pub fn event_schema<T: Event>() -> schemars::Schema {
+        schemars::schema_for!(T)
+    }
+
+    /// Finds a way to build a workflow for the registry: `(&&Probe::<W>::new()).constructor()`
+    /// is `W::default` when `W: Default`, else `None` (autoref specialization:
+    /// the first trait's method takes `&&Probe`, the fallback's `&Probe`).
+    pub struct Probe<W>(std::marker::PhantomData<W>);
+
+    impl<W> Probe<W> {
+        #[allow(clippy::new_without_default)] // `Default` would defeat the probe's purpose
+        pub const fn new() -> Self {
+            Probe(std::marker::PhantomData)
+        }
+    }
+
+    /// The constructor a registry uses to build `W`.
+    pub type Constructor<W> = Option<fn() -> Result<W, BoxError>>;
+
+    pub trait ByDefault<W> {
+        fn constructor(&self) -> Constructor<W>;
+    }
+
+    impl<W: Default> ByDefault<W> for &Probe<W> {
+        fn constructor(&self) -> Constructor<W> {
+            Some(|| Ok(W::default()))
+        }
+    }
+
+    pub trait NoConstructor<W> {
+        fn constructor(&self) -> Constructor<W>;
+    }
+
+    impl<W> NoConstructor<W> for Probe<W> {
+        fn constructor(&self) -> Constructor<W> {
+            None
+        }
+    }
+
+    /// What `#[workflow(new = path)]`'s function returns: the workflow, or a
+    /// `Result` of it.
+    pub trait Constructed<W> {
+        fn into_workflow(self) -> Result<W, BoxError>;
+    }
+
+    impl<W> Constructed<W> for W {
+        fn into_workflow(self) -> Result<W, BoxError> {
+            Ok(self)
+        }
+    }
+
+    impl<W, E: Into<BoxError>> Constructed<W> for Result<W, E> {
+        fn into_workflow(self) -> Result<W, BoxError> {
+            self.map_err(Into::into)
+        }
+    }
 }
 
 #[cfg(doctest)]

@@ -57,6 +57,9 @@ pub trait WorkflowEvent: Clone + Debug + Send + 'static {
     /// The name of this event's type, as written in the signatures.
     fn name(&self) -> &'static str;
 
+    /// The position of this event's type in [`WorkflowInfo::events`].
+    fn index(&self) -> usize;
+
     /// Whether step `step` consumes this event's type.
     fn accepted_by(&self, step: StepId) -> bool;
 

@@ -19,23 +19,66 @@ pub fn codegen(item: &syn::ItemImpl, step_methods: &[syn::Ident], ir: &Ir) -> To
     let enum_ident = &ir.enum_ident;
     rewrite_contexts(&mut item, step_methods, &syn::parse_quote!(#enum_ident));
     let graph_impl = graph_impl(ir);
-    let rt = rt();
     let event_enum = event_enum(ir);
     let step_enum = step_enum(ir);
-    let assertions = ir.events.iter().map(|e| {
-        let ty = &e.ty;
-        quote_spanned!(ty.span()=> const _: () = #rt::assert_event::<#ty>();)
-    });
     let event_impl = workflow_event_impl(ir);
     let workflow_impl = workflow_impl(ir);
+    let registration = registration(ir);
     quote! {
         #item
         #graph_impl
         #event_enum
         #step_enum
-        #(#assertions)*
         #event_impl
         #workflow_impl
+        #registration
+    }
+}
+
+/// Submits the workflow to the registry: its graph, schemas, and a function
+/// that starts it from JSON.
+fn registration(ir: &Ir) -> TokenStream {
+    let rt = rt();
+    let Ir { self_ty, .. } = ir;
+    let (input, output) = (&ir.start.payload, &ir.stop.payload);
+    let construct = match &ir.constructor {
+        Some(path) => quote!(::core::option::Option::Some(|| #rt::Constructed::into_workflow(#path()))),
+        None => quote!((&&#rt::Probe::<#self_ty>::new()).constructor()),
+    };
+    // `event_schema::<T>` requires `T: Event`: this is also where rustc
+    // confirms, at the user's own type, that every event type is an event.
+    let schemas = ir.events.iter().map(|e| {
+        let (name, ty) = (&e.name, &e.ty);
+        quote_spanned!(ty.span()=> (#name, #rt::event_schema::<#ty>()))
+    });
+    quote! {
+        const _: () = {
+            #[allow(unused_imports)]
+            use #rt::{ByDefault as _, NoConstructor as _};
+
+            fn start(
+                input: #rt::serde_json::Value,
+                options: ::workflow_core::RunOptions<()>,
+            ) -> ::core::result::Result<::workflow_core::JsonRun, ::workflow_core::StartError> {
+                let construct: #rt::Constructor<#self_ty> = #construct;
+                #rt::start_json::<#self_ty>(construct, input, options)
+            }
+
+            fn event_schemas() -> ::std::vec::Vec<(&'static str, #rt::schemars::Schema)> {
+                ::std::vec![#(#schemas),*]
+            }
+
+            #rt::inventory::submit! {
+                ::workflow_core::Registration::new(
+                    <#self_ty as #rt::Workflow>::INFO,
+                    ::core::module_path!(),
+                    #rt::schema_of::<#input>,
+                    #rt::schema_of::<#output>,
+                    event_schemas,
+                    start,
+                )
+            }
+        };
     }
 }
 
@@ -190,6 +233,10 @@ fn workflow_event_impl(ir: &Ir) -> TokenStream {
         let (variant, name) = (&e.variant, &e.name);
         quote!(#enum_ident::#variant(_) => #name)
     });
+    let indices = ir.events.iter().enumerate().map(|(i, e)| {
+        let variant = &e.variant;
+        quote!(#enum_ident::#variant(_) => #i)
+    });
     let membership = |steps_of: fn(&crate::lower::EventIr) -> &Vec<usize>| {
         let arms: Vec<TokenStream> = ir
             .events
@@ -226,6 +273,10 @@ fn workflow_event_impl(ir: &Ir) -> TokenStream {
 
             fn name(&self) -> &'static str {
                 match self { #(#names,)* }
+            }
+
+            fn index(&self) -> usize {
+                match self { #(#indices,)* }
             }
 
             fn accepted_by(&self, step: #rt::StepId) -> bool {

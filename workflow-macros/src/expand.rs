@@ -86,7 +86,7 @@ pub fn derive_event(input: syn::DeriveInput) -> TokenStream {
         let clause = where_clause.get_or_insert_with(|| syn::parse_quote!(where));
         clause.predicates.push(syn::parse_quote! {
             Self: ::core::clone::Clone + ::core::fmt::Debug + ::core::marker::Send
-                + #rt::serde::Serialize + #rt::serde::de::DeserializeOwned + 'static
+                + #rt::serde::Serialize + #rt::serde::de::DeserializeOwned + #rt::schemars::JsonSchema + 'static
         });
     }
     let event_name = name.to_string();

@@ -23,6 +23,8 @@ pub struct Ir {
     pub unions: Vec<(syn::Type, Vec<usize>)>,
     /// The event index of `StepFailed`, if some step consumes it.
     pub step_failed: Option<usize>,
+    /// `#[workflow(new = ..)]`.
+    pub constructor: Option<syn::Path>,
     /// The graph to draw, built exactly as the runtime rebuilds it from
     /// `WorkflowInfo` (both call `workflow_graph::Graph::workflow`).
     pub graph: workflow_graph::Graph,
@@ -163,6 +165,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         steps,
         unions,
         step_failed,
+        constructor: def.args.constructor.clone(),
         graph,
     }
 }

@@ -1,8 +1,8 @@
 use workflow_core::prelude::*;
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Small(u32);
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Large(u32);
 
 struct Classify;

@@ -1,10 +1,10 @@
 use workflow_core::prelude::*;
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Request {
     n: u32,
 }
-#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 struct Response {
     n: u32,
 }

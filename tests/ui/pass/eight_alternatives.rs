@@ -1,7 +1,7 @@
 use workflow_core::prelude::*;
 
 macro_rules! events { ($($n:ident),*) => { $(
-    #[derive(Event, Clone, Debug, Serialize, Deserialize)]
+    #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
     struct $n;
 )* } }
 events!(E1, E2, E3, E4, E5, E6, E7);

@@ -1,8 +1,8 @@
 use workflow_core::prelude::*;
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Text(String);
-#[derive(Event, Clone, Debug, Serialize, Deserialize)]
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Number(i64);
 
 struct Sort;

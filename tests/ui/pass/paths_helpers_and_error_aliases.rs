@@ -3,7 +3,7 @@ use workflow_core::prelude::*;
 mod events {
     use workflow_core::prelude::*;
 
-    #[derive(Event, Clone, Debug, Serialize, Deserialize)]
+    #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
     pub struct Parsed(pub u32);
 }
 

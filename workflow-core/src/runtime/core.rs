@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::error::{BoxError, WorkflowError};
 use crate::event::StepFailed;
+use crate::trace::RunTrace;
 use crate::workflow::{Dispatch, Emitted, Route, StepId, StepInput, Workflow, WorkflowEvent};
 
 /// Identifies one invocation of a step (across its retries).
@@ -82,6 +83,22 @@ pub enum RunEvent<E> {
     },
     /// The last item: how the run ended.
     Finished(RunOutcome),
+}
+
+impl<E> RunEvent<E> {
+    /// The same item with its event converted.
+    pub fn map<F>(self, convert: impl FnOnce(E) -> F) -> RunEvent<F> {
+        match self {
+            RunEvent::Event(event) => RunEvent::Event(convert(event)),
+            RunEvent::StepStarted { step, worker, attempt } => {
+                RunEvent::StepStarted { step, worker, attempt }
+            }
+            RunEvent::StepFinished { step, worker, attempt, succeeded } => {
+                RunEvent::StepFinished { step, worker, attempt, succeeded }
+            }
+            RunEvent::Finished(outcome) => RunEvent::Finished(outcome),
+        }
+    }
 }
 
 /// How a run ended, as its stream's last item reports it.
@@ -176,6 +193,7 @@ pub struct RunCore<W: Workflow> {
     /// Names of the last events routed, oldest first.
     recent: VecDeque<&'static str>,
     random: u64,
+    trace: RunTrace,
     finished: bool,
 }
 
@@ -236,8 +254,14 @@ impl<W: Workflow> RunCore<W> {
             pending_requests: 0,
             recent: VecDeque::with_capacity(RECENT_EVENTS),
             random: options.seed | 1,
+            trace: RunTrace::new(W::INFO),
             finished: false,
         }
+    }
+
+    /// What the run did so far, edge by edge.
+    pub fn trace(&self) -> &RunTrace {
+        &self.trace
     }
 
     /// Whether a `Finish` command has been issued.
@@ -277,6 +301,11 @@ impl<W: Workflow> RunCore<W> {
         });
         match result {
             Ok(emitted) => {
+                match &emitted {
+                    Emitted::Nothing => {}
+                    Emitted::One(event) => self.trace.emitted(step, event.index()),
+                    Emitted::Many(events) => events.iter().for_each(|e| self.trace.emitted(step, e.index())),
+                }
                 let emitted_batch = match (&emitted, batch) {
                     (Emitted::Many(_), None) => {
                         Some(self.batches.insert(Batch { outstanding: 0, collected: Vec::new() }))
@@ -318,6 +347,9 @@ impl<W: Workflow> RunCore<W> {
         commands: &mut Vec<Command<W>>,
     ) {
         let batch = self.invocations.get(invocation).and_then(|i| i.batch);
+        if let Some(inv) = self.invocations.get(invocation) {
+            self.trace.emitted(inv.step, event.index());
+        }
         match target {
             None => self.deliver(event, batch, commands),
             Some(step) => {
@@ -328,8 +360,11 @@ impl<W: Workflow> RunCore<W> {
         self.advance(now, commands);
     }
 
-    /// A step wrote `event` to the caller's stream.
-    pub fn stream(&mut self, event: W::Event, commands: &mut Vec<Command<W>>) {
+    /// A step wrote `event` to the caller's stream while `invocation` ran.
+    pub fn stream(&mut self, invocation: InvocationId, event: W::Event, commands: &mut Vec<Command<W>>) {
+        if let Some(inv) = self.invocations.get(invocation) {
+            self.trace.streamed(inv.step, event.index());
+        }
         if !self.finished {
             commands.push(Command::Stream(RunEvent::Event(event)));
         }
@@ -593,6 +628,13 @@ impl<W: Workflow> RunCore<W> {
                 let Some(worker) = self.free_workers[step].pop() else { break };
                 let queued = self.queues[step].pop_front().expect("the queue is not empty");
                 let input = self.keep_input[step].then(|| clone_input(&queued.input));
+                self.trace.invocations[step] += 1;
+                match &queued.input {
+                    StepInput::One(event) => self.trace.consumed(step, event.index()),
+                    StepInput::Collected(events) => {
+                        events.iter().for_each(|e| self.trace.consumed(step, e.index()));
+                    }
+                }
                 let invocation = self.invocations.insert(Invocation {
                     step,
                     worker,
@@ -730,11 +772,11 @@ mod tests {
     use super::*;
     use crate::prelude::*;
 
-    #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
     struct Job(u8);
-    #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
     struct Done(u8);
-    #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
     struct Approval(bool);
 
     /// Start → `split` → Job×n → `work` (1 worker) and `audit` (broadcast,

@@ -15,6 +15,7 @@ use super::core::{Command, CoreOptions, InvocationId, RunCore, RunEvent, RunOutc
 use super::link::{Inbound, RunLink};
 use crate::context::{Context, Lease, Scope};
 use crate::error::WorkflowError;
+use crate::trace::Trace;
 use crate::workflow::{Emitted, StepId, StepInput, Workflow, WorkflowEvent};
 
 type Completion<E> = (InvocationId, Result<Emitted<E>, StepFailure>);
@@ -32,6 +33,8 @@ pub(crate) struct Run<W: Workflow> {
     pub(crate) link: Arc<RunLink<W::Event>>,
     pub(crate) inbox: mpsc::UnboundedReceiver<Inbound<W::Event>>,
     pub(crate) stream: mpsc::UnboundedSender<RunEvent<W::Event>>,
+    /// Where the run's trace goes when it ends.
+    pub(crate) trace: Trace,
 }
 
 /// Runs one workflow to its end, and writes how it ended to the stream.
@@ -40,7 +43,10 @@ pub(crate) struct Run<W: Workflow> {
 pub(crate) async fn drive<W: Workflow>(run: Run<W>, input: W::Input) -> Result<W::Output, WorkflowError> {
     let span = tracing::info_span!("workflow_run", workflow = W::INFO.name, run_id = run.run_id);
     let stream = run.stream.clone();
-    let outcome = Driver::new(run).run(input).instrument(span).await;
+    let trace = run.trace.clone();
+    let mut driver = Driver::new(run);
+    let outcome = driver.run(input).instrument(span).await;
+    trace.record(driver.core.trace().clone());
     let summary = match &outcome {
         Ok(_) => RunOutcome::Stopped,
         Err(WorkflowError::Cancelled { .. }) => RunOutcome::Cancelled,
@@ -78,7 +84,7 @@ impl<W: Workflow> Driver<W> {
         self.started.elapsed()
     }
 
-    async fn run(mut self, input: W::Input) -> Result<W::Output, WorkflowError> {
+    async fn run(&mut self, input: W::Input) -> Result<W::Output, WorkflowError> {
         let deadline = self.run.timeout.and_then(|t| self.started.checked_add(t).map(|at| (at, t)));
         let now = self.now();
         self.core.start(input, now, &mut self.commands);
@@ -143,7 +149,7 @@ impl<W: Workflow> Driver<W> {
         let commands = &mut self.commands;
         match message {
             Inbound::Send { from, event, target } => self.core.send(from, event, target, now, commands),
-            Inbound::Stream(event) => self.core.stream(event, commands),
+            Inbound::Stream { from, event } => self.core.stream(from, event, commands),
             Inbound::Wait { waiter, matches, request, reply } => {
                 self.waiters.push((waiter, reply));
                 self.core.wait(waiter, matches, request, now, commands);

@@ -16,6 +16,7 @@ use super::link::RunLink;
 use super::options::RunOptions;
 use crate::context::{SendError, Wrap};
 use crate::error::WorkflowError;
+use crate::trace::Trace;
 use crate::workflow::{Workflow, WorkflowEvent};
 
 /// A handle on a running workflow: await it for the result, read its
@@ -26,6 +27,7 @@ use crate::workflow::{Workflow, WorkflowEvent};
 #[must_use = "a run is cancelled when its handler is dropped; await it"]
 pub struct Handler<W: Workflow> {
     run_id: u64,
+    trace: Trace,
     state: State<W::Output>,
     link: Option<Arc<RunLink<W::Event>>>,
     events: EventStream<W::Event>,
@@ -68,6 +70,7 @@ impl<W: Workflow> Handler<W> {
     /// the first one started is the one that gets it, then spawns the driver.
     fn spawn(flow: Arc<W>, input: W::Input, options: RunOptions<W::State>) -> Self {
         let run_id = RUN_IDS.fetch_add(1, Ordering::Relaxed);
+        let trace = Trace::new(W::INFO);
         let (stream, receiver) = mpsc::unbounded_channel();
         let events = EventStream { receiver };
         let context = options.context.unwrap_or_default();
@@ -75,7 +78,7 @@ impl<W: Workflow> Handler<W> {
             Ok(lease) => lease,
             Err(busy) => {
                 let _ = stream.send(RunEvent::Finished(RunOutcome::Failed(busy.to_string())));
-                return Self { run_id, state: State::Refused(Some(busy)), link: None, events };
+                return Self { run_id, trace, state: State::Refused(Some(busy)), link: None, events };
             }
         };
         let (link, inbox) = RunLink::new(W::INFO.steps.len());
@@ -90,9 +93,16 @@ impl<W: Workflow> Handler<W> {
             link: Arc::clone(&link),
             inbox,
             stream,
+            trace: trace.clone(),
         };
         let task = tokio::spawn(drive(run, input));
-        Self { run_id, state: State::Running(task), link: Some(link), events }
+        Self { run_id, trace, state: State::Running(task), link: Some(link), events }
+    }
+
+    /// The run's trace, filled in when it ends: draw the path it took with
+    /// [`Trace::mermaid`] or [`Trace::svg`].
+    pub fn trace(&self) -> Trace {
+        self.trace.clone()
     }
 
     /// A number that identifies this run within the process, as in traces.

@@ -14,7 +14,7 @@ pub(crate) enum Inbound<E> {
     /// `ctx.send_event` / `send_event_to`.
     Send { from: InvocationId, event: E, target: Option<StepId> },
     /// `ctx.write_event_to_stream`.
-    Stream(E),
+    Stream { from: InvocationId, event: E },
     /// `ctx.wait_for_event`.
     Wait { waiter: WaiterId, matches: Matcher<E>, request: Option<E>, reply: oneshot::Sender<E> },
     /// A wait that ended without an answer.
@@ -50,9 +50,9 @@ impl<E: WorkflowEvent> RunLink<E> {
         self.post(Inbound::Send { from, event, target }, name)
     }
 
-    pub(crate) fn stream(&self, event: E) -> Result<(), SendError> {
+    pub(crate) fn stream(&self, from: InvocationId, event: E) -> Result<(), SendError> {
         let name = event.name();
-        self.post(Inbound::Stream(event), name)
+        self.post(Inbound::Stream { from, event }, name)
     }
 
     pub(crate) fn external(&self, event: E) -> Result<(), SendError> {

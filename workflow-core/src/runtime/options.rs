@@ -53,6 +53,18 @@ impl<S> RunOptions<S> {
     }
 }
 
+impl RunOptions<()> {
+    /// The same options for a workflow whose state is `T` (with a fresh context).
+    pub(crate) fn for_state<T>(self) -> RunOptions<T> {
+        RunOptions {
+            timeout: self.timeout,
+            context: None,
+            internal_events: self.internal_events,
+            verbose: self.verbose,
+        }
+    }
+}
+
 impl<S> Default for RunOptions<S> {
     fn default() -> Self {
         Self::new()

@@ -31,6 +31,8 @@ pub struct WorkflowArgs {
     pub event_enum: Option<syn::Ident>,
     /// The name of the generated step enum, instead of `{Name}Step`.
     pub step_enum: Option<syn::Ident>,
+    /// How the registry builds the workflow, instead of `Default`.
+    pub constructor: Option<syn::Path>,
 }
 
 /// A graph check, as named in `skip = [..]`.

@@ -53,13 +53,14 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
             "requests" => args.requests = type_list(&meta)?,
             "event_enum" => args.event_enum = Some(meta.value()?.parse()?),
             "step_enum" => args.step_enum = Some(meta.value()?.parse()?),
+            "new" => args.constructor = Some(meta.value()?.parse()?),
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
                         "unknown `#[workflow]` argument `{key}`; expected `start = Type`, `stop = Type`, \
                          `skip = [check, ..]`, `external = [Type, ..]`, `requests = [Type, ..]`, \
-                         `event_enum = Name` or `step_enum = Name`"
+                         `event_enum = Name`, `step_enum = Name` or `new = path::to::constructor`"
                     ),
                 );
                 skip_value(&meta)?;

@@ -1,0 +1,251 @@
+//! Every workflow registers itself, so that tools can list, describe, draw
+//! and run workflows they were not written for: each `#[workflow]` submits a
+//! [`Registration`] through `inventory`, and [`registry`] collects them.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use futures::Stream;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{BoxError, WorkflowError};
+use crate::runtime::{Handler, RunEvent, RunOptions, WorkflowExt};
+use crate::workflow::{Workflow, WorkflowEvent, WorkflowInfo};
+
+/// One registered workflow: its graph, its schemas, and a way to run it from JSON.
+pub struct Registration {
+    info: &'static WorkflowInfo,
+    module: &'static str,
+    input_schema: fn() -> schemars::Schema,
+    output_schema: fn() -> schemars::Schema,
+    event_schemas: fn() -> Vec<(&'static str, schemars::Schema)>,
+    start: StartFn,
+}
+
+type StartFn = fn(Value, RunOptions<()>) -> Result<JsonRun, StartError>;
+
+inventory::collect!(Registration);
+
+impl Registration {
+    #[doc(hidden)]
+    pub const fn new(
+        info: &'static WorkflowInfo,
+        module: &'static str,
+        input_schema: fn() -> schemars::Schema,
+        output_schema: fn() -> schemars::Schema,
+        event_schemas: fn() -> Vec<(&'static str, schemars::Schema)>,
+        start: StartFn,
+    ) -> Self {
+        Self { info, module, input_schema, output_schema, event_schemas, start }
+    }
+
+    /// The workflow type's name.
+    pub fn name(&self) -> &'static str {
+        self.info.name
+    }
+
+    /// The module that defines it, as `module_path!()` gives it.
+    pub fn module(&self) -> &'static str {
+        self.module
+    }
+
+    /// Its steps and events.
+    pub fn info(&self) -> &'static WorkflowInfo {
+        self.info
+    }
+
+    /// The JSON Schema of what `run` takes.
+    pub fn input_schema(&self) -> schemars::Schema {
+        (self.input_schema)()
+    }
+
+    /// The JSON Schema of what `run` returns.
+    pub fn output_schema(&self) -> schemars::Schema {
+        (self.output_schema)()
+    }
+
+    /// The JSON Schema of every event type, by name.
+    pub fn event_schemas(&self) -> Vec<(&'static str, schemars::Schema)> {
+        (self.event_schemas)()
+    }
+
+    /// Starts a run with `input` as JSON (on the current tokio runtime). The
+    /// input is checked against the input type first: a wrong field is
+    /// reported with its path. The workflow is built with the constructor
+    /// given in `#[workflow(new = ..)]`, or else `Default`.
+    pub fn start_json(&self, input: Value, options: RunOptions<()>) -> Result<JsonRun, StartError> {
+        (self.start)(input, options)
+    }
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration").field("name", &self.name()).field("module", &self.module).finish()
+    }
+}
+
+/// Every workflow linked into this program, by name.
+pub fn registry() -> Vec<&'static Registration> {
+    let mut all: Vec<&'static Registration> = inventory::iter::<Registration>.into_iter().collect();
+    all.sort_by_key(|r| (r.name(), r.module()));
+    all
+}
+
+/// The workflow called `name`.
+pub fn find(name: &str) -> Result<&'static Registration, StartError> {
+    let all = registry();
+    all.iter().copied().find(|r| r.name() == name).ok_or_else(|| StartError::Unknown {
+        name: name.to_owned(),
+        known: all.iter().map(|r| r.name()).collect(),
+    })
+}
+
+/// Why a run could not start from JSON.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// No workflow has that name.
+    #[error("no workflow is called `{name}`; the registered ones are: {}", known.join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names there are.
+        known: Vec<&'static str>,
+    },
+    /// The input does not fit the workflow's input type.
+    #[error("invalid input for workflow `{workflow}` at `{path}`: {message}")]
+    InvalidInput {
+        /// The workflow.
+        workflow: &'static str,
+        /// Where in the input, as `field.list[2].name` (`.` for the whole input).
+        path: String,
+        /// What was wrong there.
+        message: String,
+    },
+    /// The workflow has no constructor the registry can call.
+    #[error(
+        "workflow `{workflow}` cannot be built from the registry: implement `Default` for it, or name a \
+         constructor with `#[workflow(new = path::to::constructor)]`"
+    )]
+    NotConstructible {
+        /// The workflow.
+        workflow: &'static str,
+    },
+    /// Its constructor failed.
+    #[error("building workflow `{workflow}` failed: {source}")]
+    Construction {
+        /// The workflow.
+        workflow: &'static str,
+        /// The constructor's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The run could not start (its context was busy).
+    #[error(transparent)]
+    Run(#[from] WorkflowError),
+}
+
+/// A run started from JSON: a stream of its events as JSON, then its result.
+pub struct JsonRun {
+    inner: Box<dyn ErasedRun>,
+}
+
+impl JsonRun {
+    /// The run's result as JSON, once it ends.
+    pub async fn finish(mut self) -> Result<Value, WorkflowError> {
+        std::future::poll_fn(|cx| self.inner.poll_output(cx)).await
+    }
+
+    /// Cancels the run.
+    pub fn cancel(&self) {
+        self.inner.cancel();
+    }
+
+    /// The run's graph.
+    pub fn info(&self) -> &'static WorkflowInfo {
+        self.inner.info()
+    }
+}
+
+impl Stream for JsonRun {
+    type Item = RunEvent<Value>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<Value>>> {
+        self.inner.poll_event(cx)
+    }
+}
+
+impl std::fmt::Debug for JsonRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonRun").field("workflow", &self.inner.info().name).finish()
+    }
+}
+
+trait ErasedRun: Send {
+    fn poll_event(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<Value>>>;
+    fn poll_output(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Value, WorkflowError>>;
+    fn cancel(&self);
+    fn info(&self) -> &'static WorkflowInfo;
+}
+
+struct Typed<W: Workflow> {
+    handler: Handler<W>,
+}
+
+impl<W: Workflow> ErasedRun for Typed<W>
+where
+    W::Output: Serialize,
+{
+    fn poll_event(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<Value>>> {
+        Pin::new(self.handler.events()).poll_next(cx).map(|event| event.map(|e| e.map(event_json)))
+    }
+
+    fn poll_output(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Value, WorkflowError>> {
+        Pin::new(&mut self.handler).poll(cx).map(|result| {
+            let output = result?;
+            serde_json::to_value(output)
+                .map_err(|source| WorkflowError::Output { workflow: W::INFO.name, source })
+        })
+    }
+
+    fn cancel(&self) {
+        self.handler.cancel();
+    }
+
+    fn info(&self) -> &'static WorkflowInfo {
+        W::INFO
+    }
+}
+
+/// An event as `{"event": "Name", "data": ..}`.
+fn event_json<E: WorkflowEvent>(event: E) -> Value {
+    let data = event.to_json().unwrap_or(Value::Null);
+    serde_json::json!({ "event": event.name(), "data": data })
+}
+
+/// Generated code's half of [`Registration::start_json`].
+#[doc(hidden)]
+pub fn start_json<W>(
+    construct: Option<fn() -> Result<W, BoxError>>,
+    input: Value,
+    options: RunOptions<()>,
+) -> Result<JsonRun, StartError>
+where
+    W: Workflow,
+    W::Input: DeserializeOwned,
+    W::Output: Serialize,
+{
+    let workflow = W::INFO.name;
+    let input: W::Input = serde_path_to_error::deserialize(input).map_err(|e| StartError::InvalidInput {
+        workflow,
+        path: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    })?;
+    let construct = construct.ok_or(StartError::NotConstructible { workflow })?;
+    let flow = construct().map_err(|source| StartError::Construction { workflow, source })?;
+    let options = options.for_state::<W::State>();
+    Ok(JsonRun { inner: Box::new(Typed { handler: flow.start_with(input, options) }) })
+}

@@ -1,0 +1,97 @@
+//! What a run did, drawn on its graph: how often each edge was taken.
+
+use std::sync::{Arc, Mutex};
+
+use crate::context::lock;
+use crate::workflow::{StepId, WorkflowInfo};
+
+/// Counts of a run's deliveries, per (step, event type): fixed-size tables,
+/// so a long run costs no more memory than a short one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunTrace {
+    events: usize,
+    /// How many invocations each step started.
+    pub invocations: Vec<u64>,
+    consumed: Vec<u64>,
+    emitted: Vec<u64>,
+    streamed: Vec<u64>,
+}
+
+impl RunTrace {
+    pub(crate) fn new(info: &WorkflowInfo) -> Self {
+        let (steps, events) = (info.steps.len(), info.events.len());
+        let table = || vec![0; steps * events];
+        Self { events, invocations: vec![0; steps], consumed: table(), emitted: table(), streamed: table() }
+    }
+
+    pub(crate) fn consumed(&mut self, step: StepId, event: usize) {
+        self.consumed[step * self.events + event] += 1;
+    }
+
+    pub(crate) fn emitted(&mut self, step: StepId, event: usize) {
+        self.emitted[step * self.events + event] += 1;
+    }
+
+    pub(crate) fn streamed(&mut self, step: StepId, event: usize) {
+        self.streamed[step * self.events + event] += 1;
+    }
+
+    /// How often each edge of `info.graph()` was taken, in the graph's edge order.
+    pub fn marks(&self, info: &WorkflowInfo) -> Vec<u64> {
+        let graph = info.graph();
+        let (events, steps) = (info.events.len(), info.steps.len());
+        let step_of = |node: usize| (node >= events && node < events + steps).then(|| node - events);
+        graph
+            .edges
+            .iter()
+            .map(|edge| match (step_of(edge.from), step_of(edge.to)) {
+                (None, Some(step)) if edge.from < events => self.consumed[step * events + edge.from],
+                (Some(step), None) if edge.to < events => match edge.kind {
+                    workflow_graph::EdgeKind::Flow => self.emitted[step * events + edge.to],
+                    workflow_graph::EdgeKind::Stream => self.streamed[step * events + edge.to],
+                },
+                // An event to the caller: every write of it to the stream.
+                (None, None) if edge.from < events => {
+                    (0..steps).map(|s| self.streamed[s * events + edge.from]).sum()
+                }
+                _ => 0,
+            })
+            .collect()
+    }
+}
+
+/// A handle on the trace of one run, filled in when the run ends; get it
+/// with [`Handler::trace`](crate::Handler::trace).
+#[derive(Clone, Debug)]
+pub struct Trace {
+    info: &'static WorkflowInfo,
+    slot: Arc<Mutex<Option<RunTrace>>>,
+}
+
+impl Trace {
+    pub(crate) fn new(info: &'static WorkflowInfo) -> Self {
+        Self { info, slot: Arc::new(Mutex::new(None)) }
+    }
+
+    pub(crate) fn record(&self, trace: RunTrace) {
+        *lock(&self.slot) = Some(trace);
+    }
+
+    /// The counts, once the run has ended.
+    pub fn get(&self) -> Option<RunTrace> {
+        lock(&self.slot).clone()
+    }
+
+    /// The run's path as a mermaid flowchart: edges taken are thick and
+    /// labelled with how often, once the run has ended.
+    pub fn mermaid(&self) -> Option<String> {
+        let trace = self.get()?;
+        Some(self.info.graph().mermaid(Some(&trace.marks(self.info))))
+    }
+
+    /// The run's path as an SVG element, once the run has ended.
+    pub fn svg(&self) -> Option<String> {
+        let trace = self.get()?;
+        Some(self.info.graph().svg(Some(&trace.marks(self.info))))
+    }
+}
