@@ -71,9 +71,14 @@ impl Aggregator {
     pub fn new(sources: Vec<Source>, per_source: usize) -> Self {
         Self { sources: Arc::new(sources), per_source }
     }
+
+    /// Over the bundled sources, two hits each: how the registry builds it.
+    pub fn bundled() -> std::io::Result<Self> {
+        Ok(Self::new(bundled_sources()?, 2))
+    }
 }
 
-#[workflow]
+#[workflow(new = Aggregator::bundled)]
 impl Aggregator {
     #[step]
     async fn fan_out(&self, ev: StartEvent<String>) -> Vec<SourceQuery> {

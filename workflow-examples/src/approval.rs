@@ -48,6 +48,12 @@ pub struct RefundApproval {
     pub patience: Duration,
 }
 
+impl Default for RefundApproval {
+    fn default() -> Self {
+        Self { patience: Duration::from_secs(300) }
+    }
+}
+
 #[workflow(external = [HumanResponse<String>])]
 impl RefundApproval {
     #[step]

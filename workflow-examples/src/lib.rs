@@ -19,3 +19,7 @@ pub mod rag;
 pub mod refine;
 pub mod router;
 mod text;
+
+/// Does nothing; a binary calls it so that the linker keeps this crate, and
+/// with it the registrations of its workflows (see `workflow_core::registry`).
+pub fn link() {}

@@ -44,6 +44,7 @@ pub struct Counter {
     done: usize,
 }
 
+#[derive(Default)]
 pub struct Indexer;
 
 #[workflow]

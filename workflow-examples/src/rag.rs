@@ -54,9 +54,14 @@ impl Rag {
     pub fn new(index: Arc<Index>) -> Self {
         Self { index }
     }
+
+    /// Over the bundled corpus: how the registry (and so the CLI) builds it.
+    pub fn bundled() -> std::io::Result<Self> {
+        Ok(Self::new(Arc::new(Index::bundled()?)))
+    }
 }
 
-#[workflow]
+#[workflow(new = Rag::bundled)]
 impl Rag {
     /// Lexical retrieval with BM25.
     #[step]

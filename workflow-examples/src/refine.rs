@@ -57,6 +57,7 @@ pub const MAX_REVIEWS: u32 = 8;
 const FILLER: &[&str] =
     &["a", "an", "the", "of", "to", "and", "for", "is", "are", "at", "in", "on", "your", "any"];
 
+#[derive(Default)]
 pub struct Refine;
 
 #[workflow]

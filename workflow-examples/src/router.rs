@@ -44,6 +44,11 @@ impl QueryRouter {
         Self { index }
     }
 
+    /// Over the bundled corpus: how the registry (and so the CLI) builds it.
+    pub fn bundled() -> std::io::Result<Self> {
+        Ok(Self::new(Arc::new(Index::bundled()?)))
+    }
+
     fn answer(&self, question: &str) -> String {
         let hits = self.index.search(question, 3);
         self.index.best_sentences(question, &hits, 1).pop().unwrap_or_else(|| "No answer found.".to_owned())
@@ -61,7 +66,7 @@ pub fn split_question(question: &str) -> Vec<String> {
         .collect()
 }
 
-#[workflow]
+#[workflow(new = QueryRouter::bundled)]
 impl QueryRouter {
     #[step]
     async fn route(&self, ev: StartEvent<String>) -> Emit<(SimpleQuery, ComplexQuery)> {
