@@ -226,8 +226,11 @@ fn execute(name: &str, input: &str, timeout: Option<f64>) -> Outcome {
 /// when it is a terminal (indicatif hides it otherwise).
 struct Progress {
     bars: MultiProgress,
-    steps: Vec<(&'static str, ProgressBar, std::cell::Cell<(u64, u64, u64)>)>,
+    steps: Vec<StepLine>,
 }
+
+/// A step's line: its name, its spinner, and (running, done, failed).
+struct StepLine(&'static str, ProgressBar, std::cell::Cell<(u64, u64, u64)>);
 
 impl Progress {
     fn new(r: &Registration) -> Self {
@@ -241,14 +244,14 @@ impl Progress {
             .map(|s| {
                 let bar = bars.add(ProgressBar::new_spinner().with_style(style.clone()).with_prefix(s.name));
                 bar.set_message("waiting");
-                (s.name, bar, std::cell::Cell::new((0, 0, 0)))
+                StepLine(s.name, bar, std::cell::Cell::new((0, 0, 0)))
             })
             .collect();
         Self { bars, steps }
     }
 
     fn update(&self, step: &str, change: impl FnOnce(&mut (u64, u64, u64))) {
-        if let Some((_, bar, counts)) = self.steps.iter().find(|(name, ..)| *name == step) {
+        if let Some(StepLine(_, bar, counts)) = self.steps.iter().find(|line| line.0 == step) {
             let mut now = counts.get();
             change(&mut now);
             counts.set(now);
@@ -282,7 +285,7 @@ impl Progress {
     }
 
     fn done(&self, how: &str) {
-        for (_, bar, _) in &self.steps {
+        for StepLine(_, bar, _) in &self.steps {
             bar.finish_with_message(format!("{} ({how})", bar.message()));
         }
     }

@@ -261,4 +261,6 @@ mod guides {
     mod human_in_the_loop {}
     #[doc = include_str!("../../docs/retries-and-errors.md")]
     mod retries_and_errors {}
+    #[doc = include_str!("../../docs/discovery.md")]
+    mod discovery {}
 }
