@@ -347,6 +347,9 @@ impl<S, E: WorkflowEvent> Context<S, E> {
             return None;
         }
         let mut buffers = lock(&scope.link.collected);
+        if buffers.len() <= scope.step {
+            buffers.resize_with(E::INFO.steps.len(), Vec::new);
+        }
         let buffer = &mut buffers[scope.step];
         buffer.push(event);
         T::take(buffer)

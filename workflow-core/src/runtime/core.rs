@@ -137,6 +137,8 @@ pub struct CoreOptions {
     pub internal_events: bool,
     /// Seed of the jitter of retry delays.
     pub seed: u64,
+    /// Whether to count the edges taken, for [`Trace`](crate::Trace).
+    pub trace: bool,
 }
 
 /// How many event names a [`WorkflowError::Stalled`] reports.
@@ -160,6 +162,20 @@ struct Invocation<E> {
     started: Duration,
 }
 
+/// What the core keeps per step.
+struct StepState<E> {
+    /// Inputs waiting for a free worker.
+    queue: VecDeque<Queued<E>>,
+    /// Where its stretch of `slots` starts, and how many of it are free.
+    slot_start: usize,
+    free: usize,
+    /// Whether an invocation keeps a copy of its input, for a retry or a
+    /// `StepFailed` report.
+    keep_input: bool,
+    /// Whether it is listed in `dirty`.
+    dirty: bool,
+}
+
 /// The events of one fan-out that are still on their way.
 struct Batch<E> {
     /// Queued events and running invocations that carry this batch.
@@ -176,13 +192,12 @@ struct Waiter<E> {
 /// The state of one run.
 pub struct RunCore<W: Workflow> {
     options: CoreOptions,
-    /// Per step: whether an invocation keeps a copy of its input, for a
-    /// retry or a `StepFailed` report.
-    keep_input: Vec<bool>,
-    /// Inputs waiting for a free worker, per step.
-    queues: Vec<VecDeque<Queued<W::Event>>>,
-    /// Free worker slots, per step.
-    free_workers: Vec<Vec<usize>>,
+    /// Per-step queues, worker slots and flags.
+    steps: Vec<StepState<W::Event>>,
+    /// The free worker slots of every step, each step in its own stretch.
+    slots: Vec<usize>,
+    /// Steps with a new input or a freed worker since the last `advance`.
+    dirty: Vec<StepId>,
     invocations: Slab<Invocation<W::Event>>,
     batches: Slab<Batch<W::Event>>,
     waiters: Vec<Waiter<W::Event>>,
@@ -190,10 +205,13 @@ pub struct RunCore<W: Workflow> {
     unclaimed: VecDeque<W::Event>,
     /// Requests for outside input not answered yet.
     pending_requests: usize,
-    /// Names of the last events routed, oldest first.
-    recent: VecDeque<&'static str>,
+    /// Names of the last events routed: a ring, `recent_count` of them
+    /// ending before `recent_next`.
+    recent: [&'static str; RECENT_EVENTS],
+    recent_next: usize,
+    recent_count: usize,
     random: u64,
-    trace: RunTrace,
+    trace: Option<RunTrace>,
     finished: bool,
 }
 
@@ -221,11 +239,11 @@ impl<W: Workflow> fmt::Debug for RunCore<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunCore")
             .field("workflow", &W::INFO.name)
-            .field("queued", &self.queues.iter().map(VecDeque::len).collect::<Vec<_>>())
+            .field("queued", &self.steps.iter().map(|s| s.queue.len()).collect::<Vec<_>>())
             .field("running", &self.running())
             .field("waiters", &self.waiters.len())
             .field("pending_requests", &self.pending_requests)
-            .field("recent", &self.recent)
+            .field("recent", &self.recent_events())
             .field("finished", &self.finished)
             .finish()
     }
@@ -240,28 +258,47 @@ impl<W: Workflow> Default for RunCore<W> {
 impl<W: Workflow> RunCore<W> {
     /// A run that has not started.
     pub fn new(options: CoreOptions) -> Self {
-        let steps = W::INFO.steps;
+        let info = W::INFO.steps;
         let reports_failures = W::Event::step_failed(StepFailed::default()).is_some();
+        let mut slots = Vec::with_capacity(info.iter().map(|s| s.num_workers).sum());
+        let mut steps = Vec::with_capacity(info.len());
+        for (id, step) in info.iter().enumerate() {
+            steps.push(StepState {
+                queue: VecDeque::new(),
+                slot_start: slots.len(),
+                free: step.num_workers,
+                keep_input: reports_failures || W::retry_policy(id).is_some(),
+                dirty: false,
+            });
+            slots.extend((0..step.num_workers).rev());
+        }
         Self {
             options,
-            keep_input: (0..steps.len()).map(|s| reports_failures || W::retry_policy(s).is_some()).collect(),
-            queues: steps.iter().map(|_| VecDeque::new()).collect(),
-            free_workers: steps.iter().map(|s| (0..s.num_workers).rev().collect()).collect(),
+            steps,
+            slots,
+            dirty: Vec::new(),
             invocations: Slab::default(),
             batches: Slab::default(),
             waiters: Vec::new(),
             unclaimed: VecDeque::new(),
             pending_requests: 0,
-            recent: VecDeque::with_capacity(RECENT_EVENTS),
+            recent: [""; RECENT_EVENTS],
+            recent_next: 0,
+            recent_count: 0,
             random: options.seed | 1,
-            trace: RunTrace::new(W::INFO),
+            trace: options.trace.then(|| RunTrace::new(W::INFO)),
             finished: false,
         }
     }
 
-    /// What the run did so far, edge by edge.
-    pub fn trace(&self) -> &RunTrace {
-        &self.trace
+    /// What the run did so far, edge by edge, if the core keeps a trace.
+    pub fn trace(&self) -> Option<&RunTrace> {
+        self.trace.as_ref()
+    }
+
+    /// Hands over the trace, at the end of the run.
+    pub fn take_trace(&mut self) -> Option<RunTrace> {
+        self.trace.take()
     }
 
     /// Whether a `Finish` command has been issued.
@@ -271,7 +308,7 @@ impl<W: Workflow> RunCore<W> {
 
     /// Invocations in flight, per step.
     pub fn running(&self) -> Vec<usize> {
-        W::INFO.steps.iter().zip(&self.free_workers).map(|(s, free)| s.num_workers - free.len()).collect()
+        W::INFO.steps.iter().zip(&self.steps).map(|(s, state)| s.num_workers - state.free).collect()
     }
 
     /// Starts the run with `input`.
@@ -301,10 +338,12 @@ impl<W: Workflow> RunCore<W> {
         });
         match result {
             Ok(emitted) => {
-                match &emitted {
-                    Emitted::Nothing => {}
-                    Emitted::One(event) => self.trace.emitted(step, event.index()),
-                    Emitted::Many(events) => events.iter().for_each(|e| self.trace.emitted(step, e.index())),
+                if let Some(trace) = &mut self.trace {
+                    match &emitted {
+                        Emitted::Nothing => {}
+                        Emitted::One(event) => trace.emitted(step, event.index()),
+                        Emitted::Many(events) => events.iter().for_each(|e| trace.emitted(step, e.index())),
+                    }
                 }
                 let emitted_batch = match (&emitted, batch) {
                     (Emitted::Many(_), None) => {
@@ -347,8 +386,8 @@ impl<W: Workflow> RunCore<W> {
         commands: &mut Vec<Command<W>>,
     ) {
         let batch = self.invocations.get(invocation).and_then(|i| i.batch);
-        if let Some(inv) = self.invocations.get(invocation) {
-            self.trace.emitted(inv.step, event.index());
+        if let (Some(inv), Some(trace)) = (self.invocations.get(invocation), &mut self.trace) {
+            trace.emitted(inv.step, event.index());
         }
         match target {
             None => self.deliver(event, batch, commands),
@@ -362,8 +401,8 @@ impl<W: Workflow> RunCore<W> {
 
     /// A step wrote `event` to the caller's stream while `invocation` ran.
     pub fn stream(&mut self, invocation: InvocationId, event: W::Event, commands: &mut Vec<Command<W>>) {
-        if let Some(inv) = self.invocations.get(invocation) {
-            self.trace.streamed(inv.step, event.index());
+        if let (Some(inv), Some(trace)) = (self.invocations.get(invocation), &mut self.trace) {
+            trace.streamed(inv.step, event.index());
         }
         if !self.finished {
             commands.push(Command::Stream(RunEvent::Event(event)));
@@ -463,7 +502,7 @@ impl<W: Workflow> RunCore<W> {
     pub fn active_steps(&self) -> Vec<&'static str> {
         let running = self.running();
         (0..running.len())
-            .filter(|&s| running[s] > 0 || !self.queues[s].is_empty())
+            .filter(|&s| running[s] > 0 || !self.steps[s].queue.is_empty())
             .map(|s| W::INFO.steps[s].name)
             .collect()
     }
@@ -513,14 +552,31 @@ impl<W: Workflow> RunCore<W> {
         if let Some(open) = batch.and_then(|b| self.batches.get_mut(b)) {
             open.outstanding += 1;
         }
-        self.queues[step].push_back(Queued { input, batch });
+        self.steps[step].queue.push_back(Queued { input, batch });
+        self.mark(step);
+    }
+
+    /// Lists `step` for the next `advance`.
+    fn mark(&mut self, step: StepId) {
+        if !self.steps[step].dirty {
+            self.steps[step].dirty = true;
+            self.dirty.push(step);
+        }
+    }
+
+    /// The last events routed, oldest first.
+    fn recent_events(&self) -> Vec<&'static str> {
+        (0..self.recent_count)
+            .map(|back| {
+                self.recent[(self.recent_next + RECENT_EVENTS - self.recent_count + back) % RECENT_EVENTS]
+            })
+            .collect()
     }
 
     fn note(&mut self, event: &W::Event) {
-        if self.recent.len() == RECENT_EVENTS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(event.name());
+        self.recent[self.recent_next] = event.name();
+        self.recent_next = (self.recent_next + 1) % RECENT_EVENTS;
+        self.recent_count = (self.recent_count + 1).min(RECENT_EVENTS);
     }
 
     /// Tries the invocation again if its step's policy allows; true if so.
@@ -591,7 +647,10 @@ impl<W: Workflow> RunCore<W> {
     /// Frees the invocation's worker and counts it out of its batch.
     fn end_invocation(&mut self, invocation: InvocationId) {
         if let Some(inv) = self.invocations.remove(invocation) {
-            self.free_workers[inv.step].push(inv.worker);
+            let state = &mut self.steps[inv.step];
+            self.slots[state.slot_start + state.free] = inv.worker;
+            state.free += 1;
+            self.mark(inv.step);
             if let Some(open) = inv.batch.and_then(|b| self.batches.get_mut(b)) {
                 open.outstanding -= 1;
             }
@@ -623,16 +682,22 @@ impl<W: Workflow> RunCore<W> {
         if self.finished {
             return;
         }
-        for step in 0..self.queues.len() {
-            while !self.queues[step].is_empty() {
-                let Some(worker) = self.free_workers[step].pop() else { break };
-                let queued = self.queues[step].pop_front().expect("the queue is not empty");
-                let input = self.keep_input[step].then(|| clone_input(&queued.input));
-                self.trace.invocations[step] += 1;
-                match &queued.input {
-                    StepInput::One(event) => self.trace.consumed(step, event.index()),
-                    StepInput::Collected(events) => {
-                        events.iter().for_each(|e| self.trace.consumed(step, e.index()));
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for step in dirty.drain(..) {
+            self.steps[step].dirty = false;
+            while self.steps[step].free > 0 {
+                let state = &mut self.steps[step];
+                let Some(queued) = state.queue.pop_front() else { break };
+                state.free -= 1;
+                let worker = self.slots[state.slot_start + state.free];
+                let input = state.keep_input.then(|| clone_input(&queued.input));
+                if let Some(trace) = &mut self.trace {
+                    trace.invocations[step] += 1;
+                    match &queued.input {
+                        StepInput::One(event) => trace.consumed(step, event.index()),
+                        StepInput::Collected(events) => {
+                            events.iter().for_each(|e| trace.consumed(step, e.index()))
+                        }
                     }
                 }
                 let invocation = self.invocations.insert(Invocation {
@@ -658,11 +723,9 @@ impl<W: Workflow> RunCore<W> {
                 });
             }
         }
+        self.dirty = dirty; // keep the allocation
         if self.invocations.is_empty() && self.pending_requests == 0 {
-            let error = WorkflowError::Stalled {
-                workflow: W::INFO.name,
-                last_events: self.recent.iter().copied().collect(),
-            };
+            let error = WorkflowError::Stalled { workflow: W::INFO.name, last_events: self.recent_events() };
             self.finish(Err(error), commands);
         }
     }
@@ -991,8 +1054,26 @@ mod tests {
     }
 
     #[test]
+    fn a_stall_reports_the_last_five_events_oldest_first() {
+        let (mut core, mut commands, split) = started(7);
+        // `work` and `audit` both take each job; finish them all with nothing.
+        core.step_finished(split, Ok(jobs(0..7)), NOW, &mut commands);
+        let mut pending = invoked(&mut commands);
+        while let Some((id, _, _)) = pending.pop() {
+            core.step_finished(id, Ok(Emitted::Nothing), NOW, &mut commands);
+            if core.is_finished() {
+                break;
+            }
+            pending.extend(invoked(&mut commands));
+        }
+        let err = finished(&mut commands).unwrap_err();
+        let WorkflowError::Stalled { last_events, .. } = err else { panic!("{err:?}") };
+        assert_eq!(last_events, ["Job", "Job", "Job", "Job", "Job"], "StartEvent<u8> has left the ring");
+    }
+
+    #[test]
     fn internal_events_report_worker_slots() {
-        let mut core = RunCore::<Flow>::new(CoreOptions { internal_events: true, seed: 1 });
+        let mut core = RunCore::<Flow>::new(CoreOptions { internal_events: true, seed: 1, trace: false });
         let mut commands = Vec::new();
         core.start(1, NOW, &mut commands);
         assert!(matches!(

@@ -1,8 +1,10 @@
 //! Carries out the core's commands on tokio: one task per step invocation,
 //! the waiters' reply channels, the caller's event stream, the timeout.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -13,12 +15,15 @@ use tracing::Instrument;
 
 use super::core::{Command, CoreOptions, InvocationId, RunCore, RunEvent, RunOutcome, StepFailure, WaiterId};
 use super::link::{Inbound, RunLink};
+use super::options::RunOptions;
 use crate::context::{Context, Lease, Scope};
 use crate::error::WorkflowError;
 use crate::trace::Trace;
 use crate::workflow::{Emitted, StepId, StepInput, Workflow, WorkflowEvent};
 
-type Completion<E> = (InvocationId, Result<Emitted<E>, StepFailure>);
+/// What an invocation's task reports: which, how it ended, and for the
+/// inline-or-spawn choice, its step and how long the step itself took.
+type Completion<E> = (InvocationId, Result<Emitted<E>, StepFailure>, StepId, Duration);
 
 /// Everything one run needs; [`drive`] consumes it.
 pub(crate) struct Run<W: Workflow> {
@@ -32,9 +37,40 @@ pub(crate) struct Run<W: Workflow> {
     pub(crate) run_id: u64,
     pub(crate) link: Arc<RunLink<W::Event>>,
     pub(crate) inbox: mpsc::UnboundedReceiver<Inbound<W::Event>>,
-    pub(crate) stream: mpsc::UnboundedSender<RunEvent<W::Event>>,
-    /// Where the run's trace goes when it ends.
-    pub(crate) trace: Trace,
+    /// The caller's event stream, if the caller holds a handler.
+    pub(crate) stream: Option<mpsc::UnboundedSender<RunEvent<W::Event>>>,
+    /// Where the run's trace goes when it ends, if anyone can read it.
+    pub(crate) trace: Option<Trace>,
+}
+
+impl<W: Workflow> Run<W> {
+    /// Everything a run of `flow` needs, on `options`' context (claimed now),
+    /// with a stream and a trace if a handler will read them.
+    pub(crate) fn prepare(
+        flow: Arc<W>,
+        options: RunOptions<W::State>,
+        run_id: u64,
+        stream: Option<mpsc::UnboundedSender<RunEvent<W::Event>>>,
+        trace: Option<Trace>,
+    ) -> Result<(Self, Arc<RunLink<W::Event>>), WorkflowError> {
+        let context = options.context.unwrap_or_default();
+        let lease = context.lease(W::INFO.name)?;
+        let (link, inbox) = RunLink::new();
+        let link = Arc::new(link);
+        let run = Run {
+            flow,
+            lease: Arc::new(lease),
+            timeout: options.timeout,
+            verbose: options.verbose,
+            internal_events: options.internal_events,
+            run_id,
+            link: Arc::clone(&link),
+            inbox,
+            stream,
+            trace,
+        };
+        Ok((run, link))
+    }
 }
 
 /// Runs one workflow to its end, and writes how it ended to the stream.
@@ -46,7 +82,10 @@ pub(crate) async fn drive<W: Workflow>(run: Run<W>, input: W::Input) -> Result<W
     let trace = run.trace.clone();
     let mut driver = Driver::new(run);
     let outcome = driver.run(input).instrument(span).await;
-    trace.record(driver.core.trace().clone());
+    if let (Some(trace), Some(recorded)) = (trace, driver.core.take_trace()) {
+        trace.record(recorded);
+    }
+    let Some(stream) = stream else { return outcome };
     let summary = match &outcome {
         Ok(_) => RunOutcome::Stopped,
         Err(WorkflowError::Cancelled { .. }) => RunOutcome::Cancelled,
@@ -60,22 +99,73 @@ struct Driver<W: Workflow> {
     run: Run<W>,
     context: Context<W::State>,
     started: Instant,
+    deadline: Option<(Instant, Duration)>,
     core: RunCore<W>,
     tasks: JoinSet<Completion<W::Event>>,
     waiters: Vec<(WaiterId, oneshot::Sender<W::Event>)>,
     commands: Vec<Command<W>>,
+    /// The batch being carried out: swapped with `commands`, so that neither
+    /// allocates once warm.
+    batch: Vec<Command<W>>,
+    /// What each step's invocations have been like, to choose inline or spawn.
+    speed: Vec<Speed>,
+    /// Steps of unknown speed with an invocation on a task.
+    unknown_spawned: Vec<StepId>,
+    /// Inline invocations so far, to time one in sixteen.
+    inline_count: u32,
+}
+
+/// How a step's invocations are run.
+///
+/// Spawning a task costs far more than a trivial step, so an invocation is
+/// first polled inline on the driver; if it completes at once (and quickly)
+/// its step is `Light` and stays inline. A step whose invocation awaits
+/// something (`Pending` on the first poll) or computes for long is `Spawned`
+/// from then on: it runs on its own task, so that such steps run in parallel
+/// on every core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Speed {
+    Unknown,
+    Light,
+    Spawned,
+}
+
+/// An inline invocation that took longer than this makes its step `Spawned`.
+const SLOW: Duration = Duration::from_micros(200);
+
+/// How many invocations run inline before the driver yields to the runtime.
+const INLINE_BUDGET: usize = 256;
+
+/// What `execute` left to do.
+enum Progress<O> {
+    /// The run is over.
+    Finished(Result<O, WorkflowError>),
+    /// Nothing to do until a task, a message or the deadline wakes the driver.
+    Idle,
+    /// The inline budget ran out with work left: yield, then go on.
+    Busy,
 }
 
 impl<W: Workflow> Driver<W> {
     fn new(run: Run<W>) -> Self {
-        let options = CoreOptions { internal_events: run.internal_events, seed: run.run_id };
+        let options = CoreOptions {
+            internal_events: run.internal_events,
+            seed: run.run_id,
+            trace: run.trace.is_some(),
+        };
+        let started = Instant::now();
         Self {
             context: run.lease.context().clone(),
-            started: Instant::now(),
+            started,
+            deadline: run.timeout.and_then(|t| started.checked_add(t).map(|at| (at, t))),
             core: RunCore::new(options),
             tasks: JoinSet::new(),
             waiters: Vec::new(),
             commands: Vec::new(),
+            batch: Vec::new(),
+            speed: vec![Speed::Unknown; W::INFO.steps.len()],
+            unknown_spawned: Vec::new(),
+            inline_count: 0,
             run,
         }
     }
@@ -85,12 +175,17 @@ impl<W: Workflow> Driver<W> {
     }
 
     async fn run(&mut self, input: W::Input) -> Result<W::Output, WorkflowError> {
-        let deadline = self.run.timeout.and_then(|t| self.started.checked_add(t).map(|at| (at, t)));
+        let deadline = self.deadline;
         let now = self.now();
         self.core.start(input, now, &mut self.commands);
         loop {
-            if let Some(outcome) = self.execute() {
-                return outcome;
+            match self.execute() {
+                Progress::Finished(outcome) => return outcome,
+                Progress::Busy => {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                Progress::Idle => {}
             }
             let now = self.now();
             // Biased: the deadline first, so that a busy run cannot starve its
@@ -104,7 +199,10 @@ impl<W: Workflow> Driver<W> {
                 }
                 Some(message) = self.run.inbox.recv() => self.receive(message, now),
                 Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => match joined {
-                    Ok((invocation, result)) => {
+                    Ok((invocation, result, step, took)) => {
+                        if self.speed[step] == Speed::Unknown {
+                            self.speed[step] = if took > SLOW { Speed::Spawned } else { Speed::Light };
+                        }
                         if self.run.verbose {
                             report(&result);
                         }
@@ -118,13 +216,45 @@ impl<W: Workflow> Driver<W> {
         }
     }
 
-    /// Carries out the pending commands; `Some` once the run is over.
-    fn execute(&mut self) -> Option<Result<W::Output, WorkflowError>> {
+    /// Carries out the pending commands, running light steps inline.
+    fn execute(&mut self) -> Progress<W::Output> {
+        let mut budget = INLINE_BUDGET;
         while !self.commands.is_empty() {
-            for command in std::mem::take(&mut self.commands) {
+            // Swap the two buffers: commands issued while this batch is
+            // carried out go to the other one, and neither reallocates.
+            let mut batch = std::mem::take(&mut self.batch);
+            std::mem::swap(&mut self.commands, &mut batch);
+            let now = self.now();
+            let mut commands = batch.drain(..);
+            while let Some(command) = commands.next() {
                 match command {
                     Command::Invoke { invocation, step, worker, attempt, input, delay } => {
-                        self.spawn(invocation, step, worker, attempt, input, delay);
+                        let more_of_this_step = commands
+                            .as_slice()
+                            .iter()
+                            .any(|c| matches!(c, Command::Invoke { step: s, .. } if *s == step));
+                        let inline = delay.is_zero()
+                            && match self.speed[step] {
+                                Speed::Light => true,
+                                Speed::Spawned => false,
+                                // Several at once: spawn them all, so that a
+                                // heavy step runs in parallel from the start
+                                // (an inline one would hold the driver's
+                                // thread, where a fresh task waits to run).
+                                Speed::Unknown => !more_of_this_step && !self.spawned_in_batch(step),
+                            };
+                        if !inline {
+                            self.spawn(invocation, step, worker, attempt, input, delay);
+                        } else if budget == 0 {
+                            let first = Command::Invoke { invocation, step, worker, attempt, input, delay };
+                            let rest: Vec<Command<W>> = std::iter::once(first).chain(commands).collect();
+                            self.commands.splice(0..0, rest);
+                            self.batch = batch;
+                            return Progress::Busy;
+                        } else {
+                            budget -= 1;
+                            self.run_inline(invocation, step, worker, attempt, input, now);
+                        }
                     }
                     Command::Wake { waiter, event } => {
                         let Some(at) = self.waiters.iter().position(|(id, _)| *id == waiter) else {
@@ -136,13 +266,74 @@ impl<W: Workflow> Driver<W> {
                         }
                     }
                     Command::Stream(event) => {
-                        let _ = self.run.stream.send(event);
+                        if let Some(stream) = &self.run.stream {
+                            let _ = stream.send(event);
+                        }
                     }
-                    Command::Finish(outcome) => return Some(outcome),
+                    Command::Finish(outcome) => return Progress::Finished(outcome),
+                }
+            }
+            drop(commands);
+            self.batch = batch;
+            // A long inline stretch must not outrun the timeout.
+            if let Some((at, after)) = self.deadline {
+                if Instant::now() >= at && !self.core.is_finished() {
+                    self.core.timed_out(after, &mut self.commands);
                 }
             }
         }
-        None
+        Progress::Idle
+    }
+
+    /// Whether an invocation of `step` is already on a task, its speed untold.
+    fn spawned_in_batch(&self, step: StepId) -> bool {
+        self.speed[step] == Speed::Unknown && self.unknown_spawned.contains(&step)
+    }
+
+    /// Polls an invocation once on the driver: done if it completes, else
+    /// handed to a task of its own.
+    fn run_inline(
+        &mut self,
+        invocation: InvocationId,
+        step: StepId,
+        worker: usize,
+        attempt: u32,
+        input: StepInput<W::Event>,
+        now: Duration,
+    ) {
+        if self.run.verbose {
+            eprintln!(
+                "[{}] running step {} (worker {worker}, attempt {attempt})",
+                W::INFO.name,
+                W::INFO.steps[step].name
+            );
+        }
+        let mut future =
+            Box::pin(self.invocation(invocation, step, worker, attempt, input, Duration::ZERO, false));
+        // Time the first invocations of a step, then one in sixteen: enough
+        // to notice a light step turning heavy, without a clock read per hop.
+        self.inline_count = self.inline_count.wrapping_add(1);
+        let timed = self.speed[step] == Speed::Unknown || self.inline_count % 16 == 0;
+        let started = timed.then(Instant::now);
+        match future.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
+            Poll::Ready((invocation, result, _, _)) => {
+                if let Some(started) = started {
+                    self.speed[step] = if started.elapsed() > SLOW { Speed::Spawned } else { Speed::Light };
+                }
+                // What the step sent or streamed comes before what it returned.
+                while let Ok(message) = self.run.inbox.try_recv() {
+                    self.receive(message, now);
+                }
+                if self.run.verbose {
+                    report(&result);
+                }
+                self.core.step_finished(invocation, result, now, &mut self.commands);
+            }
+            Poll::Pending => {
+                self.speed[step] = Speed::Spawned;
+                self.tasks.spawn(future);
+            }
+        }
     }
 
     fn receive(&mut self, message: Inbound<W::Event>, now: Duration) {
@@ -172,33 +363,57 @@ impl<W: Workflow> Driver<W> {
         input: StepInput<W::Event>,
         delay: Duration,
     ) {
-        let name = W::INFO.steps[step].name;
         if self.run.verbose {
-            eprintln!("[{}] running step {name} (worker {worker}, attempt {attempt})", W::INFO.name);
+            eprintln!(
+                "[{}] running step {} (worker {worker}, attempt {attempt})",
+                W::INFO.name,
+                W::INFO.steps[step].name
+            );
         }
+        if self.speed[step] == Speed::Unknown && !self.unknown_spawned.contains(&step) {
+            self.unknown_spawned.push(step);
+        }
+        let timed = self.speed[step] == Speed::Unknown;
+        let future = self.invocation(invocation, step, worker, attempt, input, delay, timed);
+        self.tasks.spawn(future);
+    }
+
+    /// One invocation, as a future that reports its own completion (and, if
+    /// `timed`, how long the step took); a panic becomes a [`StepFailure::Panic`].
+    fn invocation(
+        &self,
+        invocation: InvocationId,
+        step: StepId,
+        worker: usize,
+        attempt: u32,
+        input: StepInput<W::Event>,
+        delay: Duration,
+        timed: bool,
+    ) -> impl std::future::Future<Output = Completion<W::Event>> + Send + 'static {
+        let name = W::INFO.steps[step].name;
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
         let context = self.context.scoped(scope);
         let flow = Arc::clone(&self.run.flow);
         let lease = Arc::clone(&self.run.lease);
         let span = tracing::info_span!("workflow_step", step = name, worker, attempt);
-        self.tasks.spawn(
-            async move {
-                let _lease = lease;
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                tracing::debug!("step started");
-                let result = AssertUnwindSafe(flow.invoke(step, context, input)).catch_unwind().await;
-                let result = match result {
-                    Ok(Ok(emitted)) => Ok(emitted),
-                    Ok(Err(error)) => Err(StepFailure::Error(error)),
-                    Err(panic) => Err(StepFailure::Panic(panic_message(panic.as_ref()))),
-                };
-                tracing::debug!(succeeded = result.is_ok(), "step finished");
-                (invocation, result)
+        async move {
+            let _lease = lease;
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
             }
-            .instrument(span),
-        );
+            tracing::debug!("step started");
+            let started = timed.then(Instant::now);
+            let result = AssertUnwindSafe(flow.invoke(step, context, input)).catch_unwind().await;
+            let took = started.map_or(Duration::ZERO, |at| at.elapsed());
+            let result = match result {
+                Ok(Ok(emitted)) => Ok(emitted),
+                Ok(Err(error)) => Err(StepFailure::Error(error)),
+                Err(panic) => Err(StepFailure::Panic(panic_message(panic.as_ref()))),
+            };
+            tracing::debug!(succeeded = result.is_ok(), "step finished");
+            (invocation, result, step, took)
+        }
+        .instrument(span)
     }
 }
 

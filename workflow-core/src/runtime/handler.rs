@@ -65,38 +65,28 @@ impl<W: Workflow> std::fmt::Debug for Handler<W> {
 
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 
+fn next_run_id() -> u64 {
+    RUN_IDS.fetch_add(1, Ordering::Relaxed)
+}
+
 impl<W: Workflow> Handler<W> {
     /// Claims the context now, so that of two runs started on one context
     /// the first one started is the one that gets it, then spawns the driver.
     fn spawn(flow: Arc<W>, input: W::Input, options: RunOptions<W::State>) -> Self {
-        let run_id = RUN_IDS.fetch_add(1, Ordering::Relaxed);
+        let run_id = next_run_id();
         let trace = Trace::new(W::INFO);
         let (stream, receiver) = mpsc::unbounded_channel();
         let events = EventStream { receiver };
-        let context = options.context.unwrap_or_default();
-        let lease = match context.lease(W::INFO.name) {
-            Ok(lease) => lease,
+        match Run::prepare(flow, options, run_id, Some(stream.clone()), Some(trace.clone())) {
+            Ok((run, link)) => {
+                let task = tokio::spawn(drive(run, input));
+                Self { run_id, trace, state: State::Running(task), link: Some(link), events }
+            }
             Err(busy) => {
                 let _ = stream.send(RunEvent::Finished(RunOutcome::Failed(busy.to_string())));
-                return Self { run_id, trace, state: State::Refused(Some(busy)), link: None, events };
+                Self { run_id, trace, state: State::Refused(Some(busy)), link: None, events }
             }
-        };
-        let (link, inbox) = RunLink::new(W::INFO.steps.len());
-        let link = Arc::new(link);
-        let run = Run {
-            flow,
-            lease: Arc::new(lease),
-            timeout: options.timeout,
-            verbose: options.verbose,
-            internal_events: options.internal_events,
-            run_id,
-            link: Arc::clone(&link),
-            inbox,
-            stream,
-            trace: trace.clone(),
-        };
-        let task = tokio::spawn(drive(run, input));
-        Self { run_id, trace, state: State::Running(task), link: Some(link), events }
+        }
     }
 
     /// The run's trace, filled in when it ends: draw the path it took with
@@ -205,13 +195,18 @@ pub trait WorkflowExt: Sized + Send + 'static {
         self.run_with(input, RunOptions::new())
     }
 
-    /// Runs to the end with `options`.
+    /// Runs to the end with `options`. The run is driven inside this
+    /// future, on the caller's task (its steps that await or compute for
+    /// long still get tasks of their own); dropping the future cancels it.
     fn run_with(
         self,
         input: <Self::Flow as Workflow>::Input,
         options: RunOptions<<Self::Flow as Workflow>::State>,
     ) -> impl Future<Output = Result<<Self::Flow as Workflow>::Output, WorkflowError>> + Send {
-        async move { self.start_with(input, options).await }
+        async move {
+            let (run, _link) = Run::prepare(self.into_shared(), options, next_run_id(), None, None)?;
+            drive(run, input).await
+        }
     }
 
     /// Starts a run on the current tokio runtime now and returns its handler.

@@ -28,16 +28,15 @@ pub(crate) enum Inbound<E> {
 /// Shared by the steps of one run (through their contexts) and its handler.
 pub(crate) struct RunLink<E> {
     inbox: mpsc::UnboundedSender<Inbound<E>>,
-    /// `ctx.collect_events` buffers, per step.
+    /// `ctx.collect_events` buffers, per step (grown on first use).
     pub(crate) collected: Mutex<Vec<Vec<E>>>,
     next_waiter: AtomicU64,
 }
 
 impl<E: WorkflowEvent> RunLink<E> {
-    pub(crate) fn new(steps: usize) -> (Self, mpsc::UnboundedReceiver<Inbound<E>>) {
+    pub(crate) fn new() -> (Self, mpsc::UnboundedReceiver<Inbound<E>>) {
         let (inbox, receiver) = mpsc::unbounded_channel();
-        let link =
-            Self { inbox, collected: Mutex::new(vec![Vec::new(); steps]), next_waiter: AtomicU64::new(0) };
+        let link = Self { inbox, collected: Mutex::new(Vec::new()), next_waiter: AtomicU64::new(0) };
         (link, receiver)
     }
 
