@@ -197,7 +197,7 @@ static WAITING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 /// Whether `runs` runs have reached their wait.
 pub fn all_waiting(runs: u64) -> bool {
-    WAITING.load(std::sync::atomic::Ordering::Relaxed) >= runs + 1
+    WAITING.load(std::sync::atomic::Ordering::Relaxed) > runs // the warm-up run counts too
 }
 
 #[workflow(external = [HumanResponse<u64>])]

@@ -21,6 +21,15 @@ use crate::error::WorkflowError;
 use crate::trace::Trace;
 use crate::workflow::{Emitted, StepId, StepInput, Workflow, WorkflowEvent};
 
+/// Which invocation to run: its id, step, worker slot and attempt.
+#[derive(Clone, Copy, Debug)]
+struct Call {
+    invocation: InvocationId,
+    step: StepId,
+    worker: usize,
+    attempt: u32,
+}
+
 /// What an invocation's task reports: which, how it ended, and for the
 /// inline-or-spawn choice, its step and how long the step itself took.
 type Completion<E> = (InvocationId, Result<Emitted<E>, StepFailure>, StepId, Duration);
@@ -52,24 +61,24 @@ impl<W: Workflow> Run<W> {
         run_id: u64,
         stream: Option<mpsc::UnboundedSender<RunEvent<W::Event>>>,
         trace: Option<Trace>,
-    ) -> Result<(Self, Arc<RunLink<W::Event>>), WorkflowError> {
+    ) -> Result<Self, WorkflowError> {
         let context = options.context.unwrap_or_default();
         let lease = context.lease(W::INFO.name)?;
         let (link, inbox) = RunLink::new();
         let link = Arc::new(link);
-        let run = Run {
+        let run = Self {
             flow,
             lease: Arc::new(lease),
             timeout: options.timeout,
             verbose: options.verbose,
             internal_events: options.internal_events,
             run_id,
-            link: Arc::clone(&link),
+            link,
             inbox,
             stream,
             trace,
         };
-        Ok((run, link))
+        Ok(run)
     }
 }
 
@@ -243,8 +252,9 @@ impl<W: Workflow> Driver<W> {
                                 // thread, where a fresh task waits to run).
                                 Speed::Unknown => !more_of_this_step && !self.spawned_in_batch(step),
                             };
+                        let call = Call { invocation, step, worker, attempt };
                         if !inline {
-                            self.spawn(invocation, step, worker, attempt, input, delay);
+                            self.spawn(call, input, delay);
                         } else if budget == 0 {
                             let first = Command::Invoke { invocation, step, worker, attempt, input, delay };
                             let rest: Vec<Command<W>> = std::iter::once(first).chain(commands).collect();
@@ -253,7 +263,7 @@ impl<W: Workflow> Driver<W> {
                             return Progress::Busy;
                         } else {
                             budget -= 1;
-                            self.run_inline(invocation, step, worker, attempt, input, now);
+                            self.run_inline(call, input, now);
                         }
                     }
                     Command::Wake { waiter, event } => {
@@ -292,15 +302,8 @@ impl<W: Workflow> Driver<W> {
 
     /// Polls an invocation once on the driver: done if it completes, else
     /// handed to a task of its own.
-    fn run_inline(
-        &mut self,
-        invocation: InvocationId,
-        step: StepId,
-        worker: usize,
-        attempt: u32,
-        input: StepInput<W::Event>,
-        now: Duration,
-    ) {
+    fn run_inline(&mut self, call: Call, input: StepInput<W::Event>, now: Duration) {
+        let Call { step, worker, attempt, .. } = call;
         if self.run.verbose {
             eprintln!(
                 "[{}] running step {} (worker {worker}, attempt {attempt})",
@@ -308,8 +311,7 @@ impl<W: Workflow> Driver<W> {
                 W::INFO.steps[step].name
             );
         }
-        let mut future =
-            Box::pin(self.invocation(invocation, step, worker, attempt, input, Duration::ZERO, false));
+        let mut future = Box::pin(self.invocation(call, input, Duration::ZERO, false));
         // Time the first invocations of a step, then one in sixteen: enough
         // to notice a light step turning heavy, without a clock read per hop.
         self.inline_count = self.inline_count.wrapping_add(1);
@@ -354,15 +356,8 @@ impl<W: Workflow> Driver<W> {
         }
     }
 
-    fn spawn(
-        &mut self,
-        invocation: InvocationId,
-        step: StepId,
-        worker: usize,
-        attempt: u32,
-        input: StepInput<W::Event>,
-        delay: Duration,
-    ) {
+    fn spawn(&mut self, call: Call, input: StepInput<W::Event>, delay: Duration) {
+        let Call { step, worker, attempt, .. } = call;
         if self.run.verbose {
             eprintln!(
                 "[{}] running step {} (worker {worker}, attempt {attempt})",
@@ -374,7 +369,7 @@ impl<W: Workflow> Driver<W> {
             self.unknown_spawned.push(step);
         }
         let timed = self.speed[step] == Speed::Unknown;
-        let future = self.invocation(invocation, step, worker, attempt, input, delay, timed);
+        let future = self.invocation(call, input, delay, timed);
         self.tasks.spawn(future);
     }
 
@@ -382,14 +377,12 @@ impl<W: Workflow> Driver<W> {
     /// `timed`, how long the step took); a panic becomes a [`StepFailure::Panic`].
     fn invocation(
         &self,
-        invocation: InvocationId,
-        step: StepId,
-        worker: usize,
-        attempt: u32,
+        call: Call,
         input: StepInput<W::Event>,
         delay: Duration,
         timed: bool,
     ) -> impl std::future::Future<Output = Completion<W::Event>> + Send + 'static {
+        let Call { invocation, step, worker, attempt } = call;
         let name = W::INFO.steps[step].name;
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
         let context = self.context.scoped(scope);

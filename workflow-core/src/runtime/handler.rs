@@ -78,7 +78,8 @@ impl<W: Workflow> Handler<W> {
         let (stream, receiver) = mpsc::unbounded_channel();
         let events = EventStream { receiver };
         match Run::prepare(flow, options, run_id, Some(stream.clone()), Some(trace.clone())) {
-            Ok((run, link)) => {
+            Ok(run) => {
+                let link = Arc::clone(&run.link);
                 let task = tokio::spawn(drive(run, input));
                 Self { run_id, trace, state: State::Running(task), link: Some(link), events }
             }
@@ -204,7 +205,7 @@ pub trait WorkflowExt: Sized + Send + 'static {
         options: RunOptions<<Self::Flow as Workflow>::State>,
     ) -> impl Future<Output = Result<<Self::Flow as Workflow>::Output, WorkflowError>> + Send {
         async move {
-            let (run, _link) = Run::prepare(self.into_shared(), options, next_run_id(), None, None)?;
+            let run = Run::prepare(self.into_shared(), options, next_run_id(), None, None)?;
             drive(run, input).await
         }
     }
