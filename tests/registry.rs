@@ -192,7 +192,7 @@ fn mermaid_of_all_flows_snapshot() {
 #[tokio::test]
 async fn mermaid_of_one_run_marks_the_path_taken_with_counts() {
     let order = Order { customer: "ada".into(), items: vec![Line { sku: "tent".into(), quantity: 1 }] };
-    let handler = Pricing.start(order);
+    let handler = Pricing.start_with(order, RunOptions::new().trace(true));
     let trace = handler.trace();
     assert!(trace.mermaid().is_none(), "nothing to draw before the run ends");
     assert_eq!(handler.await.unwrap(), 4);

@@ -195,9 +195,9 @@ pub struct Asker;
 
 static WAITING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Whether `runs` runs have reached their wait.
-pub fn all_waiting(runs: u64) -> bool {
-    WAITING.load(std::sync::atomic::Ordering::Relaxed) > runs // the warm-up run counts too
+/// How many runs have reached their wait so far.
+pub fn waiting() -> u64 {
+    WAITING.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[workflow(external = [HumanResponse<u64>])]
@@ -215,5 +215,24 @@ impl Asker {
     pub fn start_shared(self) -> impl FnMut(u64) -> workflow_core::Handler<Asker> {
         let flow = Arc::new(self);
         move |i| Arc::clone(&flow).start(i)
+    }
+}
+
+/// Returns a request and ends its step: the run then waits for the caller
+/// with no step in flight.
+#[derive(Default)]
+pub struct Requester;
+
+#[workflow]
+impl Requester {
+    #[step]
+    async fn ask(&self, ev: StartEvent<u64>) -> InputRequired<u64> {
+        WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InputRequired::new(ev.input)
+    }
+
+    #[step]
+    async fn answer(&self, ev: HumanResponse<u64>) -> StopEvent<u64> {
+        StopEvent::new(ev.response)
     }
 }

@@ -65,7 +65,7 @@ impl RunTrace {
 #[derive(Clone, Debug)]
 pub struct Trace {
     info: &'static WorkflowInfo,
-    slot: Arc<Mutex<Option<RunTrace>>>,
+    slot: Arc<Mutex<Option<Box<RunTrace>>>>,
 }
 
 impl Trace {
@@ -73,13 +73,14 @@ impl Trace {
         Self { info, slot: Arc::new(Mutex::new(None)) }
     }
 
-    pub(crate) fn record(&self, trace: RunTrace) {
+    pub(crate) fn record(&self, trace: Box<RunTrace>) {
         *lock(&self.slot) = Some(trace);
     }
 
-    /// The counts, once the run has ended.
+    /// The counts, once the run has ended (`None` before, or if the run
+    /// was not started with `RunOptions::trace(true)`).
     pub fn get(&self) -> Option<RunTrace> {
-        lock(&self.slot).clone()
+        lock(&self.slot).as_deref().cloned()
     }
 
     /// The run's path as a mermaid flowchart: edges taken are thick and

@@ -20,7 +20,7 @@ fn main() {
         return child(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("--waiting-child") {
-        return waiting_child(args[1].parse().expect("a number of runs"));
+        return waiting_child(args[1].parse().expect("a number of runs"), args.get(2).map(String::as_str));
     }
     let option = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     if let Some(runs) = option("--waiting") {
@@ -127,31 +127,69 @@ fn child(args: &[String]) {
 /// How much memory a run waiting for outside input holds.
 fn waiting(runs: u64) {
     let exe = std::env::current_exe().expect("the harness knows where it is");
-    let out =
-        Command::new(exe).args(["--waiting-child", &runs.to_string()]).output().expect("the child runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    print!("{}", String::from_utf8_lossy(&out.stdout));
+    for how in ["in-place", "returned"] {
+        let out = Command::new(&exe)
+            .args(["--waiting-child", &runs.to_string(), how])
+            .output()
+            .expect("the child runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+    }
 }
 
-fn waiting_child(runs: u64) {
+fn waiting_child(runs: u64, how: Option<&str>) {
+    if how == Some("returned") {
+        return returned_child(runs);
+    }
     use workflow_bench::flows::Asker;
     use workflow_core::prelude::*;
     let runtime = runtime();
     runtime.block_on(async {
-        // Warm up the runtime and allocator before the baseline.
+        // Warm up the runtime and allocator with one full run before the baseline.
         let warm = Asker.start(0);
-        tokio::task::yield_now().await;
-        drop(warm);
+        while workflow_bench::flows::waiting() < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        warm.send_event(HumanResponse::new(1)).expect("the warm-up run waits");
+        warm.await.expect("the warm-up run ends");
         let before = status_kib("VmRSS:");
         let handlers: Vec<_> = (0..runs).map(Asker.start_shared()).collect();
         // Let every run reach its wait.
-        while !workflow_bench::flows::all_waiting(runs) {
+        while workflow_bench::flows::waiting() < runs + 1 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         let after = status_kib("VmRSS:");
         let per_run = (after.saturating_sub(before)) as f64 * 1024.0 / runs as f64;
         println!(
-            "{runs} runs waiting for input: {:.0} bytes per run ({} MiB in all)",
+            "{runs} runs waiting in ctx.wait_for_event (step suspended in place): {:.0} bytes per run ({} MiB in all)",
+            per_run,
+            (after - before) / 1024
+        );
+        drop(handlers);
+    });
+}
+
+/// Runs that returned `InputRequired` and wait with no step in flight.
+fn returned_child(runs: u64) {
+    use workflow_bench::flows::Requester;
+    use workflow_core::prelude::*;
+    let runtime = runtime();
+    runtime.block_on(async {
+        let warm = Requester.start(0);
+        warm.send_event(HumanResponse::new(1)).expect("the warm-up run is open");
+        warm.await.expect("the warm-up run ends");
+        let before = status_kib("VmRSS:");
+        let flow = std::sync::Arc::new(Requester);
+        let handlers: Vec<_> = (0..runs).map(|i| std::sync::Arc::clone(&flow).start(i)).collect();
+        while workflow_bench::flows::waiting() < runs + 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // Let the last steps finish and their runs settle into waiting.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let after = status_kib("VmRSS:");
+        let per_run = (after.saturating_sub(before)) as f64 * 1024.0 / runs as f64;
+        println!(
+            "{runs} runs waiting after returning InputRequired (no step in flight): {:.0} bytes per run ({} MiB in all)",
             per_run,
             (after - before) / 1024
         );

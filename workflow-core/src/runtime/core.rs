@@ -164,7 +164,9 @@ struct Invocation<E> {
 
 /// What the core keeps per step.
 struct StepState<E> {
-    /// Inputs waiting for a free worker.
+    /// Inputs waiting for a free worker: the oldest in `next`, so that the
+    /// common case of one at a time allocates nothing, the others after it.
+    next: Option<Queued<E>>,
     queue: VecDeque<Queued<E>>,
     /// Where its stretch of `slots` starts, and how many of it are free.
     slot_start: usize,
@@ -174,6 +176,24 @@ struct StepState<E> {
     keep_input: bool,
     /// Whether it is listed in `dirty`.
     dirty: bool,
+}
+
+impl<E> StepState<E> {
+    fn push(&mut self, queued: Queued<E>) {
+        if self.next.is_none() && self.queue.is_empty() {
+            self.next = Some(queued);
+        } else {
+            self.queue.push_back(queued);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Queued<E>> {
+        self.next.take().or_else(|| self.queue.pop_front())
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.next.is_some()) + self.queue.len()
+    }
 }
 
 /// The events of one fan-out that are still on their way.
@@ -199,19 +219,20 @@ pub struct RunCore<W: Workflow> {
     /// Steps with a new input or a freed worker since the last `advance`.
     dirty: Vec<StepId>,
     invocations: Slab<Invocation<W::Event>>,
-    batches: Slab<Batch<W::Event>>,
+    /// Open fan-out batches; boxed, since most runs have none.
+    batches: Box<Slab<Batch<W::Event>>>,
     waiters: Vec<Waiter<W::Event>>,
     /// Events from the caller that no waiter or step took yet.
     unclaimed: VecDeque<W::Event>,
     /// Requests for outside input not answered yet.
     pending_requests: usize,
-    /// Names of the last events routed: a ring, `recent_count` of them
-    /// ending before `recent_next`.
-    recent: [&'static str; RECENT_EVENTS],
-    recent_next: usize,
-    recent_count: usize,
+    /// The last events routed, as indices into `WorkflowInfo::events`: a
+    /// ring, `recent_count` of them ending before `recent_next`.
+    recent: [u16; RECENT_EVENTS],
+    recent_next: u8,
+    recent_count: u8,
     random: u64,
-    trace: Option<RunTrace>,
+    trace: Option<Box<RunTrace>>,
     finished: bool,
 }
 
@@ -239,7 +260,7 @@ impl<W: Workflow> fmt::Debug for RunCore<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunCore")
             .field("workflow", &W::INFO.name)
-            .field("queued", &self.steps.iter().map(|s| s.queue.len()).collect::<Vec<_>>())
+            .field("queued", &self.steps.iter().map(StepState::len).collect::<Vec<_>>())
             .field("running", &self.running())
             .field("waiters", &self.waiters.len())
             .field("pending_requests", &self.pending_requests)
@@ -264,6 +285,7 @@ impl<W: Workflow> RunCore<W> {
         let mut steps = Vec::with_capacity(info.len());
         for (id, step) in info.iter().enumerate() {
             steps.push(StepState {
+                next: None,
                 queue: VecDeque::new(),
                 slot_start: slots.len(),
                 free: step.num_workers,
@@ -278,26 +300,26 @@ impl<W: Workflow> RunCore<W> {
             slots,
             dirty: Vec::new(),
             invocations: Slab::default(),
-            batches: Slab::default(),
+            batches: Box::default(),
             waiters: Vec::new(),
             unclaimed: VecDeque::new(),
             pending_requests: 0,
-            recent: [""; RECENT_EVENTS],
+            recent: [0; RECENT_EVENTS],
             recent_next: 0,
             recent_count: 0,
             random: options.seed | 1,
-            trace: options.trace.then(|| RunTrace::new(W::INFO)),
+            trace: options.trace.then(|| Box::new(RunTrace::new(W::INFO))),
             finished: false,
         }
     }
 
     /// What the run did so far, edge by edge, if the core keeps a trace.
     pub fn trace(&self) -> Option<&RunTrace> {
-        self.trace.as_ref()
+        self.trace.as_deref()
     }
 
     /// Hands over the trace, at the end of the run.
-    pub fn take_trace(&mut self) -> Option<RunTrace> {
+    pub fn take_trace(&mut self) -> Option<Box<RunTrace>> {
         self.trace.take()
     }
 
@@ -426,6 +448,7 @@ impl<W: Workflow> RunCore<W> {
             let event = self.unclaimed.remove(position).expect("position is in range");
             commands.push(Command::Wake { waiter, event });
         } else {
+            self.waiters.reserve_exact(1);
             self.waiters.push(Waiter { id: waiter, matches });
         }
         if let Some(request) = request {
@@ -502,7 +525,7 @@ impl<W: Workflow> RunCore<W> {
     pub fn active_steps(&self) -> Vec<&'static str> {
         let running = self.running();
         (0..running.len())
-            .filter(|&s| running[s] > 0 || !self.steps[s].queue.is_empty())
+            .filter(|&s| running[s] > 0 || self.steps[s].len() > 0)
             .map(|s| W::INFO.steps[s].name)
             .collect()
     }
@@ -552,7 +575,7 @@ impl<W: Workflow> RunCore<W> {
         if let Some(open) = batch.and_then(|b| self.batches.get_mut(b)) {
             open.outstanding += 1;
         }
-        self.steps[step].queue.push_back(Queued { input, batch });
+        self.steps[step].push(Queued { input, batch });
         self.mark(step);
     }
 
@@ -566,17 +589,19 @@ impl<W: Workflow> RunCore<W> {
 
     /// The last events routed, oldest first.
     fn recent_events(&self) -> Vec<&'static str> {
-        (0..self.recent_count)
+        let (next, count) = (usize::from(self.recent_next), usize::from(self.recent_count));
+        (0..count)
             .map(|back| {
-                self.recent[(self.recent_next + RECENT_EVENTS - self.recent_count + back) % RECENT_EVENTS]
+                W::INFO.events
+                    [usize::from(self.recent[(next + RECENT_EVENTS - count + back) % RECENT_EVENTS])]
             })
             .collect()
     }
 
     fn note(&mut self, event: &W::Event) {
-        self.recent[self.recent_next] = event.name();
-        self.recent_next = (self.recent_next + 1) % RECENT_EVENTS;
-        self.recent_count = (self.recent_count + 1).min(RECENT_EVENTS);
+        self.recent[usize::from(self.recent_next)] = event.index() as u16;
+        self.recent_next = (self.recent_next + 1) % RECENT_EVENTS as u8;
+        self.recent_count = (self.recent_count + 1).min(RECENT_EVENTS as u8);
     }
 
     /// Tries the invocation again if its step's policy allows; true if so.
@@ -687,7 +712,7 @@ impl<W: Workflow> RunCore<W> {
             self.steps[step].dirty = false;
             while self.steps[step].free > 0 {
                 let state = &mut self.steps[step];
-                let Some(queued) = state.queue.pop_front() else { break };
+                let Some(queued) = state.pop() else { break };
                 state.free -= 1;
                 let worker = self.slots[state.slot_start + state.free];
                 let input = state.keep_input.then(|| clone_input(&queued.input));
@@ -796,6 +821,9 @@ impl<T> Default for Slab<T> {
 impl<T> Slab<T> {
     fn insert(&mut self, value: T) -> usize {
         self.len += 1;
+        if self.free.is_empty() {
+            self.slots.reserve_exact(1); // grow one by one: a waiting run holds few
+        }
         match self.free.pop() {
             Some(i) => {
                 self.slots[i] = Some(value);
@@ -819,6 +847,7 @@ impl<T> Slab<T> {
     fn remove(&mut self, i: usize) -> Option<T> {
         let value = self.slots.get_mut(i).and_then(Option::take);
         if value.is_some() {
+            self.free.reserve_exact(1);
             self.free.push(i);
             self.len -= 1;
         }

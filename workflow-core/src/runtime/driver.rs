@@ -3,20 +3,22 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
 use futures::FutureExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{sleep_until, Instant, Sleep};
 use tracing::Instrument;
 
 use super::core::{Command, CoreOptions, InvocationId, RunCore, RunEvent, RunOutcome, StepFailure, WaiterId};
 use super::link::{Inbound, RunLink};
+use super::mailbox::Mailbox;
 use super::options::RunOptions;
-use crate::context::{Context, Lease, Scope};
+use crate::context::{Lease, Scope};
 use crate::error::WorkflowError;
 use crate::trace::Trace;
 use crate::workflow::{Emitted, StepId, StepInput, Workflow, WorkflowEvent};
@@ -45,9 +47,8 @@ pub(crate) struct Run<W: Workflow> {
     pub(crate) internal_events: bool,
     pub(crate) run_id: u64,
     pub(crate) link: Arc<RunLink<W::Event>>,
-    pub(crate) inbox: mpsc::UnboundedReceiver<Inbound<W::Event>>,
     /// The caller's event stream, if the caller holds a handler.
-    pub(crate) stream: Option<mpsc::UnboundedSender<RunEvent<W::Event>>>,
+    pub(crate) stream: Option<Arc<Mailbox<RunEvent<W::Event>>>>,
     /// Where the run's trace goes when it ends, if anyone can read it.
     pub(crate) trace: Option<Trace>,
 }
@@ -59,13 +60,12 @@ impl<W: Workflow> Run<W> {
         flow: Arc<W>,
         options: RunOptions<W::State>,
         run_id: u64,
-        stream: Option<mpsc::UnboundedSender<RunEvent<W::Event>>>,
+        stream: Option<Arc<Mailbox<RunEvent<W::Event>>>>,
         trace: Option<Trace>,
     ) -> Result<Self, WorkflowError> {
         let context = options.context.unwrap_or_default();
         let lease = context.lease(W::INFO.name)?;
-        let (link, inbox) = RunLink::new();
-        let link = Arc::new(link);
+        let link = Arc::new(RunLink::new());
         let run = Self {
             flow,
             lease: Arc::new(lease),
@@ -74,7 +74,6 @@ impl<W: Workflow> Run<W> {
             internal_events: options.internal_events,
             run_id,
             link,
-            inbox,
             stream,
             trace,
         };
@@ -94,6 +93,7 @@ pub(crate) async fn drive<W: Workflow>(run: Run<W>, input: W::Input) -> Result<W
     if let (Some(trace), Some(recorded)) = (trace, driver.core.take_trace()) {
         trace.record(recorded);
     }
+    driver.run.link.inbox.close();
     let Some(stream) = stream else { return outcome };
     let summary = match &outcome {
         Ok(_) => RunOutcome::Stopped,
@@ -101,16 +101,17 @@ pub(crate) async fn drive<W: Workflow>(run: Run<W>, input: W::Input) -> Result<W
         Err(error) => RunOutcome::Failed(error.to_string()),
     };
     let _ = stream.send(RunEvent::Finished(summary));
+    stream.close();
     outcome
 }
 
 struct Driver<W: Workflow> {
     run: Run<W>,
-    context: Context<W::State>,
     started: Instant,
-    deadline: Option<(Instant, Duration)>,
     core: RunCore<W>,
-    tasks: JoinSet<Completion<W::Event>>,
+    /// Invocations on tasks of their own; created on first use, since most
+    /// runs of light steps never spawn one.
+    tasks: Option<JoinSet<Completion<W::Event>>>,
     waiters: Vec<(WaiterId, oneshot::Sender<W::Event>)>,
     commands: Vec<Command<W>>,
     /// The batch being carried out: swapped with `commands`, so that neither
@@ -118,8 +119,9 @@ struct Driver<W: Workflow> {
     batch: Vec<Command<W>>,
     /// What each step's invocations have been like, to choose inline or spawn.
     speed: Vec<Speed>,
-    /// Steps of unknown speed with an invocation on a task.
-    unknown_spawned: Vec<StepId>,
+    /// The timeout's timer, boxed: most runs have none, and a waiting run
+    /// should not carry one.
+    sleep: Option<Pin<Box<Sleep>>>,
     /// Inline invocations so far, to time one in sixteen.
     inline_count: u32,
 }
@@ -135,6 +137,8 @@ struct Driver<W: Workflow> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Speed {
     Unknown,
+    /// Unknown, with an invocation already on a task.
+    UnknownSpawned,
     Light,
     Spawned,
 }
@@ -155,6 +159,12 @@ enum Progress<O> {
     Busy,
 }
 
+impl<W: Workflow> Drop for Driver<W> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 impl<W: Workflow> Driver<W> {
     fn new(run: Run<W>) -> Self {
         let options = CoreOptions {
@@ -164,16 +174,14 @@ impl<W: Workflow> Driver<W> {
         };
         let started = Instant::now();
         Self {
-            context: run.lease.context().clone(),
             started,
-            deadline: run.timeout.and_then(|t| started.checked_add(t).map(|at| (at, t))),
             core: RunCore::new(options),
-            tasks: JoinSet::new(),
+            tasks: None,
             waiters: Vec::new(),
             commands: Vec::new(),
             batch: Vec::new(),
             speed: vec![Speed::Unknown; W::INFO.steps.len()],
-            unknown_spawned: Vec::new(),
+            sleep: None,
             inline_count: 0,
             run,
         }
@@ -183,8 +191,13 @@ impl<W: Workflow> Driver<W> {
         self.started.elapsed()
     }
 
+    /// When the run times out, if it has a timeout.
+    fn deadline(&self) -> Option<Instant> {
+        self.run.timeout.and_then(|t| self.started.checked_add(t))
+    }
+
     async fn run(&mut self, input: W::Input) -> Result<W::Output, WorkflowError> {
-        let deadline = self.deadline;
+        self.sleep = self.deadline().map(|at| Box::pin(sleep_until(at)));
         let now = self.now();
         self.core.start(input, now, &mut self.commands);
         loop {
@@ -194,7 +207,11 @@ impl<W: Workflow> Driver<W> {
                     tokio::task::yield_now().await;
                     continue;
                 }
-                Progress::Idle => {}
+                Progress::Idle => {
+                    // Idle, maybe for hours: give the command buffers back.
+                    self.commands = Vec::new();
+                    self.batch = Vec::new();
+                }
             }
             let now = self.now();
             // Biased: the deadline first, so that a busy run cannot starve its
@@ -202,14 +219,14 @@ impl<W: Workflow> Driver<W> {
             // before it returned is handled before its completion.
             tokio::select! {
                 biased;
-                () = sleep_until(deadline.map_or_else(far_future, |(at, _)| at)), if deadline.is_some() => {
-                    let after = deadline.map(|(_, t)| t).unwrap_or_default();
+                () = poll_sleep(&mut self.sleep) => {
+                    let after = self.run.timeout.unwrap_or_default();
                     self.core.timed_out(after, &mut self.commands);
                 }
-                Some(message) = self.run.inbox.recv() => self.receive(message, now),
-                Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => match joined {
+                Some(message) = self.run.link.inbox.recv() => self.receive(message, now),
+                Some(joined) = join_next(&mut self.tasks) => match joined {
                     Ok((invocation, result, step, took)) => {
-                        if self.speed[step] == Speed::Unknown {
+                        if matches!(self.speed[step], Speed::Unknown | Speed::UnknownSpawned) {
                             self.speed[step] = if took > SLOW { Speed::Spawned } else { Speed::Light };
                         }
                         if self.run.verbose {
@@ -250,7 +267,8 @@ impl<W: Workflow> Driver<W> {
                                 // heavy step runs in parallel from the start
                                 // (an inline one would hold the driver's
                                 // thread, where a fresh task waits to run).
-                                Speed::Unknown => !more_of_this_step && !self.spawned_in_batch(step),
+                                Speed::Unknown => !more_of_this_step,
+                                Speed::UnknownSpawned => false,
                             };
                         let call = Call { invocation, step, worker, attempt };
                         if !inline {
@@ -286,18 +304,13 @@ impl<W: Workflow> Driver<W> {
             drop(commands);
             self.batch = batch;
             // A long inline stretch must not outrun the timeout.
-            if let Some((at, after)) = self.deadline {
+            if let (Some(at), Some(after)) = (self.deadline(), self.run.timeout) {
                 if Instant::now() >= at && !self.core.is_finished() {
                     self.core.timed_out(after, &mut self.commands);
                 }
             }
         }
         Progress::Idle
-    }
-
-    /// Whether an invocation of `step` is already on a task, its speed untold.
-    fn spawned_in_batch(&self, step: StepId) -> bool {
-        self.speed[step] == Speed::Unknown && self.unknown_spawned.contains(&step)
     }
 
     /// Polls an invocation once on the driver: done if it completes, else
@@ -315,7 +328,7 @@ impl<W: Workflow> Driver<W> {
         // Time the first invocations of a step, then one in sixteen: enough
         // to notice a light step turning heavy, without a clock read per hop.
         self.inline_count = self.inline_count.wrapping_add(1);
-        let timed = self.speed[step] == Speed::Unknown || self.inline_count % 16 == 0;
+        let timed = self.speed[step] == Speed::Unknown || self.inline_count.is_multiple_of(16);
         let started = timed.then(Instant::now);
         match future.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
             Poll::Ready((invocation, result, _, _)) => {
@@ -323,7 +336,7 @@ impl<W: Workflow> Driver<W> {
                     self.speed[step] = if started.elapsed() > SLOW { Speed::Spawned } else { Speed::Light };
                 }
                 // What the step sent or streamed comes before what it returned.
-                while let Ok(message) = self.run.inbox.try_recv() {
+                while let Some(message) = self.run.link.inbox.try_recv() {
                     self.receive(message, now);
                 }
                 if self.run.verbose {
@@ -333,8 +346,17 @@ impl<W: Workflow> Driver<W> {
             }
             Poll::Pending => {
                 self.speed[step] = Speed::Spawned;
-                self.tasks.spawn(future);
+                self.tasks.get_or_insert_with(JoinSet::new).spawn(future);
             }
+        }
+    }
+
+    /// Refuses further messages and stream events: the run is over (or its
+    /// driver was dropped), and senders must be told so.
+    fn close(&self) {
+        self.run.link.inbox.close();
+        if let Some(stream) = &self.run.stream {
+            stream.close();
         }
     }
 
@@ -365,12 +387,12 @@ impl<W: Workflow> Driver<W> {
                 W::INFO.steps[step].name
             );
         }
-        if self.speed[step] == Speed::Unknown && !self.unknown_spawned.contains(&step) {
-            self.unknown_spawned.push(step);
+        if self.speed[step] == Speed::Unknown {
+            self.speed[step] = Speed::UnknownSpawned;
         }
-        let timed = self.speed[step] == Speed::Unknown;
+        let timed = self.speed[step] == Speed::UnknownSpawned;
         let future = self.invocation(call, input, delay, timed);
-        self.tasks.spawn(future);
+        self.tasks.get_or_insert_with(JoinSet::new).spawn(future);
     }
 
     /// One invocation, as a future that reports its own completion (and, if
@@ -385,7 +407,7 @@ impl<W: Workflow> Driver<W> {
         let Call { invocation, step, worker, attempt } = call;
         let name = W::INFO.steps[step].name;
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
-        let context = self.context.scoped(scope);
+        let context = self.run.lease.context().scoped(scope);
         let flow = Arc::clone(&self.run.flow);
         let lease = Arc::clone(&self.run.lease);
         let span = tracing::info_span!("workflow_step", step = name, worker, attempt);
@@ -410,8 +432,20 @@ impl<W: Workflow> Driver<W> {
     }
 }
 
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365)
+/// The next invocation task to end, or never if there is none.
+async fn join_next<T: 'static>(tasks: &mut Option<JoinSet<T>>) -> Option<Result<T, tokio::task::JoinError>> {
+    match tasks {
+        Some(tasks) if !tasks.is_empty() => tasks.join_next().await,
+        _ => std::future::pending().await,
+    }
+}
+
+/// The timeout's timer, or never.
+async fn poll_sleep(sleep: &mut Option<Pin<Box<Sleep>>>) {
+    match sleep {
+        Some(sleep) => sleep.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The verbose mode's line about what an invocation emitted.

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
 
 use futures::Stream;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::core::{RunEvent, RunOutcome};
 use super::driver::{drive, Run};
 use super::link::RunLink;
+use super::mailbox::Mailbox;
 use super::options::RunOptions;
 use crate::context::{SendError, Wrap};
 use crate::error::WorkflowError;
@@ -41,16 +41,21 @@ enum State<O> {
 
 /// The events a run writes for its caller, ending with
 /// [`RunEvent::Finished`]. A `futures::Stream`.
-#[derive(Debug)]
 pub struct EventStream<E> {
-    receiver: mpsc::UnboundedReceiver<RunEvent<E>>,
+    mailbox: Arc<Mailbox<RunEvent<E>>>,
 }
 
 impl<E> Stream for EventStream<E> {
     type Item = RunEvent<E>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<E>>> {
-        self.receiver.poll_recv(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<E>>> {
+        self.mailbox.poll_recv(cx)
+    }
+}
+
+impl<E> std::fmt::Debug for EventStream<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream").field("closed", &self.mailbox.is_closed()).finish_non_exhaustive()
     }
 }
 
@@ -75,9 +80,10 @@ impl<W: Workflow> Handler<W> {
     fn spawn(flow: Arc<W>, input: W::Input, options: RunOptions<W::State>) -> Self {
         let run_id = next_run_id();
         let trace = Trace::new(W::INFO);
-        let (stream, receiver) = mpsc::unbounded_channel();
-        let events = EventStream { receiver };
-        match Run::prepare(flow, options, run_id, Some(stream.clone()), Some(trace.clone())) {
+        let traced = options.trace.then(|| trace.clone());
+        let stream = Arc::new(Mailbox::new());
+        let events = EventStream { mailbox: Arc::clone(&stream) };
+        match Run::prepare(flow, options, run_id, Some(Arc::clone(&stream)), traced) {
             Ok(run) => {
                 let link = Arc::clone(&run.link);
                 let task = tokio::spawn(drive(run, input));
@@ -85,13 +91,15 @@ impl<W: Workflow> Handler<W> {
             }
             Err(busy) => {
                 let _ = stream.send(RunEvent::Finished(RunOutcome::Failed(busy.to_string())));
+                stream.close();
                 Self { run_id, trace, state: State::Refused(Some(busy)), link: None, events }
             }
         }
     }
 
-    /// The run's trace, filled in when it ends: draw the path it took with
-    /// [`Trace::mermaid`] or [`Trace::svg`].
+    /// The run's trace, filled in when it ends if the run was started with
+    /// [`RunOptions::trace`]: draw the path it took with [`Trace::mermaid`]
+    /// or [`Trace::svg`].
     pub fn trace(&self) -> Trace {
         self.trace.clone()
     }

@@ -3,7 +3,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use super::mailbox::Mailbox;
 
 use super::core::{InvocationId, Matcher, WaiterId};
 use crate::context::SendError;
@@ -27,17 +29,16 @@ pub(crate) enum Inbound<E> {
 
 /// Shared by the steps of one run (through their contexts) and its handler.
 pub(crate) struct RunLink<E> {
-    inbox: mpsc::UnboundedSender<Inbound<E>>,
+    /// What the driver has still to read; closed when the driver ends.
+    pub(crate) inbox: Mailbox<Inbound<E>>,
     /// `ctx.collect_events` buffers, per step (grown on first use).
     pub(crate) collected: Mutex<Vec<Vec<E>>>,
     next_waiter: AtomicU64,
 }
 
 impl<E: WorkflowEvent> RunLink<E> {
-    pub(crate) fn new() -> (Self, mpsc::UnboundedReceiver<Inbound<E>>) {
-        let (inbox, receiver) = mpsc::unbounded_channel();
-        let link = Self { inbox, collected: Mutex::new(Vec::new()), next_waiter: AtomicU64::new(0) };
-        (link, receiver)
+    pub(crate) fn new() -> Self {
+        Self { inbox: Mailbox::new(), collected: Mutex::new(Vec::new()), next_waiter: AtomicU64::new(0) }
     }
 
     fn post(&self, message: Inbound<E>, event: &'static str) -> Result<(), SendError> {

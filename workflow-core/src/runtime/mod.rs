@@ -8,6 +8,7 @@ mod core;
 mod driver;
 mod handler;
 mod link;
+mod mailbox;
 mod options;
 
 pub use self::core::{

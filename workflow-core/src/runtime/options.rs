@@ -17,12 +17,13 @@ pub struct RunOptions<S> {
     pub(crate) context: Option<Context<S>>,
     pub(crate) internal_events: bool,
     pub(crate) verbose: bool,
+    pub(crate) trace: bool,
 }
 
 impl<S> RunOptions<S> {
     /// No timeout, a fresh context, no internal events, quiet.
     pub fn new() -> Self {
-        Self { timeout: None, context: None, internal_events: false, verbose: false }
+        Self { timeout: None, context: None, internal_events: false, verbose: false, trace: false }
     }
 
     /// Ends the run with [`WorkflowError::Timeout`](crate::WorkflowError::Timeout)
@@ -46,6 +47,14 @@ impl<S> RunOptions<S> {
         self
     }
 
+    /// Counts the edges the run takes, so that [`Handler::trace`](crate::Handler::trace)
+    /// can draw its path when it ends. Off by default: it costs a table of
+    /// counters per run.
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
     /// Prints each step as it runs and what it emitted, to standard error.
     pub fn verbose(mut self, on: bool) -> Self {
         self.verbose = on;
@@ -61,6 +70,7 @@ impl RunOptions<()> {
             context: None,
             internal_events: self.internal_events,
             verbose: self.verbose,
+            trace: self.trace,
         }
     }
 }
