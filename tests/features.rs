@@ -624,3 +624,97 @@ fn verbose_mode_prints_each_step_and_what_it_emitted() {
         assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
     }
 }
+
+// ------------------------------------------------------------ ordering at the edges of a run
+
+struct AwaitsThenStreams;
+
+#[workflow]
+impl AwaitsThenStreams {
+    /// Awaits first, so it runs on a task of its own, then streams and stops.
+    #[step(streams = [Progress])]
+    async fn work(&self, ctx: &Context<()>, _ev: StartEvent<()>) -> Result<StopEvent<u32>, SendError> {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        for i in 0..20 {
+            ctx.write_event_to_stream(Progress(i))?;
+        }
+        Ok(StopEvent::new(20))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_step_streams_everything_before_its_stop_is_handled() {
+    for _ in 0..50 {
+        let mut handler = AwaitsThenStreams.start(());
+        let events = drain(&mut handler).await;
+        let progress = events.iter().filter(|e| matches!(e, RunEvent::Event(_))).count();
+        assert_eq!(progress, 20, "{events:?}");
+        assert_eq!(handler.await.unwrap(), 20);
+    }
+}
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+struct Spread(u32);
+
+struct StopsMidBatch {
+    late: AtomicUsize,
+}
+
+#[workflow]
+impl StopsMidBatch {
+    #[step]
+    async fn begin(&self, _ev: StartEvent<()>) -> Spread {
+        Spread(0)
+    }
+
+    /// Spread(0) runs alone (so the step is known to be light), then fans
+    /// out three at once; the first of those stops the run.
+    #[step(num_workers = 4)]
+    async fn spread(&self, ev: Spread) -> Vec<Emit<(Spread, StopEvent<u32>)>> {
+        match ev.0 {
+            0 => vec![Emit::new(Spread(10)), Emit::new(Spread(11)), Emit::new(Spread(12))],
+            10 => vec![Emit::new(StopEvent::new(10))],
+            _ => {
+                self.late.fetch_add(1, Ordering::SeqCst);
+                vec![]
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_step_runs_after_the_stop_event_ended_the_run() {
+    let flow = Arc::new(StopsMidBatch { late: AtomicUsize::new(0) });
+    assert_eq!(Arc::clone(&flow).run(()).await.unwrap(), 10);
+    assert_eq!(flow.late.load(Ordering::SeqCst), 0, "Spread(11) and Spread(12) ran after the stop");
+}
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+struct Forever(u32);
+
+struct Runaway;
+
+#[workflow]
+impl Runaway {
+    #[step]
+    async fn begin(&self, _ev: StartEvent<()>) -> Vec<Emit<(Forever, StopEvent<()>)>> {
+        (0..1000).map(|i| Emit::new(Forever(i))).collect()
+    }
+
+    /// Light, and never stops: only the timeout can end the run.
+    #[step(num_workers = 1000, skip = [dead_end])]
+    async fn forever(&self, ev: Forever) -> Forever {
+        ev
+    }
+}
+
+#[tokio::test]
+async fn a_run_of_light_steps_that_never_stops_still_times_out() {
+    let started = std::time::Instant::now();
+    let err = Runaway.run_with((), RunOptions::new().timeout(Duration::from_millis(100))).await.unwrap_err();
+    assert!(
+        matches!(err, WorkflowError::Timeout { ref active_steps, .. } if active_steps == &["forever"]),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}

@@ -94,6 +94,10 @@ pub(crate) async fn drive<W: Workflow>(run: Run<W>, input: W::Input) -> Result<W
         trace.record(recorded);
     }
     driver.run.link.inbox.close();
+    // Abort what is still in flight before anyone hears that the run is over.
+    if let Some(tasks) = &mut driver.tasks {
+        tasks.abort_all();
+    }
     let Some(stream) = stream else { return outcome };
     let summary = match &outcome {
         Ok(_) => RunOutcome::Stopped,
@@ -191,6 +195,15 @@ impl<W: Workflow> Driver<W> {
         self.started.elapsed()
     }
 
+    /// Ends the run if its deadline has passed.
+    fn check_deadline(&mut self) {
+        if let (Some(at), Some(after)) = (self.deadline(), self.run.timeout) {
+            if Instant::now() >= at && !self.core.is_finished() {
+                self.core.timed_out(after, &mut self.commands);
+            }
+        }
+    }
+
     /// When the run times out, if it has a timeout.
     fn deadline(&self) -> Option<Instant> {
         self.run.timeout.and_then(|t| self.started.checked_add(t))
@@ -226,6 +239,12 @@ impl<W: Workflow> Driver<W> {
                 Some(message) = self.run.link.inbox.recv() => self.receive(message, now),
                 Some(joined) = join_next(&mut self.tasks) => match joined {
                     Ok((invocation, result, step, took)) => {
+                        // What the step sent or streamed before it returned may
+                        // still be in the inbox (it ran on another thread):
+                        // handle that first, as for an inline step.
+                        while let Some(message) = self.run.link.inbox.try_recv() {
+                            self.receive(message, now);
+                        }
                         if matches!(self.speed[step], Speed::Unknown | Speed::UnknownSpawned) {
                             self.speed[step] = if took > SLOW { Speed::Spawned } else { Speed::Light };
                         }
@@ -255,10 +274,15 @@ impl<W: Workflow> Driver<W> {
             while let Some(command) = commands.next() {
                 match command {
                     Command::Invoke { invocation, step, worker, attempt, input, delay } => {
-                        let more_of_this_step = commands
-                            .as_slice()
-                            .iter()
-                            .any(|c| matches!(c, Command::Invoke { step: s, .. } if *s == step));
+                        if self.core.is_finished() {
+                            continue; // an earlier invocation of this batch ended the run
+                        }
+                        let more_of_this_step = || {
+                            commands
+                                .as_slice()
+                                .iter()
+                                .any(|c| matches!(c, Command::Invoke { step: s, .. } if *s == step))
+                        };
                         let inline = delay.is_zero()
                             && match self.speed[step] {
                                 Speed::Light => true,
@@ -267,13 +291,17 @@ impl<W: Workflow> Driver<W> {
                                 // heavy step runs in parallel from the start
                                 // (an inline one would hold the driver's
                                 // thread, where a fresh task waits to run).
-                                Speed::Unknown => !more_of_this_step,
+                                Speed::Unknown => !more_of_this_step(),
                                 Speed::UnknownSpawned => false,
                             };
                         let call = Call { invocation, step, worker, attempt };
                         if !inline {
                             self.spawn(call, input, delay);
                         } else if budget == 0 {
+                            self.check_deadline();
+                            if self.core.is_finished() {
+                                continue;
+                            }
                             let first = Command::Invoke { invocation, step, worker, attempt, input, delay };
                             let rest: Vec<Command<W>> = std::iter::once(first).chain(commands).collect();
                             self.commands.splice(0..0, rest);
@@ -304,11 +332,7 @@ impl<W: Workflow> Driver<W> {
             drop(commands);
             self.batch = batch;
             // A long inline stretch must not outrun the timeout.
-            if let (Some(at), Some(after)) = (self.deadline(), self.run.timeout) {
-                if Instant::now() >= at && !self.core.is_finished() {
-                    self.core.timed_out(after, &mut self.commands);
-                }
-            }
+            self.check_deadline();
         }
         Progress::Idle
     }
