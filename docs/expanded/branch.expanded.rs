@@ -209,6 +209,38 @@ impl ::workflow_core::__private::WorkflowEvent for AnswererEvent {
             }
         }
     }
+    fn from_json(
+        name: &str,
+        data: ::workflow_core::__private::serde_json::Value,
+    ) -> ::core::option::Option<
+        ::core::result::Result<Self, ::workflow_core::__private::serde_json::Error>,
+    > {
+        match name {
+            "StartEvent<String>" => {
+                ::core::option::Option::Some(
+                    ::workflow_core::__private::serde_json::from_value::<
+                        StartEvent<String>,
+                    >(data)
+                        .map(AnswererEvent::StartEvent),
+                )
+            }
+            "Checked" => {
+                ::core::option::Option::Some(
+                    ::workflow_core::__private::serde_json::from_value::<Checked>(data)
+                        .map(AnswererEvent::Checked),
+                )
+            }
+            "StopEvent<String>" => {
+                ::core::option::Option::Some(
+                    ::workflow_core::__private::serde_json::from_value::<
+                        StopEvent<String>,
+                    >(data)
+                        .map(AnswererEvent::StopEvent),
+                )
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
     fn step_failed(
         failure: ::workflow_core::__private::StepFailed,
     ) -> ::core::option::Option<Self> {

@@ -261,6 +261,16 @@ impl<S, E> Context<S, E> {
         Ok(value)
     }
 
+    /// The whole store, for a snapshot.
+    pub(crate) fn store_snapshot(&self) -> Map<String, Value> {
+        lock(&self.shared.store).clone()
+    }
+
+    /// Replaces the whole store, from a snapshot.
+    pub(crate) fn restore_store(&self, store: Map<String, Value>) {
+        *lock(&self.shared.store) = store;
+    }
+
     /// Removes the value under `key`, returning it as JSON.
     pub fn remove(&self, key: &str) -> Option<Value> {
         lock(&self.shared.store).remove(key)

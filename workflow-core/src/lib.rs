@@ -47,6 +47,7 @@ mod event;
 mod registry;
 mod retry;
 mod runtime;
+mod snapshot;
 mod trace;
 mod workflow;
 
@@ -59,6 +60,9 @@ pub use retry::RetryPolicy;
 pub use runtime::{
     Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RunCore, RunEvent, RunOptions,
     RunOutcome, StepFailure, WaiterId, WorkflowExt,
+};
+pub use snapshot::{
+    BatchData, CollectData, EventData, PendingInput, Snapshot, SnapshotError, SNAPSHOT_FORMAT,
 };
 pub use trace::{RunTrace, Trace};
 pub use workflow::{
@@ -153,6 +157,9 @@ pub mod __private {
         }
         fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
             match *self {}
+        }
+        fn from_json(_: &str, _: serde_json::Value) -> Option<Result<Self, serde_json::Error>> {
+            None
         }
         fn step_failed(_: StepFailed) -> Option<Self> {
             None

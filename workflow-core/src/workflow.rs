@@ -74,6 +74,10 @@ pub trait WorkflowEvent: Clone + Debug + Send + 'static {
     /// This event as JSON, for failure reports and snapshots.
     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
 
+    /// The event of type `name` (as in [`WorkflowInfo::events`]) read from
+    /// `data`; `None` if the workflow has no such event type.
+    fn from_json(name: &str, data: serde_json::Value) -> Option<Result<Self, serde_json::Error>>;
+
     /// The runtime's failure report as an event, if some step consumes it.
     fn step_failed(failure: crate::StepFailed) -> Option<Self>;
 }

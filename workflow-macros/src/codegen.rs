@@ -256,6 +256,10 @@ fn workflow_event_impl(ir: &Ir) -> TokenStream {
         let variant = &e.variant;
         quote!(#enum_ident::#variant(event) => #rt::serde_json::to_value(event))
     });
+    let from_json = ir.events.iter().map(|e| {
+        let (variant, name, ty) = (&e.variant, &e.name, &e.ty);
+        quote!(#name => ::core::option::Option::Some(#rt::serde_json::from_value::<#ty>(data).map(#enum_ident::#variant)))
+    });
     let step_failed = match ir.step_failed {
         Some(e) => {
             let variant = &ir.events[e].variant;
@@ -293,6 +297,16 @@ fn workflow_event_impl(ir: &Ir) -> TokenStream {
 
             fn to_json(&self) -> ::core::result::Result<#rt::serde_json::Value, #rt::serde_json::Error> {
                 match self { #(#to_json,)* }
+            }
+
+            fn from_json(
+                name: &str,
+                data: #rt::serde_json::Value,
+            ) -> ::core::option::Option<::core::result::Result<Self, #rt::serde_json::Error>> {
+                match name {
+                    #(#from_json,)*
+                    _ => ::core::option::Option::None,
+                }
             }
 
             fn step_failed(failure: #rt::StepFailed) -> ::core::option::Option<Self> {

@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use crate::error::{BoxError, WorkflowError};
 use crate::event::StepFailed;
+use crate::snapshot::EventData;
+use crate::snapshot::{
+    event_data, event_from, input_data, step_index, BatchData, PendingInput, Snapshot, SnapshotError,
+};
 use crate::trace::RunTrace;
 use crate::workflow::{Dispatch, Emitted, Route, StepId, StepInput, Workflow, WorkflowEvent};
 
@@ -139,6 +143,17 @@ pub struct CoreOptions {
     pub seed: u64,
     /// Whether to count the edges taken, for [`Trace`](crate::Trace).
     pub trace: bool,
+    /// Whether to keep a copy of every input in flight, so that the run can
+    /// be snapshotted (a copy per invocation).
+    pub snapshots: bool,
+}
+
+/// What the core contributes to a [`Snapshot`].
+pub(crate) struct CoreParts {
+    pub(crate) inputs: Vec<PendingInput>,
+    pub(crate) unclaimed: Vec<EventData>,
+    pub(crate) pending_requests: usize,
+    pub(crate) batches: Vec<BatchData>,
 }
 
 /// How many event names a [`WorkflowError::Stalled`] reports.
@@ -149,6 +164,8 @@ type BatchId = usize;
 struct Queued<E> {
     input: StepInput<E>,
     batch: Option<BatchId>,
+    /// 1, or the attempt a resumed in-flight input was on.
+    attempt: u32,
 }
 
 struct Invocation<E> {
@@ -171,8 +188,8 @@ struct StepState<E> {
     /// Where its stretch of `slots` starts, and how many of it are free.
     slot_start: usize,
     free: usize,
-    /// Whether an invocation keeps a copy of its input, for a retry or a
-    /// `StepFailed` report.
+    /// Whether an invocation keeps a copy of its input, for a retry, a
+    /// `StepFailed` report or a snapshot.
     keep_input: bool,
     /// Whether it is listed in `dirty`.
     dirty: bool,
@@ -289,7 +306,7 @@ impl<W: Workflow> RunCore<W> {
                 queue: VecDeque::new(),
                 slot_start: slots.len(),
                 free: step.num_workers,
-                keep_input: reports_failures || W::retry_policy(id).is_some(),
+                keep_input: options.snapshots || reports_failures || W::retry_policy(id).is_some(),
                 dirty: false,
             });
             slots.extend((0..step.num_workers).rev());
@@ -501,9 +518,116 @@ impl<W: Workflow> RunCore<W> {
         self.advance(now, commands);
     }
 
+    /// What the core holds, as snapshot data: inputs in flight (they run
+    /// again on resume) then queued, unclaimed events, open requests, batches.
+    pub(crate) fn export(&self) -> Result<CoreParts, SnapshotError> {
+        let live: Vec<BatchId> =
+            (0..self.batches.slots.len()).filter(|&b| self.batches.get(b).is_some()).collect();
+        let batch_index = |id: Option<BatchId>| id.and_then(|id| live.iter().position(|&b| b == id));
+        let mut inputs = Vec::new();
+        for inv in self.invocations.slots.iter().flatten() {
+            let step = W::INFO.steps[inv.step].name;
+            let input = inv.input.as_ref().ok_or(SnapshotError::InputNotKept { step })?;
+            let (collected, events) = input_data(input)?;
+            let (attempt, batch) = (inv.attempt, batch_index(inv.batch));
+            inputs.push(PendingInput { step: step.to_owned(), attempt, batch, collected, events });
+        }
+        for (id, state) in self.steps.iter().enumerate() {
+            for queued in state.next.iter().chain(&state.queue) {
+                let (collected, events) = input_data(&queued.input)?;
+                inputs.push(PendingInput {
+                    step: W::INFO.steps[id].name.to_owned(),
+                    attempt: queued.attempt,
+                    batch: batch_index(queued.batch),
+                    collected,
+                    events,
+                });
+            }
+        }
+        let batches = live
+            .iter()
+            .map(|&b| {
+                let collected = self.batches.get(b).map_or(&[][..], |batch| &batch.collected[..]);
+                let collected = collected
+                    .iter()
+                    .map(|(step, e)| Ok((W::INFO.steps[*step].name.to_owned(), event_data(e)?)))
+                    .collect::<Result<_, SnapshotError>>()?;
+                Ok(BatchData { collected })
+            })
+            .collect::<Result<_, SnapshotError>>()?;
+        Ok(CoreParts {
+            inputs,
+            unclaimed: self.unclaimed.iter().map(event_data).collect::<Result<_, _>>()?,
+            pending_requests: self.pending_requests,
+            batches,
+        })
+    }
+
+    /// A core rebuilt from a snapshot; `resume` then starts its inputs.
+    pub(crate) fn from_snapshot(options: CoreOptions, snapshot: &Snapshot) -> Result<Self, SnapshotError> {
+        let mut core = Self::new(options);
+        let mut batch_ids = Vec::with_capacity(snapshot.batches.len());
+        for (b, batch) in snapshot.batches.iter().enumerate() {
+            let mut collected = Vec::with_capacity(batch.collected.len());
+            for (i, (step, event)) in batch.collected.iter().enumerate() {
+                let at = format!("batches[{b}].collected[{i}]");
+                collected.push((step_index(W::INFO, step, &at)?, event_from(event, &at)?));
+            }
+            batch_ids.push(core.batches.insert(Batch { outstanding: 0, collected }));
+        }
+        for (i, pending) in snapshot.inputs.iter().enumerate() {
+            let at = format!("inputs[{i}]");
+            let step = step_index(W::INFO, &pending.step, &format!("{at}.step"))?;
+            let mut events = pending
+                .events
+                .iter()
+                .enumerate()
+                .map(|(j, e)| event_from(e, &format!("{at}.events[{j}]")))
+                .collect::<Result<Vec<W::Event>, _>>()?;
+            let input = match (pending.collected, events.len()) {
+                (true, _) => StepInput::Collected(events),
+                (false, 1) => StepInput::One(events.remove(0)),
+                (false, n) => {
+                    let message = format!("a step takes one event, not {n}");
+                    return Err(SnapshotError::BadData {
+                        name: pending.step.clone(),
+                        at: format!("{at}.events"),
+                        message,
+                    });
+                }
+            };
+            let batch = match pending.batch {
+                None => None,
+                Some(b) => Some(*batch_ids.get(b).ok_or_else(|| SnapshotError::BadData {
+                    name: "batch".into(),
+                    at: format!("{at}.batch"),
+                    message: format!("there are {} batches", batch_ids.len()),
+                })?),
+            };
+            if let Some(open) = batch.and_then(|b| core.batches.get_mut(b)) {
+                open.outstanding += 1;
+            }
+            core.steps[step].push(Queued { input, batch, attempt: pending.attempt.max(1) });
+            core.mark(step);
+        }
+        for (i, event) in snapshot.unclaimed.iter().enumerate() {
+            core.unclaimed.push_back(event_from(event, &format!("unclaimed[{i}]"))?);
+        }
+        core.pending_requests = snapshot.pending_requests;
+        Ok(core)
+    }
+
+    /// Starts the inputs of a restored core.
+    pub(crate) fn resume(&mut self, now: Duration, commands: &mut Vec<Command<W>>) {
+        for id in 0..self.batches.slots.len() {
+            self.settle(Some(id)); // a batch whose events were all handled
+        }
+        self.advance(now, commands);
+    }
+
     /// Puts back an event a waiter could not take (its step was dropped), for
     /// the next waiter.
-    pub fn restore(&mut self, event: W::Event) {
+    pub fn put_back(&mut self, event: W::Event) {
         self.unclaimed.push_front(event);
     }
 
@@ -575,7 +699,7 @@ impl<W: Workflow> RunCore<W> {
         if let Some(open) = batch.and_then(|b| self.batches.get_mut(b)) {
             open.outstanding += 1;
         }
-        self.steps[step].push(Queued { input, batch });
+        self.steps[step].push(Queued { input, batch, attempt: 1 });
         self.mark(step);
     }
 
@@ -725,10 +849,11 @@ impl<W: Workflow> RunCore<W> {
                         }
                     }
                 }
+                let attempt = queued.attempt;
                 let invocation = self.invocations.insert(Invocation {
                     step,
                     worker,
-                    attempt: 1,
+                    attempt,
                     batch: queued.batch,
                     input,
                     started: now,
@@ -736,13 +861,13 @@ impl<W: Workflow> RunCore<W> {
                 self.internal(commands, || RunEvent::StepStarted {
                     step: W::INFO.steps[step].name,
                     worker,
-                    attempt: 1,
+                    attempt,
                 });
                 commands.push(Command::Invoke {
                     invocation,
                     step,
                     worker,
-                    attempt: 1,
+                    attempt,
                     input: queued.input,
                     delay: Duration::ZERO,
                 });
@@ -1102,7 +1227,12 @@ mod tests {
 
     #[test]
     fn internal_events_report_worker_slots() {
-        let mut core = RunCore::<Flow>::new(CoreOptions { internal_events: true, seed: 1, trace: false });
+        let mut core = RunCore::<Flow>::new(CoreOptions {
+            internal_events: true,
+            seed: 1,
+            trace: false,
+            snapshots: false,
+        });
         let mut commands = Vec::new();
         core.start(1, NOW, &mut commands);
         assert!(matches!(

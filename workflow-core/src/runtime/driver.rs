@@ -18,8 +18,10 @@ use super::core::{Command, CoreOptions, InvocationId, RunCore, RunEvent, RunOutc
 use super::link::{Inbound, RunLink};
 use super::mailbox::Mailbox;
 use super::options::RunOptions;
+use crate::context::lock;
 use crate::context::{Lease, Scope};
 use crate::error::WorkflowError;
+use crate::snapshot::{event_data, CollectData, Snapshot, SnapshotError};
 use crate::trace::Trace;
 use crate::workflow::{Emitted, StepId, StepInput, Workflow, WorkflowEvent};
 
@@ -84,7 +86,15 @@ impl<W: Workflow> Run<W> {
 /// Runs one workflow to its end, and writes how it ended to the stream.
 /// Dropping this future drops every step invocation still in flight, then
 /// the context's lease.
-pub(crate) async fn drive<W: Workflow>(run: Run<W>, input: W::Input) -> Result<W::Output, WorkflowError> {
+/// How a run begins.
+pub(crate) enum Start<W: Workflow> {
+    /// From its input.
+    Fresh(W::Input),
+    /// From a snapshot, checked already.
+    Restored(Box<Snapshot>),
+}
+
+pub(crate) async fn drive<W: Workflow>(run: Run<W>, input: Start<W>) -> Result<W::Output, WorkflowError> {
     let span = tracing::info_span!("workflow_run", workflow = W::INFO.name, run_id = run.run_id);
     let stream = run.stream.clone();
     let trace = run.trace.clone();
@@ -175,6 +185,7 @@ impl<W: Workflow> Driver<W> {
             internal_events: run.internal_events,
             seed: run.run_id,
             trace: run.trace.is_some(),
+            snapshots: run.stream.is_some(),
         };
         let started = Instant::now();
         Self {
@@ -209,10 +220,21 @@ impl<W: Workflow> Driver<W> {
         self.run.timeout.and_then(|t| self.started.checked_add(t))
     }
 
-    async fn run(&mut self, input: W::Input) -> Result<W::Output, WorkflowError> {
+    async fn run(&mut self, start: Start<W>) -> Result<W::Output, WorkflowError> {
         self.sleep = self.deadline().map(|at| Box::pin(sleep_until(at)));
         let now = self.now();
-        self.core.start(input, now, &mut self.commands);
+        match start {
+            Start::Fresh(input) => self.core.start(input, now, &mut self.commands),
+            Start::Restored(snapshot) => {
+                let options = self.core_options();
+                match RunCore::from_snapshot(options, &snapshot) {
+                    Ok(core) => self.core = core,
+                    Err(error) => unreachable!("the snapshot was checked before the run started: {error}"),
+                }
+                self.restore_collected(&snapshot);
+                self.core.resume(now, &mut self.commands);
+            }
+        }
         loop {
             match self.execute() {
                 Progress::Finished(outcome) => return outcome,
@@ -318,7 +340,7 @@ impl<W: Workflow> Driver<W> {
                         };
                         let (_, reply) = self.waiters.swap_remove(at);
                         if let Err(event) = reply.send(event) {
-                            self.core.restore(event);
+                            self.core.put_back(event);
                         }
                     }
                     Command::Stream(event) => {
@@ -375,6 +397,32 @@ impl<W: Workflow> Driver<W> {
         }
     }
 
+    fn core_options(&self) -> CoreOptions {
+        CoreOptions {
+            internal_events: self.run.internal_events,
+            seed: self.run.run_id,
+            trace: self.run.trace.is_some(),
+            snapshots: self.run.stream.is_some(),
+        }
+    }
+
+    /// Puts the `collect_events` buffers of a snapshot back.
+    fn restore_collected(&self, snapshot: &Snapshot) {
+        let mut buffers = lock(&self.run.link.collected);
+        for data in &snapshot.collected {
+            let Some(step) = W::INFO.steps.iter().position(|s| s.name == data.step) else { continue };
+            if buffers.len() <= step {
+                buffers.resize_with(W::INFO.steps.len(), Vec::new);
+            }
+            let events = data
+                .events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| crate::snapshot::event_from(e, &format!("collected.{i}")));
+            buffers[step].extend(events.flatten());
+        }
+    }
+
     /// Refuses further messages and stream events: the run is over (or its
     /// driver was dropped), and senders must be told so.
     fn close(&self) {
@@ -399,6 +447,22 @@ impl<W: Workflow> Driver<W> {
             }
             Inbound::External(event) => self.core.external(event, now, commands),
             Inbound::Cancel => self.core.cancel(commands),
+            Inbound::Snapshot(reply) => {
+                let parts = self.core.export().and_then(|parts| {
+                    let buffers = lock(&self.run.link.collected);
+                    let collected = buffers
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, events)| !events.is_empty())
+                        .map(|(step, events)| {
+                            let events = events.iter().map(event_data).collect::<Result<_, _>>()?;
+                            Ok(CollectData { step: W::INFO.steps[step].name.to_owned(), events })
+                        })
+                        .collect::<Result<Vec<_>, SnapshotError>>()?;
+                    Ok((parts, collected))
+                });
+                let _ = reply.send(parts);
+            }
         }
     }
 

@@ -9,15 +9,21 @@ use std::task::{ready, Context as TaskContext, Poll};
 use futures::Stream;
 use tokio::task::JoinHandle;
 
+use super::core::RunCore;
 use super::core::{RunEvent, RunOutcome};
-use super::driver::{drive, Run};
+use super::driver::{drive, Run, Start};
 use super::link::RunLink;
 use super::mailbox::Mailbox;
 use super::options::RunOptions;
+use crate::context::Context;
 use crate::context::{SendError, Wrap};
 use crate::error::WorkflowError;
+use crate::snapshot::{Snapshot, SnapshotError, SNAPSHOT_FORMAT};
 use crate::trace::Trace;
 use crate::workflow::{Workflow, WorkflowEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::oneshot;
 
 /// A handle on a running workflow: await it for the result, read its
 /// [`events`](Self::events), answer its requests with
@@ -28,6 +34,8 @@ use crate::workflow::{Workflow, WorkflowEvent};
 pub struct Handler<W: Workflow> {
     run_id: u64,
     trace: Trace,
+    /// The run's context, for snapshots of its state.
+    context: Option<Context<W::State>>,
     state: State<W::Output>,
     link: Option<Arc<RunLink<W::Event>>>,
     events: EventStream<W::Event>,
@@ -77,7 +85,7 @@ fn next_run_id() -> u64 {
 impl<W: Workflow> Handler<W> {
     /// Claims the context now, so that of two runs started on one context
     /// the first one started is the one that gets it, then spawns the driver.
-    fn spawn(flow: Arc<W>, input: W::Input, options: RunOptions<W::State>) -> Self {
+    fn spawn(flow: Arc<W>, start: Start<W>, options: RunOptions<W::State>) -> Self {
         let run_id = next_run_id();
         let trace = Trace::new(W::INFO);
         let traced = options.trace.then(|| trace.clone());
@@ -86,13 +94,14 @@ impl<W: Workflow> Handler<W> {
         match Run::prepare(flow, options, run_id, Some(Arc::clone(&stream)), traced) {
             Ok(run) => {
                 let link = Arc::clone(&run.link);
-                let task = tokio::spawn(drive(run, input));
-                Self { run_id, trace, state: State::Running(task), link: Some(link), events }
+                let context = Some(run.lease.context().clone());
+                let task = tokio::spawn(drive(run, start));
+                Self { run_id, trace, context, state: State::Running(task), link: Some(link), events }
             }
             Err(busy) => {
                 let _ = stream.send(RunEvent::Finished(RunOutcome::Failed(busy.to_string())));
                 stream.close();
-                Self { run_id, trace, state: State::Refused(Some(busy)), link: None, events }
+                Self { run_id, trace, context: None, state: State::Refused(Some(busy)), link: None, events }
             }
         }
     }
@@ -139,6 +148,44 @@ impl<W: Workflow> Handler<W> {
             Some(link) => link.external(event),
             None => Err(SendError::RunEnded { event: event.name() }),
         }
+    }
+
+    /// Writes the run down as it is now (see [`Snapshot`]), while it goes on.
+    /// Resume it later, here or in another process, with
+    /// [`WorkflowExt::resume`]. Fails with [`SnapshotError::Unserializable`],
+    /// naming the field, if the state holds something JSON cannot carry.
+    pub async fn snapshot(&self) -> Result<Snapshot, SnapshotError>
+    where
+        W::State: Serialize,
+    {
+        let (Some(link), Some(context)) = (&self.link, &self.context) else {
+            return Err(SnapshotError::RunEnded);
+        };
+        let (reply, answer) = oneshot::channel();
+        link.snapshot(reply);
+        let (parts, collected) = answer.await.map_err(|_| SnapshotError::RunEnded)??;
+        let state = context.read(|state| {
+            serde_path_to_error::serialize(state, serde_json::value::Serializer).map_err(|e| {
+                SnapshotError::Unserializable {
+                    what: "the state".into(),
+                    path: e.path().to_string(),
+                    message: e.into_inner().to_string(),
+                }
+            })
+        })?;
+        Ok(Snapshot {
+            format: SNAPSHOT_FORMAT,
+            workflow: W::INFO.name.to_owned(),
+            events: W::INFO.events.iter().map(|e| (*e).to_owned()).collect(),
+            steps: W::INFO.steps.iter().map(|s| s.name.to_owned()).collect(),
+            state,
+            store: context.store_snapshot(),
+            inputs: parts.inputs,
+            unclaimed: parts.unclaimed,
+            pending_requests: parts.pending_requests,
+            batches: parts.batches,
+            collected,
+        })
     }
 
     /// Ends the run with [`WorkflowError::Cancelled`]; steps in flight are
@@ -214,7 +261,7 @@ pub trait WorkflowExt: Sized + Send + 'static {
     ) -> impl Future<Output = Result<<Self::Flow as Workflow>::Output, WorkflowError>> + Send {
         async move {
             let run = Run::prepare(self.into_shared(), options, next_run_id(), None, None)?;
-            drive(run, input).await
+            drive(run, Start::Fresh(input)).await
         }
     }
 
@@ -229,7 +276,37 @@ pub trait WorkflowExt: Sized + Send + 'static {
         input: <Self::Flow as Workflow>::Input,
         options: RunOptions<<Self::Flow as Workflow>::State>,
     ) -> Handler<Self::Flow> {
-        Handler::spawn(self.into_shared(), input, options)
+        Handler::spawn(self.into_shared(), Start::Fresh(input), options)
+    }
+
+    /// Resumes a run from a snapshot (see [`Snapshot`]): its state and store
+    /// are put in `options`' context (or a fresh one), its queued inputs and
+    /// the inputs that were in flight are started (a step in flight runs
+    /// again from the top), and the run goes on. The stream of the resumed
+    /// run holds only what happens after the resume.
+    fn resume(
+        self,
+        snapshot: Snapshot,
+        options: RunOptions<<Self::Flow as Workflow>::State>,
+    ) -> Result<Handler<Self::Flow>, SnapshotError>
+    where
+        <Self::Flow as Workflow>::State: DeserializeOwned,
+    {
+        let info = <Self::Flow as Workflow>::INFO;
+        snapshot.check(info)?;
+        // Decode everything now, so that a bad snapshot fails here, not in the run.
+        RunCore::<Self::Flow>::from_snapshot(crate::CoreOptions::default(), &snapshot)?;
+        let state: <Self::Flow as Workflow>::State = serde_path_to_error::deserialize(snapshot.state.clone())
+            .map_err(|e| SnapshotError::BadData {
+                name: std::any::type_name::<<Self::Flow as Workflow>::State>().to_owned(),
+                at: format!("state.{}", e.path()),
+                message: e.into_inner().to_string(),
+            })?;
+        let context = options.context.clone().unwrap_or_default();
+        context.update(|s| *s = state);
+        context.restore_store(snapshot.store.clone());
+        let options = options.context(context);
+        Ok(Handler::spawn(self.into_shared(), Start::Restored(Box::new(snapshot)), options))
     }
 }
 

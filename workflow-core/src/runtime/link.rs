@@ -7,8 +7,9 @@ use tokio::sync::oneshot;
 
 use super::mailbox::Mailbox;
 
-use super::core::{InvocationId, Matcher, WaiterId};
+use super::core::{CoreParts, InvocationId, Matcher, WaiterId};
 use crate::context::SendError;
+use crate::snapshot::{CollectData, SnapshotError};
 use crate::workflow::{StepId, WorkflowEvent};
 
 /// What the driver receives from outside its own loop.
@@ -25,6 +26,8 @@ pub(crate) enum Inbound<E> {
     External(E),
     /// `handler.cancel()`.
     Cancel,
+    /// `handler.snapshot()`: the core's part and the `collect_events` buffers.
+    Snapshot(oneshot::Sender<Result<(CoreParts, Vec<CollectData>), SnapshotError>>),
 }
 
 /// Shared by the steps of one run (through their contexts) and its handler.
@@ -79,5 +82,12 @@ impl<E> RunLink<E> {
 
     pub(crate) fn cancel(&self) {
         let _ = self.inbox.send(Inbound::Cancel);
+    }
+
+    pub(crate) fn snapshot(
+        &self,
+        reply: oneshot::Sender<Result<(CoreParts, Vec<CollectData>), SnapshotError>>,
+    ) {
+        let _ = self.inbox.send(Inbound::Snapshot(reply));
     }
 }
