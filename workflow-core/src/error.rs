@@ -84,6 +84,15 @@ pub enum WorkflowError {
         workflow: &'static str,
     },
 
+    /// A durable run could not write its journal.
+    #[error("workflow `{workflow}` could not write its journal, so it is no longer durable: {reason}")]
+    Journal {
+        /// The workflow's name.
+        workflow: &'static str,
+        /// What the store or the serialization reported.
+        reason: String,
+    },
+
     /// The run's result could not be turned into JSON (a run started from JSON).
     #[error("the result of workflow `{workflow}` cannot be turned into JSON: {source}")]
     Output {

@@ -44,6 +44,7 @@ mod context;
 mod emit;
 mod error;
 mod event;
+mod journal;
 mod registry;
 mod retry;
 mod runtime;
@@ -55,11 +56,12 @@ pub use context::{Collect, Context, ContextError, SendError, WaitError, WaitFor,
 pub use emit::{Branches, Emit, Inject, OneOf, MAX_BRANCHES};
 pub use error::{BoxError, WorkflowError};
 pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, StepFailed, StopEvent};
+pub use journal::RunStore;
 pub use registry::{find, registry, JsonRun, Registration, StartError};
 pub use retry::RetryPolicy;
 pub use runtime::{
-    Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RunCore, RunEvent, RunOptions,
-    RunOutcome, StepFailure, WaiterId, WorkflowExt,
+    recover, Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RecoverError, RunCore,
+    RunEvent, RunOptions, RunOutcome, StepFailure, WaiterId, WorkflowExt,
 };
 pub use snapshot::{
     BatchData, CollectData, EventData, PendingInput, Snapshot, SnapshotError, SNAPSHOT_FORMAT,

@@ -217,6 +217,28 @@ impl Snapshot {
     }
 }
 
+/// A snapshot of a run of `W`, from its parts.
+pub(crate) fn compose<W: crate::Workflow>(
+    parts: crate::runtime::CoreParts,
+    collected: Vec<CollectData>,
+    state: Value,
+    store: Map<String, Value>,
+) -> Snapshot {
+    Snapshot {
+        format: SNAPSHOT_FORMAT,
+        workflow: W::INFO.name.to_owned(),
+        events: W::INFO.events.iter().map(|e| (*e).to_owned()).collect(),
+        steps: W::INFO.steps.iter().map(|s| s.name.to_owned()).collect(),
+        state,
+        store,
+        inputs: parts.inputs,
+        unclaimed: parts.unclaimed,
+        pending_requests: parts.pending_requests,
+        batches: parts.batches,
+        collected,
+    }
+}
+
 /// An event as snapshot data.
 pub(crate) fn event_data<E: WorkflowEvent>(event: &E) -> Result<EventData, SnapshotError> {
     match event.to_json() {

@@ -21,7 +21,8 @@ use super::options::RunOptions;
 use crate::context::lock;
 use crate::context::{Lease, Scope};
 use crate::error::WorkflowError;
-use crate::snapshot::{event_data, CollectData, Snapshot, SnapshotError};
+use crate::journal::Journal;
+use crate::snapshot::{compose, event_data, CollectData, Snapshot, SnapshotError};
 use crate::trace::Trace;
 use crate::workflow::{Emitted, StepId, StepInput, Workflow, WorkflowEvent};
 
@@ -53,6 +54,8 @@ pub(crate) struct Run<W: Workflow> {
     pub(crate) stream: Option<Arc<Mailbox<RunEvent<W::Event>>>>,
     /// Where the run's trace goes when it ends, if anyone can read it.
     pub(crate) trace: Option<Trace>,
+    /// Where the run journals itself, for a durable run.
+    pub(crate) journal: Option<Journal<W>>,
 }
 
 impl<W: Workflow> Run<W> {
@@ -78,6 +81,7 @@ impl<W: Workflow> Run<W> {
             link,
             stream,
             trace,
+            journal: None,
         };
         Ok(run)
     }
@@ -99,7 +103,20 @@ pub(crate) async fn drive<W: Workflow>(run: Run<W>, input: Start<W>) -> Result<W
     let stream = run.stream.clone();
     let trace = run.trace.clone();
     let mut driver = Driver::new(run);
-    let outcome = driver.run(input).instrument(span).await;
+    let mut outcome = driver.run(input).instrument(span).await;
+    if let Some(journal) = &driver.run.journal {
+        let recorded = match &outcome {
+            Ok(output) => (journal.output)(output)
+                .map_err(|e| e.to_string())
+                .and_then(|json| journal.store.finish(&journal.key, Ok(&json)).map_err(|e| e.to_string())),
+            Err(error) => {
+                journal.store.finish(&journal.key, Err(&error.to_string())).map_err(|e| e.to_string())
+            }
+        };
+        if let (Err(reason), true) = (recorded, outcome.is_ok()) {
+            outcome = Err(WorkflowError::Journal { workflow: W::INFO.name, reason });
+        }
+    }
     if let (Some(trace), Some(recorded)) = (trace, driver.core.take_trace()) {
         trace.record(recorded);
     }
@@ -138,6 +155,8 @@ struct Driver<W: Workflow> {
     sleep: Option<Pin<Box<Sleep>>>,
     /// Inline invocations so far, to time one in sixteen.
     inline_count: u32,
+    /// Whether a step boundary passed since the journal was last written.
+    journal_due: bool,
 }
 
 /// How a step's invocations are run.
@@ -185,7 +204,7 @@ impl<W: Workflow> Driver<W> {
             internal_events: run.internal_events,
             seed: run.run_id,
             trace: run.trace.is_some(),
-            snapshots: run.stream.is_some(),
+            snapshots: run.stream.is_some() || run.journal.is_some(),
         };
         let started = Instant::now();
         Self {
@@ -198,6 +217,7 @@ impl<W: Workflow> Driver<W> {
             speed: vec![Speed::Unknown; W::INFO.steps.len()],
             sleep: None,
             inline_count: 0,
+            journal_due: false,
             run,
         }
     }
@@ -223,6 +243,7 @@ impl<W: Workflow> Driver<W> {
     async fn run(&mut self, start: Start<W>) -> Result<W::Output, WorkflowError> {
         self.sleep = self.deadline().map(|at| Box::pin(sleep_until(at)));
         let now = self.now();
+        self.journal_due = true;
         match start {
             Start::Fresh(input) => self.core.start(input, now, &mut self.commands),
             Start::Restored(snapshot) => {
@@ -239,10 +260,16 @@ impl<W: Workflow> Driver<W> {
             match self.execute() {
                 Progress::Finished(outcome) => return outcome,
                 Progress::Busy => {
+                    if let Err(outcome) = self.write_journal() {
+                        return outcome;
+                    }
                     tokio::task::yield_now().await;
                     continue;
                 }
                 Progress::Idle => {
+                    if let Err(outcome) = self.write_journal() {
+                        return outcome;
+                    }
                     // Idle, maybe for hours: give the command buffers back.
                     self.commands = Vec::new();
                     self.batch = Vec::new();
@@ -274,6 +301,7 @@ impl<W: Workflow> Driver<W> {
                             report(&result);
                         }
                         self.core.step_finished(invocation, result, now, &mut self.commands);
+                        self.journal_due = true;
                     }
                     Err(join_error) => {
                         return Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
@@ -389,6 +417,7 @@ impl<W: Workflow> Driver<W> {
                     report(&result);
                 }
                 self.core.step_finished(invocation, result, now, &mut self.commands);
+                self.journal_due = true;
             }
             Poll::Pending => {
                 self.speed[step] = Speed::Spawned;
@@ -397,12 +426,36 @@ impl<W: Workflow> Driver<W> {
         }
     }
 
+    /// Writes the run to its journal, if it has one and a step boundary
+    /// passed; a store that fails ends the run, which would no longer be durable.
+    fn write_journal(&mut self) -> Result<(), Result<W::Output, WorkflowError>> {
+        let Some(journal) = &self.run.journal else { return Ok(()) };
+        if !self.journal_due || self.core.is_finished() {
+            return Ok(());
+        }
+        self.journal_due = false;
+        let failed = |reason: String| Err(Err(WorkflowError::Journal { workflow: W::INFO.name, reason }));
+        let context = self.run.lease.context();
+        let snapshot = self.core.export().and_then(|parts| {
+            let collected = collected_data::<W>(&self.run.link)?;
+            let state = context.read(journal.state)?;
+            Ok(compose::<W>(parts, collected, state, context.store_snapshot()))
+        });
+        match snapshot {
+            Err(error) => failed(error.to_string()),
+            Ok(snapshot) => match journal.store.save(&journal.key, W::INFO.name, &snapshot) {
+                Ok(()) => Ok(()),
+                Err(error) => failed(error.to_string()),
+            },
+        }
+    }
+
     fn core_options(&self) -> CoreOptions {
         CoreOptions {
             internal_events: self.run.internal_events,
             seed: self.run.run_id,
             trace: self.run.trace.is_some(),
-            snapshots: self.run.stream.is_some(),
+            snapshots: self.run.stream.is_some() || self.run.journal.is_some(),
         }
     }
 
@@ -448,19 +501,8 @@ impl<W: Workflow> Driver<W> {
             Inbound::External(event) => self.core.external(event, now, commands),
             Inbound::Cancel => self.core.cancel(commands),
             Inbound::Snapshot(reply) => {
-                let parts = self.core.export().and_then(|parts| {
-                    let buffers = lock(&self.run.link.collected);
-                    let collected = buffers
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, events)| !events.is_empty())
-                        .map(|(step, events)| {
-                            let events = events.iter().map(event_data).collect::<Result<_, _>>()?;
-                            Ok(CollectData { step: W::INFO.steps[step].name.to_owned(), events })
-                        })
-                        .collect::<Result<Vec<_>, SnapshotError>>()?;
-                    Ok((parts, collected))
-                });
+                let parts =
+                    self.core.export().and_then(|parts| Ok((parts, collected_data::<W>(&self.run.link)?)));
                 let _ = reply.send(parts);
             }
         }
@@ -526,6 +568,20 @@ async fn join_next<T: 'static>(tasks: &mut Option<JoinSet<T>>) -> Option<Result<
         Some(tasks) if !tasks.is_empty() => tasks.join_next().await,
         _ => std::future::pending().await,
     }
+}
+
+/// The `collect_events` buffers as snapshot data.
+fn collected_data<W: Workflow>(link: &RunLink<W::Event>) -> Result<Vec<CollectData>, SnapshotError> {
+    let buffers = lock(&link.collected);
+    buffers
+        .iter()
+        .enumerate()
+        .filter(|(_, events)| !events.is_empty())
+        .map(|(step, events)| {
+            let events = events.iter().map(event_data).collect::<Result<_, _>>()?;
+            Ok(CollectData { step: W::INFO.steps[step].name.to_owned(), events })
+        })
+        .collect()
 }
 
 /// The timeout's timer, or never.

@@ -18,7 +18,8 @@ use super::options::RunOptions;
 use crate::context::Context;
 use crate::context::{SendError, Wrap};
 use crate::error::WorkflowError;
-use crate::snapshot::{Snapshot, SnapshotError, SNAPSHOT_FORMAT};
+use crate::journal::{state_json, Journal, RunStore};
+use crate::snapshot::{compose, Snapshot, SnapshotError};
 use crate::trace::Trace;
 use crate::workflow::{Workflow, WorkflowEvent};
 use serde::de::DeserializeOwned;
@@ -85,14 +86,20 @@ fn next_run_id() -> u64 {
 impl<W: Workflow> Handler<W> {
     /// Claims the context now, so that of two runs started on one context
     /// the first one started is the one that gets it, then spawns the driver.
-    fn spawn(flow: Arc<W>, start: Start<W>, options: RunOptions<W::State>) -> Self {
+    fn spawn(
+        flow: Arc<W>,
+        start: Start<W>,
+        options: RunOptions<W::State>,
+        journal: Option<Journal<W>>,
+    ) -> Self {
         let run_id = next_run_id();
         let trace = Trace::new(W::INFO);
         let traced = options.trace.then(|| trace.clone());
         let stream = Arc::new(Mailbox::new());
         let events = EventStream { mailbox: Arc::clone(&stream) };
         match Run::prepare(flow, options, run_id, Some(Arc::clone(&stream)), traced) {
-            Ok(run) => {
+            Ok(mut run) => {
+                run.journal = journal;
                 let link = Arc::clone(&run.link);
                 let context = Some(run.lease.context().clone());
                 let task = tokio::spawn(drive(run, start));
@@ -164,28 +171,8 @@ impl<W: Workflow> Handler<W> {
         let (reply, answer) = oneshot::channel();
         link.snapshot(reply);
         let (parts, collected) = answer.await.map_err(|_| SnapshotError::RunEnded)??;
-        let state = context.read(|state| {
-            serde_path_to_error::serialize(state, serde_json::value::Serializer).map_err(|e| {
-                SnapshotError::Unserializable {
-                    what: "the state".into(),
-                    path: e.path().to_string(),
-                    message: e.into_inner().to_string(),
-                }
-            })
-        })?;
-        Ok(Snapshot {
-            format: SNAPSHOT_FORMAT,
-            workflow: W::INFO.name.to_owned(),
-            events: W::INFO.events.iter().map(|e| (*e).to_owned()).collect(),
-            steps: W::INFO.steps.iter().map(|s| s.name.to_owned()).collect(),
-            state,
-            store: context.store_snapshot(),
-            inputs: parts.inputs,
-            unclaimed: parts.unclaimed,
-            pending_requests: parts.pending_requests,
-            batches: parts.batches,
-            collected,
-        })
+        let state = context.read(state_json)?;
+        Ok(compose::<W>(parts, collected, state, context.store_snapshot()))
     }
 
     /// Ends the run with [`WorkflowError::Cancelled`]; steps in flight are
@@ -276,7 +263,26 @@ pub trait WorkflowExt: Sized + Send + 'static {
         input: <Self::Flow as Workflow>::Input,
         options: RunOptions<<Self::Flow as Workflow>::State>,
     ) -> Handler<Self::Flow> {
-        Handler::spawn(self.into_shared(), Start::Fresh(input), options)
+        Handler::spawn(self.into_shared(), Start::Fresh(input), options, None)
+    }
+
+    /// Starts a durable run: it journals itself to `store` under `key` at
+    /// every step boundary, so that if this process dies, [`recover`] in the
+    /// next one finishes it. Steps that were running when the process died
+    /// run again from the top (at least once); finished steps do not.
+    fn start_durable(
+        self,
+        key: impl Into<String>,
+        input: <Self::Flow as Workflow>::Input,
+        options: RunOptions<<Self::Flow as Workflow>::State>,
+        store: Arc<dyn RunStore>,
+    ) -> Handler<Self::Flow>
+    where
+        <Self::Flow as Workflow>::State: Serialize,
+        <Self::Flow as Workflow>::Output: Serialize,
+    {
+        let journal = journal::<Self::Flow>(store, key.into());
+        Handler::spawn(self.into_shared(), Start::Fresh(input), options, Some(journal))
     }
 
     /// Resumes a run from a snapshot (see [`Snapshot`]): its state and store
@@ -292,22 +298,84 @@ pub trait WorkflowExt: Sized + Send + 'static {
     where
         <Self::Flow as Workflow>::State: DeserializeOwned,
     {
-        let info = <Self::Flow as Workflow>::INFO;
-        snapshot.check(info)?;
-        // Decode everything now, so that a bad snapshot fails here, not in the run.
-        RunCore::<Self::Flow>::from_snapshot(crate::CoreOptions::default(), &snapshot)?;
-        let state: <Self::Flow as Workflow>::State = serde_path_to_error::deserialize(snapshot.state.clone())
-            .map_err(|e| SnapshotError::BadData {
-                name: std::any::type_name::<<Self::Flow as Workflow>::State>().to_owned(),
-                at: format!("state.{}", e.path()),
-                message: e.into_inner().to_string(),
-            })?;
-        let context = options.context.clone().unwrap_or_default();
-        context.update(|s| *s = state);
-        context.restore_store(snapshot.store.clone());
-        let options = options.context(context);
-        Ok(Handler::spawn(self.into_shared(), Start::Restored(Box::new(snapshot)), options))
+        resume_with(self.into_shared(), snapshot, options, None)
     }
+}
+
+fn journal<W: Workflow>(store: Arc<dyn RunStore>, key: String) -> Journal<W>
+where
+    W::State: Serialize,
+    W::Output: Serialize,
+{
+    Journal { store, key, state: state_json::<W::State>, output: output_json::<W::Output> }
+}
+
+fn output_json<O: Serialize>(output: &O) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(output)
+}
+
+/// A run resumed from `snapshot`, journaled if `journal` is given.
+fn resume_with<W: Workflow>(
+    flow: Arc<W>,
+    snapshot: Snapshot,
+    options: RunOptions<W::State>,
+    journal: Option<Journal<W>>,
+) -> Result<Handler<W>, SnapshotError>
+where
+    W::State: DeserializeOwned,
+{
+    snapshot.check(W::INFO)?;
+    // Decode everything now, so that a bad snapshot fails here, not in the run.
+    RunCore::<W>::from_snapshot(crate::CoreOptions::default(), &snapshot)?;
+    let state: W::State =
+        serde_path_to_error::deserialize(snapshot.state.clone()).map_err(|e| SnapshotError::BadData {
+            name: std::any::type_name::<W::State>().to_owned(),
+            at: format!("state.{}", e.path()),
+            message: e.into_inner().to_string(),
+        })?;
+    let context = options.context.clone().unwrap_or_default();
+    context.update(|s| *s = state);
+    context.restore_store(snapshot.store.clone());
+    let options = options.context(context);
+    Ok(Handler::spawn(flow, Start::Restored(Box::new(snapshot)), options, journal))
+}
+
+/// Resumes every unfinished durable run of workflow `W` journaled in `store`
+/// (see [`WorkflowExt::start_durable`]), each on `flow`, and returns their
+/// keys and handlers. Call it when a process starts, before new runs.
+pub fn recover<W>(flow: Arc<W>, store: Arc<dyn RunStore>) -> Result<Vec<(String, Handler<W>)>, RecoverError>
+where
+    W: Workflow,
+    W::State: Serialize + DeserializeOwned,
+    W::Output: Serialize,
+{
+    let runs = store.unfinished(W::INFO.name).map_err(RecoverError::Store)?;
+    let mut handlers = Vec::with_capacity(runs.len());
+    for (key, snapshot) in runs {
+        let journal = journal::<W>(Arc::clone(&store), key.clone());
+        let handler = resume_with(Arc::clone(&flow), snapshot, RunOptions::new(), Some(journal))
+            .map_err(|source| RecoverError::Snapshot { key: key.clone(), source })?;
+        handlers.push((key, handler));
+    }
+    Ok(handlers)
+}
+
+/// Why unfinished runs could not be recovered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecoverError {
+    /// The store could not list them.
+    #[error("the run store failed: {0}")]
+    Store(#[source] crate::BoxError),
+    /// One journal could not be resumed.
+    #[error("the journal of run `{key}` cannot be resumed: {source}")]
+    Snapshot {
+        /// The run's key.
+        key: String,
+        /// Why.
+        #[source]
+        source: SnapshotError,
+    },
 }
 
 impl<W: Workflow> WorkflowExt for W {

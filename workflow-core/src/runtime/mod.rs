@@ -11,9 +11,10 @@ mod link;
 mod mailbox;
 mod options;
 
+pub(crate) use self::core::CoreParts;
 pub use self::core::{
     Command, CoreOptions, InvocationId, Matcher, RunCore, RunEvent, RunOutcome, StepFailure, WaiterId,
 };
-pub use self::handler::{EventStream, Handler, WorkflowExt};
+pub use self::handler::{recover, EventStream, Handler, RecoverError, WorkflowExt};
 pub(crate) use self::link::RunLink;
 pub use self::options::RunOptions;
