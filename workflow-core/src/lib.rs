@@ -272,4 +272,6 @@ mod guides {
     mod retries_and_errors {}
     #[doc = include_str!("../../docs/discovery.md")]
     mod discovery {}
+    #[doc = include_str!("../../docs/snapshots.md")]
+    mod snapshots {}
 }

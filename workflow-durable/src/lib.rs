@@ -140,3 +140,7 @@ impl RunStore for SqliteStore {
         Ok(runs)
     }
 }
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/durable-runs.md")]
+mod guide {}
