@@ -387,17 +387,23 @@ impl<W: Workflow> Driver<W> {
         Progress::Idle
     }
 
-    /// Polls an invocation once on the driver: done if it completes, else
-    /// handed to a task of its own.
-    fn run_inline(&mut self, call: Call, input: StepInput<W::Event>, now: Duration) {
-        let Call { step, worker, attempt, .. } = call;
+    /// The verbose mode's line about an invocation that starts.
+    fn announce(&self, call: Call) {
         if self.run.verbose {
+            let Call { step, worker, attempt, .. } = call;
             eprintln!(
                 "[{}] running step {} (worker {worker}, attempt {attempt})",
                 W::INFO.name,
                 W::INFO.steps[step].name
             );
         }
+    }
+
+    /// Polls an invocation once on the driver: done if it completes, else
+    /// handed to a task of its own.
+    fn run_inline(&mut self, call: Call, input: StepInput<W::Event>, now: Duration) {
+        let step = call.step;
+        self.announce(call);
         let mut future = Box::pin(self.invocation(call, input, Duration::ZERO, false));
         // Time the first invocations of a step, then one in sixteen: enough
         // to notice a light step turning heavy, without a clock read per hop.
@@ -509,14 +515,8 @@ impl<W: Workflow> Driver<W> {
     }
 
     fn spawn(&mut self, call: Call, input: StepInput<W::Event>, delay: Duration) {
-        let Call { step, worker, attempt, .. } = call;
-        if self.run.verbose {
-            eprintln!(
-                "[{}] running step {} (worker {worker}, attempt {attempt})",
-                W::INFO.name,
-                W::INFO.steps[step].name
-            );
-        }
+        let step = call.step;
+        self.announce(call);
         if self.speed[step] == Speed::Unknown {
             self.speed[step] = Speed::UnknownSpawned;
         }
