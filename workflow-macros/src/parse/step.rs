@@ -296,10 +296,9 @@ fn branches(emit: &syn::Type) -> Result<Vec<EventTy>, ShapeError> {
     for ty in &tuple.elems {
         let ev = event_type(ty).map_err(|m| (ty.span(), m))?;
         if events.contains(&ev) {
-            return Err((
-                ty.span(),
-                format!("`{}` is listed twice in `Emit`; list each event type once", ev.key),
-            ));
+            let wrapper = last_segment(emit).map_or_else(|| "Emit".to_owned(), |s| s.ident.to_string());
+            let message = format!("`{}` is listed twice in `{wrapper}`; list each event type once", ev.key);
+            return Err((ty.span(), message));
         }
         events.push(ev);
     }
