@@ -335,3 +335,52 @@ proptest::proptest! {
 }
 
 static FIXTURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+// ------------------------------------------------------------ collect_events buffers
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+struct Part(u32);
+
+struct Pair;
+
+#[workflow(external = [Part])]
+impl Pair {
+    /// Asks for two parts.
+    #[step]
+    async fn begin(&self, _ev: StartEvent<()>) -> Vec<InputRequired<u8>> {
+        vec![InputRequired::new(1), InputRequired::new(2)]
+    }
+
+    #[step(num_workers = 1)]
+    async fn join(&self, ctx: &Context<()>, ev: Part) -> Option<StopEvent<u32>> {
+        let (a, b) = ctx.collect_events::<(Part, Part), _>(ev)?;
+        Some(StopEvent::new(a.0 * 10 + b.0))
+    }
+}
+
+async fn half_collected() -> Snapshot {
+    let handler = Pair.start(());
+    handler.send_event(Part(4)).unwrap();
+    let snapshot = handler.snapshot().await.unwrap();
+    assert_eq!(snapshot.collected.len(), 1, "the first part waits in join's buffer: {snapshot:?}");
+    snapshot
+}
+
+#[tokio::test]
+async fn a_half_filled_collect_buffer_survives_a_resume() {
+    let snapshot = half_collected().await;
+    let resumed = Pair.resume(snapshot, RunOptions::new()).unwrap();
+    resumed.send_event(Part(2)).unwrap();
+    assert_eq!(resumed.await.unwrap(), 42);
+}
+
+#[tokio::test]
+async fn a_bad_collect_buffer_is_reported_not_dropped() {
+    let mut snapshot = half_collected().await;
+    snapshot.collected[0].events[0].data = serde_json::json!("four");
+    let err = Pair.resume(snapshot, RunOptions::new()).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(&err, SnapshotError::BadData { at, .. } if at == "collected[0].events[0].data"),
+        "{err:?}"
+    );
+}

@@ -148,6 +148,18 @@ pub struct CoreOptions {
     pub snapshots: bool,
 }
 
+/// A snapshot, decoded and checked against the workflow: what a resumed
+/// run starts from.
+pub(crate) struct Restored<E> {
+    inputs: Vec<(StepId, Queued<E>)>,
+    /// Per batch (its id is its index), what its `Collected` steps gathered.
+    batches: Vec<Vec<(StepId, E)>>,
+    unclaimed: Vec<E>,
+    pending_requests: usize,
+    /// `collect_events` buffers, per step; the driver puts them back.
+    pub(crate) collected: Vec<(StepId, Vec<E>)>,
+}
+
 /// What the core contributes to a [`Snapshot`].
 pub(crate) struct CoreParts {
     pub(crate) inputs: Vec<PendingInput>,
@@ -563,30 +575,33 @@ impl<W: Workflow> RunCore<W> {
         })
     }
 
-    /// A core rebuilt from a snapshot; `resume` then starts its inputs.
-    pub(crate) fn from_snapshot(options: CoreOptions, snapshot: &Snapshot) -> Result<Self, SnapshotError> {
-        let mut core = Self::new(options);
-        let mut batch_ids = Vec::with_capacity(snapshot.batches.len());
+    /// Decodes and checks everything of a snapshot the run needs (its
+    /// inputs, batches, unclaimed events, `collect_events` buffers), so that
+    /// a bad snapshot fails before the run starts, with the place it is bad.
+    pub(crate) fn decode(snapshot: &Snapshot) -> Result<Restored<W::Event>, SnapshotError> {
+        let events = |list: &[EventData], at: &str| {
+            list.iter()
+                .enumerate()
+                .map(|(j, e)| event_from(e, &format!("{at}[{j}]")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut batches = Vec::with_capacity(snapshot.batches.len());
         for (b, batch) in snapshot.batches.iter().enumerate() {
             let mut collected = Vec::with_capacity(batch.collected.len());
             for (i, (step, event)) in batch.collected.iter().enumerate() {
                 let at = format!("batches[{b}].collected[{i}]");
                 collected.push((step_index(W::INFO, step, &at)?, event_from(event, &at)?));
             }
-            batch_ids.push(core.batches.insert(Batch { outstanding: 0, collected }));
+            batches.push(collected);
         }
+        let mut inputs = Vec::with_capacity(snapshot.inputs.len());
         for (i, pending) in snapshot.inputs.iter().enumerate() {
             let at = format!("inputs[{i}]");
             let step = step_index(W::INFO, &pending.step, &format!("{at}.step"))?;
-            let mut events = pending
-                .events
-                .iter()
-                .enumerate()
-                .map(|(j, e)| event_from(e, &format!("{at}.events[{j}]")))
-                .collect::<Result<Vec<W::Event>, _>>()?;
-            let input = match (pending.collected, events.len()) {
-                (true, _) => StepInput::Collected(events),
-                (false, 1) => StepInput::One(events.remove(0)),
+            let mut decoded = events(&pending.events, &format!("{at}.events"))?;
+            let input = match (pending.collected, decoded.len()) {
+                (true, _) => StepInput::Collected(decoded),
+                (false, 1) => StepInput::One(decoded.remove(0)),
                 (false, n) => {
                     let message = format!("a step takes one event, not {n}");
                     return Err(SnapshotError::BadData {
@@ -596,25 +611,48 @@ impl<W: Workflow> RunCore<W> {
                     });
                 }
             };
-            let batch = match pending.batch {
-                None => None,
-                Some(b) => Some(*batch_ids.get(b).ok_or_else(|| SnapshotError::BadData {
+            if pending.batch.is_some_and(|b| b >= batches.len()) {
+                let message = format!("there are {} batches", batches.len());
+                return Err(SnapshotError::BadData {
                     name: "batch".into(),
                     at: format!("{at}.batch"),
-                    message: format!("there are {} batches", batch_ids.len()),
-                })?),
-            };
-            if let Some(open) = batch.and_then(|b| core.batches.get_mut(b)) {
+                    message,
+                });
+            }
+            inputs.push((step, Queued { input, batch: pending.batch, attempt: pending.attempt.max(1) }));
+        }
+        let mut collected = Vec::with_capacity(snapshot.collected.len());
+        for (i, buffer) in snapshot.collected.iter().enumerate() {
+            let at = format!("collected[{i}]");
+            let step = step_index(W::INFO, &buffer.step, &format!("{at}.step"))?;
+            collected.push((step, events(&buffer.events, &format!("{at}.events"))?));
+        }
+        Ok(Restored {
+            inputs,
+            batches,
+            unclaimed: events(&snapshot.unclaimed, "unclaimed")?,
+            pending_requests: snapshot.pending_requests,
+            collected,
+        })
+    }
+
+    /// A core rebuilt from a decoded snapshot; `resume` then starts its inputs.
+    pub(crate) fn restored(options: CoreOptions, restored: Restored<W::Event>) -> Self {
+        let mut core = Self::new(options);
+        // In a fresh slab, the batches get the ids 0, 1, 2…: their indices in the snapshot.
+        for collected in restored.batches {
+            core.batches.insert(Batch { outstanding: 0, collected });
+        }
+        for (step, queued) in restored.inputs {
+            if let Some(open) = queued.batch.and_then(|b| core.batches.get_mut(b)) {
                 open.outstanding += 1;
             }
-            core.steps[step].push(Queued { input, batch, attempt: pending.attempt.max(1) });
+            core.steps[step].push(queued);
             core.mark(step);
         }
-        for (i, event) in snapshot.unclaimed.iter().enumerate() {
-            core.unclaimed.push_back(event_from(event, &format!("unclaimed[{i}]"))?);
-        }
-        core.pending_requests = snapshot.pending_requests;
-        Ok(core)
+        core.unclaimed.extend(restored.unclaimed);
+        core.pending_requests = restored.pending_requests;
+        core
     }
 
     /// Starts the inputs of a restored core.

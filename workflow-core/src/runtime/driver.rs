@@ -14,7 +14,10 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant, Sleep};
 use tracing::Instrument;
 
-use super::core::{Command, CoreOptions, InvocationId, RunCore, RunEvent, RunOutcome, StepFailure, WaiterId};
+use super::core::{
+    Command, CoreOptions, CoreParts, InvocationId, Restored, RunCore, RunEvent, RunOutcome, StepFailure,
+    WaiterId,
+};
 use super::link::{Inbound, RunLink};
 use super::mailbox::Mailbox;
 use super::options::RunOptions;
@@ -22,7 +25,7 @@ use crate::context::lock;
 use crate::context::{Lease, Scope};
 use crate::error::WorkflowError;
 use crate::journal::Journal;
-use crate::snapshot::{compose, event_data, CollectData, Snapshot, SnapshotError};
+use crate::snapshot::{compose, event_data, CollectData, SnapshotError};
 use crate::trace::Trace;
 use crate::workflow::{Emitted, StepId, StepInput, Workflow, WorkflowEvent};
 
@@ -87,22 +90,22 @@ impl<W: Workflow> Run<W> {
     }
 }
 
-/// Runs one workflow to its end, and writes how it ended to the stream.
-/// Dropping this future drops every step invocation still in flight, then
-/// the context's lease.
 /// How a run begins.
 pub(crate) enum Start<W: Workflow> {
     /// From its input.
     Fresh(W::Input),
-    /// From a snapshot, checked already.
-    Restored(Box<Snapshot>),
+    /// From a snapshot, decoded and checked already.
+    Restored(Box<Restored<W::Event>>),
 }
 
+/// Runs one workflow to its end, and writes how it ended to the stream.
+/// Dropping this future drops every step invocation still in flight, then
+/// the context's lease.
 pub(crate) async fn drive<W: Workflow>(run: Run<W>, input: Start<W>) -> Result<W::Output, WorkflowError> {
     let span = tracing::info_span!("workflow_run", workflow = W::INFO.name, run_id = run.run_id);
     let stream = run.stream.clone();
     let trace = run.trace.clone();
-    let mut driver = Driver::new(run);
+    let (mut driver, input) = Driver::new(run, input);
     let mut outcome = driver.run(input).instrument(span).await;
     if let Some(journal) = &driver.run.journal {
         let recorded = match &outcome {
@@ -157,7 +160,11 @@ struct Driver<W: Workflow> {
     inline_count: u32,
     /// Whether a step boundary passed since the journal was last written.
     journal_due: bool,
+    /// Snapshots asked for, answered at the next boundary.
+    snapshot_replies: Vec<SnapshotReply>,
 }
+
+type SnapshotReply = oneshot::Sender<Result<(CoreParts, Vec<CollectData>), SnapshotError>>;
 
 /// How a step's invocations are run.
 ///
@@ -199,17 +206,33 @@ impl<W: Workflow> Drop for Driver<W> {
 }
 
 impl<W: Workflow> Driver<W> {
-    fn new(run: Run<W>) -> Self {
+    /// The driver of `run`, with its core built fresh or from a snapshot,
+    /// and the input still to start it with, if fresh.
+    fn new(run: Run<W>, start: Start<W>) -> (Self, Option<W::Input>) {
         let options = CoreOptions {
             internal_events: run.internal_events,
             seed: run.run_id,
             trace: run.trace.is_some(),
             snapshots: run.stream.is_some() || run.journal.is_some(),
         };
+        let (core, input) = match start {
+            Start::Fresh(input) => (RunCore::new(options), Some(input)),
+            Start::Restored(mut restored) => {
+                let mut buffers = lock(&run.link.collected);
+                for (step, events) in std::mem::take(&mut restored.collected) {
+                    if buffers.len() <= step {
+                        buffers.resize_with(W::INFO.steps.len(), Vec::new);
+                    }
+                    buffers[step].extend(events);
+                }
+                drop(buffers);
+                (RunCore::restored(options, *restored), None)
+            }
+        };
         let started = Instant::now();
-        Self {
+        let driver = Self {
             started,
-            core: RunCore::new(options),
+            core,
             tasks: None,
             waiters: Vec::new(),
             commands: Vec::new(),
@@ -218,8 +241,10 @@ impl<W: Workflow> Driver<W> {
             sleep: None,
             inline_count: 0,
             journal_due: false,
+            snapshot_replies: Vec::new(),
             run,
-        }
+        };
+        (driver, input)
     }
 
     fn now(&self) -> Duration {
@@ -240,34 +265,28 @@ impl<W: Workflow> Driver<W> {
         self.run.timeout.and_then(|t| self.started.checked_add(t))
     }
 
-    async fn run(&mut self, start: Start<W>) -> Result<W::Output, WorkflowError> {
+    /// Starts the run (from `input`, or where its snapshot left it) and
+    /// carries it out to its end.
+    async fn run(&mut self, input: Option<W::Input>) -> Result<W::Output, WorkflowError> {
         self.sleep = self.deadline().map(|at| Box::pin(sleep_until(at)));
         let now = self.now();
         self.journal_due = true;
-        match start {
-            Start::Fresh(input) => self.core.start(input, now, &mut self.commands),
-            Start::Restored(snapshot) => {
-                let options = self.core_options();
-                match RunCore::from_snapshot(options, &snapshot) {
-                    Ok(core) => self.core = core,
-                    Err(error) => unreachable!("the snapshot was checked before the run started: {error}"),
-                }
-                self.restore_collected(&snapshot);
-                self.core.resume(now, &mut self.commands);
-            }
+        match input {
+            Some(input) => self.core.start(input, now, &mut self.commands),
+            None => self.core.resume(now, &mut self.commands),
         }
         loop {
             match self.execute() {
                 Progress::Finished(outcome) => return outcome,
                 Progress::Busy => {
-                    if let Err(outcome) = self.write_journal() {
+                    if let Err(outcome) = self.at_boundary() {
                         return outcome;
                     }
                     tokio::task::yield_now().await;
                     continue;
                 }
                 Progress::Idle => {
-                    if let Err(outcome) = self.write_journal() {
+                    if let Err(outcome) = self.at_boundary() {
                         return outcome;
                     }
                     // Idle, maybe for hours: give the command buffers back.
@@ -432,6 +451,20 @@ impl<W: Workflow> Driver<W> {
         }
     }
 
+    /// Between batches of work, when no inline step is halfway through its
+    /// completion: answers the snapshots asked for, and writes the journal.
+    /// (A snapshot taken while a step's completion is being handled would
+    /// show the step in flight after its effects, such as what it put in a
+    /// `collect_events` buffer, and a resume would apply them twice.)
+    fn at_boundary(&mut self) -> Result<(), Result<W::Output, WorkflowError>> {
+        for reply in std::mem::take(&mut self.snapshot_replies) {
+            let parts =
+                self.core.export().and_then(|parts| Ok((parts, collected_data::<W>(&self.run.link)?)));
+            let _ = reply.send(parts);
+        }
+        self.write_journal()
+    }
+
     /// Writes the run to its journal, if it has one and a step boundary
     /// passed; a store that fails ends the run, which would no longer be durable.
     fn write_journal(&mut self) -> Result<(), Result<W::Output, WorkflowError>> {
@@ -453,32 +486,6 @@ impl<W: Workflow> Driver<W> {
                 Ok(()) => Ok(()),
                 Err(error) => failed(error.to_string()),
             },
-        }
-    }
-
-    fn core_options(&self) -> CoreOptions {
-        CoreOptions {
-            internal_events: self.run.internal_events,
-            seed: self.run.run_id,
-            trace: self.run.trace.is_some(),
-            snapshots: self.run.stream.is_some() || self.run.journal.is_some(),
-        }
-    }
-
-    /// Puts the `collect_events` buffers of a snapshot back.
-    fn restore_collected(&self, snapshot: &Snapshot) {
-        let mut buffers = lock(&self.run.link.collected);
-        for data in &snapshot.collected {
-            let Some(step) = W::INFO.steps.iter().position(|s| s.name == data.step) else { continue };
-            if buffers.len() <= step {
-                buffers.resize_with(W::INFO.steps.len(), Vec::new);
-            }
-            let events = data
-                .events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| crate::snapshot::event_from(e, &format!("collected.{i}")));
-            buffers[step].extend(events.flatten());
         }
     }
 
@@ -506,11 +513,7 @@ impl<W: Workflow> Driver<W> {
             }
             Inbound::External(event) => self.core.external(event, now, commands),
             Inbound::Cancel => self.core.cancel(commands),
-            Inbound::Snapshot(reply) => {
-                let parts =
-                    self.core.export().and_then(|parts| Ok((parts, collected_data::<W>(&self.run.link)?)));
-                let _ = reply.send(parts);
-            }
+            Inbound::Snapshot(reply) => self.snapshot_replies.push(reply),
         }
     }
 

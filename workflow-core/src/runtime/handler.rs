@@ -326,7 +326,7 @@ where
 {
     snapshot.check(W::INFO)?;
     // Decode everything now, so that a bad snapshot fails here, not in the run.
-    RunCore::<W>::from_snapshot(crate::CoreOptions::default(), &snapshot)?;
+    let restored = RunCore::<W>::decode(&snapshot)?;
     let state: W::State =
         serde_path_to_error::deserialize(snapshot.state.clone()).map_err(|e| SnapshotError::BadData {
             name: std::any::type_name::<W::State>().to_owned(),
@@ -337,7 +337,7 @@ where
     context.update(|s| *s = state);
     context.restore_store(snapshot.store.clone());
     let options = options.context(context);
-    Ok(Handler::spawn(flow, Start::Restored(Box::new(snapshot)), options, journal))
+    Ok(Handler::spawn(flow, Start::Restored(Box::new(restored)), options, journal))
 }
 
 /// Resumes every unfinished durable run of workflow `W` journaled in `store`
