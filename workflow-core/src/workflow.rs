@@ -118,7 +118,7 @@ pub struct Route {
 }
 
 /// What a step invocation is given.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum StepInput<E> {
     /// One event.
     One(E),

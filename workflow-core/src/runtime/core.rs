@@ -485,16 +485,11 @@ impl<W: Workflow> RunCore<W> {
             match W::dispatch(request) {
                 Dispatch::Stop(output) => self.finish(Ok(output), commands),
                 Dispatch::Route(route, request) => {
-                    // The waiting step awaits the answer itself: the request
-                    // needs no `pending_requests` to keep the run alive.
-                    let stream = !route.request;
-                    if stream {
-                        commands.push(Command::Stream(RunEvent::Event(request.clone())));
-                    }
-                    self.route(route, request, None, commands);
-                    if route.request {
-                        self.pending_requests -= 1;
-                    }
+                    // Written to the stream, and delivered to any consumer,
+                    // but not counted as pending: the waiting step itself
+                    // keeps the run alive until the answer comes.
+                    commands.push(Command::Stream(RunEvent::Event(request.clone())));
+                    self.deliver_to_steps(route, request, None);
                 }
             }
         }
@@ -704,8 +699,8 @@ impl<W: Workflow> RunCore<W> {
         }
     }
 
-    /// Queues `event` for its consumers (collectors gather it in its batch),
-    /// and writes a request for outside input to the stream.
+    /// Delivers `event` as its route says; a request for outside input is
+    /// also written to the stream and counted until the caller answers.
     fn route(
         &mut self,
         route: &Route,
@@ -715,12 +710,18 @@ impl<W: Workflow> RunCore<W> {
     ) {
         if route.request {
             self.pending_requests += 1;
+            commands.push(Command::Stream(RunEvent::Event(event.clone())));
         }
-        let mut copies =
-            Copies::new(event, route.steps.len() + route.collectors.len() + usize::from(route.request));
-        if route.request {
-            commands.push(Command::Stream(RunEvent::Event(copies.next())));
+        self.deliver_to_steps(route, event, batch);
+    }
+
+    /// Queues `event` for the steps that consume it; collectors gather it in
+    /// its batch.
+    fn deliver_to_steps(&mut self, route: &Route, event: W::Event, batch: Option<BatchId>) {
+        if route.steps.is_empty() && route.collectors.is_empty() {
+            return;
         }
+        let mut copies = Copies::new(event, route.steps.len() + route.collectors.len());
         for &step in route.steps {
             self.enqueue(step, StepInput::One(copies.next()), batch);
         }
@@ -782,7 +783,7 @@ impl<W: Workflow> RunCore<W> {
         else {
             return false;
         };
-        let Some(input) = inv.input.as_ref().map(clone_input) else { return false };
+        let Some(input) = inv.input.clone() else { return false };
         inv.attempt += 1;
         let (step, worker, attempt) = (inv.step, inv.worker, inv.attempt);
         self.internal(commands, || RunEvent::StepStarted { step: W::INFO.steps[step].name, worker, attempt });
@@ -877,7 +878,7 @@ impl<W: Workflow> RunCore<W> {
                 let Some(queued) = state.pop() else { break };
                 state.free -= 1;
                 let worker = self.slots[state.slot_start + state.free];
-                let input = state.keep_input.then(|| clone_input(&queued.input));
+                let input = state.keep_input.then(|| queued.input.clone());
                 if let Some(trace) = &mut self.trace {
                     trace.invocations[step] += 1;
                     match &queued.input {
@@ -936,13 +937,6 @@ impl<W: Workflow> RunCore<W> {
         self.random ^= self.random >> 7;
         self.random ^= self.random << 17;
         (self.random >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn clone_input<E: Clone>(input: &StepInput<E>) -> StepInput<E> {
-    match input {
-        StepInput::One(e) => StepInput::One(e.clone()),
-        StepInput::Collected(es) => StepInput::Collected(es.clone()),
     }
 }
 
