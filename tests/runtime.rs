@@ -277,15 +277,32 @@ async fn the_first_stop_ends_the_run_and_cancels_steps_in_flight() {
     assert!(!finished.load(Ordering::SeqCst), "the slow step must be dropped, not finished");
 }
 
+/// One step that never ends on its own, and says when it starts and when
+/// its future is dropped.
+struct Hang {
+    started: Arc<AtomicBool>,
+    dropped: Arc<AtomicBool>,
+}
+
+#[workflow]
+impl Hang {
+    #[step]
+    async fn hang(&self, _ev: StartEvent<()>) -> StopEvent<()> {
+        let _guard = SetOnDrop(Arc::clone(&self.dropped));
+        self.started.store(true, Ordering::SeqCst);
+        std::future::pending::<()>().await;
+        StopEvent::new(())
+    }
+}
+
 #[tokio::test]
 async fn dropping_the_handler_cancels_the_run_and_its_steps() {
-    let (flow, finished, dropped) = race();
-    let handler = flow.start(());
+    let (started, dropped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let handler = Hang { started: Arc::clone(&started), dropped: Arc::clone(&dropped) }.start(());
+    wait_for(&started).await;
+    assert!(!dropped.load(Ordering::SeqCst));
     drop(handler);
-    // The run may be dropped before `slow` ever started; if it started, it was dropped.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    assert!(!finished.load(Ordering::SeqCst));
-    let _ = dropped;
+    wait_for(&dropped).await; // times out, and fails, if the step goes on
 }
 
 // ---------------------------------------------------------------- step errors and panics
