@@ -87,6 +87,7 @@ fn registration(ir: &Ir) -> TokenStream {
 /// text, with `mermaid()` in it: rustdoc shows an impl's docs only when the
 /// impl has a public item, and the steps are usually private.
 fn graph_impl(ir: &Ir) -> TokenStream {
+    let rt = rt();
     let Ir { self_ty, name, .. } = ir;
     let doc = format!(
         "# Workflow graph\n\nThe steps of `{name}` (boxes) and the events between them (rounded; start and stop in \
@@ -95,13 +96,12 @@ fn graph_impl(ir: &Ir) -> TokenStream {
         svg = ir.graph.svg(None),
         text = ir.graph.text(),
     );
-    let mermaid = ir.graph.mermaid(None);
     quote! {
         #[doc = #doc]
         impl #self_ty {
             /// The graph of every flow this workflow allows, as a mermaid `flowchart`.
             pub fn mermaid() -> &'static str {
-                #mermaid
+                <Self as #rt::Workflow>::INFO.mermaid
             }
         }
     }
