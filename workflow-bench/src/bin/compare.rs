@@ -158,13 +158,7 @@ fn waiting_child(runs: u64, how: Option<&str>) {
         while workflow_bench::flows::waiting() < runs + 1 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        let after = status_kib("VmRSS:");
-        let per_run = (after.saturating_sub(before)) as f64 * 1024.0 / runs as f64;
-        println!(
-            "{runs} runs waiting in ctx.wait_for_event (step suspended in place): {:.0} bytes per run ({} MiB in all)",
-            per_run,
-            (after - before) / 1024
-        );
+        report_rss_growth(runs, before, "waiting in ctx.wait_for_event (step suspended in place)");
         drop(handlers);
     });
 }
@@ -186,15 +180,16 @@ fn returned_child(runs: u64) {
         }
         // Let the last steps finish and their runs settle into waiting.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let after = status_kib("VmRSS:");
-        let per_run = (after.saturating_sub(before)) as f64 * 1024.0 / runs as f64;
-        println!(
-            "{runs} runs waiting after returning InputRequired (no step in flight): {:.0} bytes per run ({} MiB in all)",
-            per_run,
-            (after - before) / 1024
-        );
+        report_rss_growth(runs, before, "waiting after returning InputRequired (no step in flight)");
         drop(handlers);
     });
+}
+
+/// Prints how much the resident set grew since `before` (KiB), per run.
+fn report_rss_growth(runs: u64, before: u64, what: &str) {
+    let grown = status_kib("VmRSS:").saturating_sub(before);
+    let per_run = grown as f64 * 1024.0 / runs as f64;
+    println!("{runs} runs {what}: {per_run:.0} bytes per run ({} MiB in all)", grown / 1024);
 }
 
 /// A `VmHWM:` or `VmRSS:` figure from /proc/self/status, in KiB.
