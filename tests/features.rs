@@ -95,6 +95,34 @@ async fn a_collected_step_gets_every_result_of_a_fan_out_once_without_counting()
     assert_eq!(Search.run(1).await.unwrap(), vec![10]);
 }
 
+/// A search that finds nothing, from `sources` sources.
+struct Barren;
+
+#[workflow]
+impl Barren {
+    #[step]
+    async fn split(&self, ev: StartEvent<u32>) -> Vec<Source> {
+        (1..=ev.input).map(Source).collect()
+    }
+
+    #[step]
+    async fn search(&self, _ev: Source) -> Option<Found> {
+        None
+    }
+
+    #[step]
+    async fn merge(&self, ev: Collected<Found>) -> StopEvent<usize> {
+        StopEvent::new(ev.len())
+    }
+}
+
+#[tokio::test]
+async fn a_fan_in_runs_with_an_empty_list_when_nothing_reached_it() {
+    assert_eq!(Barren.run(3).await.unwrap(), 0, "every branch returned None");
+    assert_eq!(Barren.run(0).await.unwrap(), 0, "the fan-out was empty");
+    assert_eq!(Search.run(0).await.unwrap(), Vec::<u32>::new());
+}
+
 // ------------------------------------------------------------ sends
 
 #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -521,6 +549,32 @@ async fn errors_the_predicate_rejects_are_not_retried() {
     let err = Arc::clone(&flow).run("permanent".into()).await.unwrap_err();
     assert!(matches!(err, WorkflowError::StepFailed { attempts: 1, .. }), "{err:?}");
     assert_eq!(flow.attempts.lock().unwrap().len(), 1);
+}
+
+/// Always fails, every 200 ms, for at most 500 ms.
+struct Deadline {
+    attempts: Mutex<Vec<tokio::time::Instant>>,
+}
+
+#[workflow]
+impl Deadline {
+    #[step(retry = RetryPolicy::fixed(10, Duration::from_millis(200)).max_elapsed(Duration::from_millis(500)))]
+    async fn call(&self, _ev: StartEvent<()>) -> Result<StopEvent<()>, Flaky> {
+        self.attempts.lock().unwrap().push(tokio::time::Instant::now());
+        Err(Flaky("down"))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_attempt_starts_after_max_elapsed() {
+    let flow = Arc::new(Deadline { attempts: Mutex::new(Vec::new()) });
+    let begun = tokio::time::Instant::now();
+    let err = Arc::clone(&flow).run(()).await.unwrap_err();
+    assert!(matches!(err, WorkflowError::StepFailed { step: "call", attempts: 3, .. }), "{err:?}");
+    let starts: Vec<u128> =
+        flow.attempts.lock().unwrap().iter().map(|at| (*at - begun).as_millis()).collect();
+    // A fourth attempt would start at 600 ms, past the 500 ms limit.
+    assert_eq!(starts, [0, 200, 400]);
 }
 
 // ------------------------------------------------------------ recovering from a failure

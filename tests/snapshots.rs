@@ -182,6 +182,41 @@ async fn a_half_done_fan_out_resumes_without_losing_or_repeating_results() {
     assert_eq!(resumed.await.unwrap(), vec![10, 20, 30, 40, 50, 60]);
 }
 
+/// Like `Slow`, but no job yields a result.
+struct Fruitless;
+
+#[workflow]
+impl Fruitless {
+    #[step]
+    async fn split(&self, ev: StartEvent<u32>) -> Vec<Job> {
+        (1..=ev.input).map(Job).collect()
+    }
+
+    #[step(num_workers = 1)]
+    async fn work(&self, ev: Job) -> Option<Done> {
+        tokio::time::sleep(Duration::from_millis(10 * u64::from(ev.0))).await;
+        None
+    }
+
+    #[step]
+    async fn gather(&self, ev: Collected<Done>) -> StopEvent<usize> {
+        StopEvent::new(ev.len())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_fan_out_that_found_nothing_still_reaches_its_fan_in() {
+    let handler = Fruitless.start(3);
+    tokio::time::sleep(Duration::from_millis(15)).await; // job 1 done with nothing, job 2 in flight
+    let snapshot = handler.snapshot().await.unwrap();
+    drop(handler);
+    assert_eq!(snapshot.batches.len(), 1, "{snapshot:?}");
+    assert_eq!(snapshot.batches[0].origin.as_deref(), Some("split"));
+    assert!(snapshot.batches[0].collected.is_empty());
+    let resumed = Fruitless.resume(snapshot, RunOptions::new()).unwrap();
+    assert_eq!(resumed.await.unwrap(), 0);
+}
+
 // ------------------------------------------------------------ bad snapshots
 
 async fn waiting_refund_snapshot() -> Snapshot {

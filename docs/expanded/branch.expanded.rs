@@ -267,6 +267,7 @@ impl ::workflow_core::__private::Workflow for Answerer {
                 emits: &["Checked"],
                 streams: &[],
                 num_workers: 4usize,
+                fan_in: &[],
             },
             ::workflow_core::__private::StepInfo {
                 name: "check",
@@ -274,6 +275,7 @@ impl ::workflow_core::__private::Workflow for Answerer {
                 emits: &["Checked", "StopEvent<String>"],
                 streams: &[],
                 num_workers: 2usize,
+                fan_in: &[],
             },
         ],
         mermaid: "flowchart TD\n    n0(((\"StartEvent#lt;String#gt;\")))\n    n1([\"Checked\"])\n    n2(((\"StopEvent#lt;String#gt;\")))\n    n3[\"begin\"]\n    n4[\"check\"]\n    n0 --> n3\n    n3 --> n1\n    n1 --> n4\n    n4 --> n1\n    n4 --> n2\n",

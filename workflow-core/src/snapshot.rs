@@ -74,6 +74,11 @@ pub struct PendingInput {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchData {
+    /// The step whose fan-out opened the batch: the `Collected` steps it
+    /// feeds run when it settles, with an empty list if nothing reached
+    /// them. Absent in snapshots of older builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// Gathered events, with the `Collected` step each is for.
     pub collected: Vec<(String, EventData)>,
 }

@@ -170,6 +170,9 @@ pub struct StepInfo {
     pub streams: &'static [&'static str],
     /// How many invocations may run at once.
     pub num_workers: usize,
+    /// The `Collected` steps a fan-out of this step feeds: each runs once
+    /// per fan-out, with an empty list if none of its events reached it.
+    pub fan_in: &'static [StepId],
 }
 
 impl WorkflowInfo {

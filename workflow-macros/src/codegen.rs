@@ -501,6 +501,7 @@ fn info(ir: &Ir) -> TokenStream {
         let emits = ir.events.iter().filter(|e| e.senders.contains(&i)).map(|e| &e.name);
         let streams = ir.events.iter().filter(|e| e.streamers.contains(&i)).map(|e| &e.name);
         let workers = s.num_workers;
+        let fan_in = &s.fan_in;
         quote! {
             #rt::StepInfo {
                 name: #step_name,
@@ -508,6 +509,7 @@ fn info(ir: &Ir) -> TokenStream {
                 emits: &[#(#emits),*],
                 streams: &[#(#streams),*],
                 num_workers: #workers,
+                fan_in: &[#(#fan_in),*],
             }
         }
     });

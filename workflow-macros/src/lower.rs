@@ -73,6 +73,9 @@ pub struct StepIr {
     pub fallible: bool,
     pub shape: ShapeIr,
     pub retry: Option<syn::Expr>,
+    /// The `Collected` steps a fan-out of this step feeds: each runs once
+    /// when the fan-out settles, with an empty list if nothing reached it.
+    pub fan_in: Vec<usize>,
 }
 
 /// A step's [`Shape`](crate::parse::ast::Shape), with events as indices into [`Ir::events`].
@@ -141,6 +144,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
                 events: step.output.shape.events().iter().map(|e| table.find(e)).collect(),
             },
             retry: step.retry.clone(),
+            fan_in: Vec::new(),
         });
     }
     for (i, key) in table.keys.iter().enumerate() {
@@ -152,6 +156,11 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         .iter()
         .position(|e| EventTy::new(e.ty.clone()).is_wrapper_named("StepFailed") && !e.consumers.is_empty());
     let events = table.events;
+    for (i, step) in steps.iter_mut().enumerate() {
+        if step.shape.arity == Arity::Many {
+            step.fan_in = fan_in(&events, i, stop);
+        }
+    }
     let graph = graph(&events, &steps, start, stop);
     Ir {
         name: def.name.clone(),
@@ -182,6 +191,33 @@ pub fn payload(event: &EventTy, wrapper: &str) -> (syn::Type, bool) {
         Some(payload) => (payload.clone(), true),
         None => (event.ty.clone(), false),
     }
+}
+
+/// The `Collected` steps that events of a fan-out by `origin` can reach:
+/// along what each step returns or sends, up to the first collector on each
+/// path (a collector's own output leaves the fan-out), never past the stop.
+fn fan_in(events: &[EventIr], origin: usize, stop: usize) -> Vec<usize> {
+    let mut collectors = Vec::new();
+    let mut visited = vec![origin];
+    let mut frontier = vec![origin];
+    while let Some(step) = frontier.pop() {
+        for (e, event) in events.iter().enumerate() {
+            if e == stop || !event.senders.contains(&step) {
+                continue;
+            }
+            for &c in &event.collectors {
+                add_once(&mut collectors, c);
+            }
+            for &next in &event.consumers {
+                if !visited.contains(&next) {
+                    visited.push(next);
+                    frontier.push(next);
+                }
+            }
+        }
+    }
+    collectors.sort_unstable();
+    collectors
 }
 
 fn add_once(list: &mut Vec<usize>, step: usize) {
@@ -327,6 +363,22 @@ mod tests {
         assert_eq!(ir.step_failed, Some(find("StepFailed")));
         assert_eq!(ir.unions.len(), 1);
         assert_eq!(ir.steps[4].variant, "CheckAnswer");
+        assert_eq!(ir.steps[0].fan_in, [2], "split's fan-out reaches gather through work");
+        assert!(ir.steps[1].fan_in.is_empty(), "work does not fan out");
+    }
+
+    #[test]
+    fn a_fan_out_feeds_the_first_collectors_on_each_path_only() {
+        let ir = lowered(parse_quote! {
+            impl Flow {
+                #[step] async fn split(&self, ev: StartEvent<u8>) -> Vec<Job> { todo!() }
+                #[step] async fn work(&self, ev: Job) -> Emit<(Done, Skipped)> { todo!() }
+                #[step] async fn gather(&self, ev: Collected<Done>) -> Summary { todo!() }
+                #[step] async fn skipped(&self, ev: Collected<Skipped>) -> Option<StopEvent<u8>> { todo!() }
+                #[step] async fn last(&self, ev: Collected<Summary>) -> StopEvent<u8> { todo!() }
+            }
+        });
+        assert_eq!(ir.steps[0].fan_in, [2, 3], "`last` is past the first collector");
     }
 
     #[test]

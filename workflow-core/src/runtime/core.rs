@@ -152,8 +152,8 @@ pub struct CoreOptions {
 /// run starts from.
 pub(crate) struct Restored<E> {
     inputs: Vec<(StepId, Queued<E>)>,
-    /// Per batch (its id is its index), what its `Collected` steps gathered.
-    batches: Vec<Vec<(StepId, E)>>,
+    /// Open batches, none outstanding yet (a batch's id is its index).
+    batches: Vec<Batch<E>>,
     unclaimed: Vec<E>,
     pending_requests: usize,
     /// `collect_events` buffers, per step; the driver puts them back.
@@ -227,6 +227,9 @@ impl<E> StepState<E> {
 
 /// The events of one fan-out that are still on their way.
 struct Batch<E> {
+    /// The step whose fan-out opened it (unknown in a snapshot of an older
+    /// build): its `fan_in` steps each run once when the batch settles.
+    origin: Option<StepId>,
     /// Queued events and running invocations that carry this batch.
     outstanding: usize,
     /// Events for `Collected<_>` steps, in arrival order.
@@ -397,9 +400,11 @@ impl<W: Workflow> RunCore<W> {
                     }
                 }
                 let emitted_batch = match (&emitted, batch) {
-                    (Emitted::Many(_), None) => {
-                        Some(self.batches.insert(Batch { outstanding: 0, collected: Vec::new() }))
-                    }
+                    (Emitted::Many(_), None) => Some(self.batches.insert(Batch {
+                        origin: Some(step),
+                        outstanding: 0,
+                        collected: Vec::new(),
+                    })),
                     _ => batch,
                 };
                 match emitted {
@@ -508,9 +513,10 @@ impl<W: Workflow> RunCore<W> {
         if self.finished {
             return;
         }
-        self.pending_requests = self.pending_requests.saturating_sub(1);
         self.note(&event);
         if let Some(index) = self.waiters.iter_mut().position(|w| (w.matches)(&event)) {
+            // An answer to a step waiting in place: its request was never
+            // counted (the waiting step keeps the run alive), so no count drops.
             let waiter = self.waiters.remove(index);
             commands.push(Command::Wake { waiter: waiter.id, event });
         } else {
@@ -519,7 +525,11 @@ impl<W: Workflow> RunCore<W> {
                 Dispatch::Route(route, event) if route.steps.is_empty() && route.collectors.is_empty() => {
                     self.unclaimed.push_back(event);
                 }
-                Dispatch::Route(route, event) => self.route(route, event, None, commands),
+                Dispatch::Route(route, event) => {
+                    // Taken by a step: this answers a returned request.
+                    self.pending_requests = self.pending_requests.saturating_sub(1);
+                    self.route(route, event, None, commands);
+                }
             }
         }
         self.advance(now, commands);
@@ -554,12 +564,14 @@ impl<W: Workflow> RunCore<W> {
         let batches = live
             .iter()
             .map(|&b| {
-                let collected = self.batches.get(b).map_or(&[][..], |batch| &batch.collected[..]);
-                let collected = collected
+                let batch = self.batches.get(b).expect("the batch is live");
+                let collected = batch
+                    .collected
                     .iter()
                     .map(|(step, e)| Ok((W::INFO.steps[*step].name.to_owned(), event_data(e)?)))
                     .collect::<Result<_, SnapshotError>>()?;
-                Ok(BatchData { collected })
+                let origin = batch.origin.map(|step| W::INFO.steps[step].name.to_owned());
+                Ok(BatchData { origin, collected })
             })
             .collect::<Result<_, SnapshotError>>()?;
         Ok(CoreParts {
@@ -587,7 +599,11 @@ impl<W: Workflow> RunCore<W> {
                 let at = format!("batches[{b}].collected[{i}]");
                 collected.push((step_index(W::INFO, step, &at)?, event_from(event, &at)?));
             }
-            batches.push(collected);
+            let origin = match &batch.origin {
+                Some(step) => Some(step_index(W::INFO, step, &format!("batches[{b}].origin"))?),
+                None => None,
+            };
+            batches.push(Batch { origin, outstanding: 0, collected });
         }
         let mut inputs = Vec::with_capacity(snapshot.inputs.len());
         for (i, pending) in snapshot.inputs.iter().enumerate() {
@@ -635,8 +651,8 @@ impl<W: Workflow> RunCore<W> {
     pub(crate) fn restored(options: CoreOptions, restored: Restored<W::Event>) -> Self {
         let mut core = Self::new(options);
         // In a fresh slab, the batches get the ids 0, 1, 2…: their indices in the snapshot.
-        for collected in restored.batches {
-            core.batches.insert(Batch { outstanding: 0, collected });
+        for batch in restored.batches {
+            core.batches.insert(batch);
         }
         for (step, queued) in restored.inputs {
             if let Some(open) = queued.batch.and_then(|b| core.batches.get_mut(b)) {
@@ -853,7 +869,10 @@ impl<W: Workflow> RunCore<W> {
             return;
         }
         let done = self.batches.remove(id).expect("the batch exists");
-        let mut per_step: Vec<(StepId, Vec<W::Event>)> = Vec::new();
+        // Every collector the fan-out feeds runs once, even if nothing
+        // reached it: a search that found nothing still gets to its merge.
+        let fed = done.origin.map_or(&[][..], |origin| W::INFO.steps[origin].fan_in);
+        let mut per_step: Vec<(StepId, Vec<W::Event>)> = fed.iter().map(|&step| (step, Vec::new())).collect();
         for (step, event) in done.collected {
             match per_step.iter_mut().find(|(s, _)| *s == step) {
                 Some((_, events)) => events.push(event),
@@ -1153,6 +1172,32 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_fan_out_still_runs_its_collector_once_with_nothing() {
+        let (mut core, mut commands, split) = started(0);
+        core.step_finished(split, Ok(jobs(0..0)), NOW, &mut commands);
+        let calls = invoked(&mut commands);
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!((calls[0].1, calls[0].2.as_str()), (GATHER, "Collected([])"));
+    }
+
+    #[test]
+    fn a_fan_out_whose_branches_emit_nothing_still_runs_its_collector() {
+        let (mut core, mut commands, split) = started(2);
+        core.step_finished(split, Ok(jobs(0..2)), NOW, &mut commands);
+        let mut pending = invoked(&mut commands);
+        let mut gathered = Vec::new();
+        while let Some((id, step, input)) = pending.pop() {
+            if step == GATHER {
+                gathered.push(input);
+                continue;
+            }
+            core.step_finished(id, Ok(Emitted::Nothing), NOW, &mut commands);
+            pending.extend(invoked(&mut commands));
+        }
+        assert_eq!(gathered, ["Collected([])"], "once, when the last branch ended");
+    }
+
+    #[test]
     fn the_stop_event_finishes_at_once_and_later_completions_are_ignored() {
         let (mut core, mut commands, split) = started(1);
         core.step_finished(split, Ok(jobs(0..2)), NOW, &mut commands);
@@ -1173,7 +1218,7 @@ mod tests {
     #[test]
     fn no_work_left_and_no_stop_is_a_stall_naming_recent_events() {
         let (mut core, mut commands, split) = started(0);
-        core.step_finished(split, Ok(jobs(0..0)), NOW, &mut commands);
+        core.step_finished(split, Ok(Emitted::Nothing), NOW, &mut commands);
         let err = finished(&mut commands).unwrap_err();
         assert!(
             matches!(&err, WorkflowError::Stalled { last_events, .. } if last_events == &["StartEvent<u8>"]),
@@ -1214,6 +1259,35 @@ mod tests {
         let wants_five = Box::new(|e: &FlowEvent| matches!(e, FlowEvent::InputRequired(r) if r.request == 5));
         core.wait(42, wants_five, None, NOW, &mut commands);
         assert!(matches!(commands.as_slice(), [Command::Wake { waiter: 42, .. }]));
+    }
+
+    #[test]
+    fn answering_a_waiting_step_leaves_a_returned_request_open() {
+        let (mut core, mut commands, split) = started(1);
+        core.step_finished(split, Ok(jobs(0..1)), NOW, &mut commands);
+        let calls = invoked(&mut commands);
+        let work = calls.iter().find(|c| c.1 == WORK).unwrap().0;
+        let audit = calls.iter().find(|c| c.1 == AUDIT).unwrap().0;
+        // `work` waits in place for an approval; `audit` returns a request.
+        let approval = Box::new(|e: &FlowEvent| matches!(e, FlowEvent::Approval(_)));
+        core.wait(7, approval, None, NOW, &mut commands);
+        let request = FlowEvent::InputRequired(InputRequired::new(3));
+        core.step_finished(audit, Ok(Emitted::One(request)), NOW, &mut commands);
+        commands.clear();
+
+        // The caller answers the waiting step: that answers no returned request.
+        core.external(FlowEvent::Approval(Approval(false)), NOW, &mut commands);
+        assert!(matches!(commands.as_slice(), [Command::Wake { waiter: 7, .. }]));
+        commands.clear();
+        core.step_finished(work, Ok(Emitted::Nothing), NOW, &mut commands);
+        assert!(!core.is_finished(), "the returned request is still open: {commands:?}");
+
+        // The answer to the request reaches `approve`, which stops the run.
+        core.external(FlowEvent::Approval(Approval(true)), NOW, &mut commands);
+        let approve = invoked(&mut commands)[0].0;
+        let stop = Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)));
+        core.step_finished(approve, Ok(stop), NOW, &mut commands);
+        assert_eq!(finished(&mut commands).unwrap(), 1);
     }
 
     #[test]

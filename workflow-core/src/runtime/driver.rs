@@ -294,19 +294,25 @@ impl<W: Workflow> Driver<W> {
                     self.batch = Vec::new();
                 }
             }
-            let now = self.now();
             // Biased: the deadline first, so that a busy run cannot starve its
             // timeout; then messages, so that what a step sent or streamed
-            // before it returned is handled before its completion.
+            // before it returned is handled before its completion. The clock
+            // is read after the wake-up, not before: the driver may have been
+            // idle for a whole retry back-off, and a retry decision taken with
+            // the time it went idle would start an attempt past `max_elapsed`.
             tokio::select! {
                 biased;
                 () = poll_sleep(&mut self.sleep) => {
                     let after = self.run.timeout.unwrap_or_default();
                     self.core.timed_out(after, &mut self.commands);
                 }
-                Some(message) = self.run.link.inbox.recv() => self.receive(message, now),
+                Some(message) = self.run.link.inbox.recv() => {
+                    let now = self.now();
+                    self.receive(message, now);
+                }
                 Some(joined) = join_next(&mut self.tasks) => match joined {
                     Ok((invocation, result, step, took)) => {
+                        let now = self.now();
                         // What the step sent or streamed before it returned may
                         // still be in the inbox (it ran on another thread):
                         // handle that first, as for an inline step.
