@@ -392,7 +392,7 @@ impl Approvals {
     }
 
     /// Waits in place, matched by ticket number: two waiters at once.
-    #[step(num_workers = 2, streams = [InputRequired<Question>])]
+    #[step(num_workers = 2, streams = [InputRequired<Question>], waits = [Approval])]
     async fn review(&self, ctx: &Context<()>, ev: Ticket) -> Result<Approved, WaitError> {
         self.before_wait.fetch_add(1, Ordering::SeqCst);
         let ticket = ev.0;
@@ -496,6 +496,33 @@ async fn sending_into_a_finished_run_is_an_error() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     let err = handler.send_event(HumanResponse::new("late".to_string())).unwrap_err();
     assert!(matches!(err, SendError::RunEnded { .. }), "{err:?}");
+}
+
+/// Waits for a type it did not declare, where the macro cannot see it (the
+/// type is inferred, not written in a turbofish).
+struct Undeclared;
+
+#[workflow(external = [HumanResponse<u8>])]
+impl Undeclared {
+    #[step]
+    async fn ask(&self, ctx: &Context<()>, _ev: StartEvent<()>) -> Result<StopEvent<u8>, WaitError> {
+        let answer: HumanResponse<u8> = ctx.wait_for_event().await?;
+        Ok(StopEvent::new(answer.response))
+    }
+}
+
+#[tokio::test]
+async fn the_runtime_refuses_a_wait_its_step_did_not_declare() {
+    let err = Undeclared.run(()).await.unwrap_err();
+    let WorkflowError::StepFailed { step: "ask", source, .. } = &err else { panic!("{err:?}") };
+    assert!(
+        matches!(
+            source.downcast_ref::<WaitError>(),
+            Some(WaitError::Undeclared { step: "ask", event: "HumanResponse<u8>" })
+        ),
+        "{source:?}"
+    );
+    assert!(err.to_string().contains("add `waits = [HumanResponse<u8>]`"), "{err}");
 }
 
 // ------------------------------------------------------------ retries

@@ -108,7 +108,7 @@ impl Approver {
         Ticket(ev.input)
     }
 
-    #[step]
+    #[step(waits = [HumanResponse<u32>])]
     async fn review(&self, ctx: &Context<()>, ev: Ticket) -> Result<StopEvent<u32>, WaitError> {
         self.prefix_runs.fetch_add(1, Ordering::SeqCst);
         let answer = ctx.wait_for_event::<HumanResponse<u32>>().matching(move |r| r.response >= ev.0).await?;

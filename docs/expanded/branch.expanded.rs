@@ -68,6 +68,7 @@ impl ::workflow_core::__private::Wrap<StartEvent<String>> for AnswererEvent {
 }
 #[diagnostic::do_not_recommend]
 impl ::workflow_core::__private::Variant<StartEvent<String>> for AnswererEvent {
+    const INDEX: usize = 0usize;
     fn as_variant(&self) -> ::core::option::Option<&StartEvent<String>> {
         match self {
             AnswererEvent::StartEvent(event) => ::core::option::Option::Some(event),
@@ -94,6 +95,7 @@ impl ::workflow_core::__private::Wrap<Checked> for AnswererEvent {
 }
 #[diagnostic::do_not_recommend]
 impl ::workflow_core::__private::Variant<Checked> for AnswererEvent {
+    const INDEX: usize = 1usize;
     fn as_variant(&self) -> ::core::option::Option<&Checked> {
         match self {
             AnswererEvent::Checked(event) => ::core::option::Option::Some(event),
@@ -120,6 +122,7 @@ impl ::workflow_core::__private::Wrap<StopEvent<String>> for AnswererEvent {
 }
 #[diagnostic::do_not_recommend]
 impl ::workflow_core::__private::Variant<StopEvent<String>> for AnswererEvent {
+    const INDEX: usize = 2usize;
     fn as_variant(&self) -> ::core::option::Option<&StopEvent<String>> {
         match self {
             AnswererEvent::StopEvent(event) => ::core::option::Option::Some(event),
@@ -268,6 +271,7 @@ impl ::workflow_core::__private::Workflow for Answerer {
                 streams: &[],
                 num_workers: 4usize,
                 fan_in: &[],
+                waits: &[],
             },
             ::workflow_core::__private::StepInfo {
                 name: "check",
@@ -276,6 +280,7 @@ impl ::workflow_core::__private::Workflow for Answerer {
                 streams: &[],
                 num_workers: 2usize,
                 fan_in: &[],
+                waits: &[],
             },
         ],
         mermaid: "flowchart TD\n    n0(((\"StartEvent#lt;String#gt;\")))\n    n1([\"Checked\"])\n    n2(((\"StopEvent#lt;String#gt;\")))\n    n3[\"begin\"]\n    n4[\"check\"]\n    n0 --> n3\n    n3 --> n1\n    n1 --> n4\n    n4 --> n1\n    n4 --> n2\n",

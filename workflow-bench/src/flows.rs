@@ -202,7 +202,7 @@ pub fn waiting() -> u64 {
 
 #[workflow(external = [HumanResponse<u64>])]
 impl Asker {
-    #[step]
+    #[step(waits = [HumanResponse<u64>])]
     async fn ask(&self, ctx: &Context<()>, ev: StartEvent<u64>) -> Result<StopEvent<u64>, WaitError> {
         WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let answer = ctx.wait_for_event::<HumanResponse<u64>>().await?;

@@ -171,6 +171,7 @@ pub mod __private {
     #[doc(hidden)]
     #[diagnostic::do_not_recommend]
     impl<T> Variant<T> for Unreachable {
+        const INDEX: usize = 0;
         fn as_variant(&self) -> Option<&T> {
             match *self {}
         }

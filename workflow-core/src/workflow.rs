@@ -87,9 +87,11 @@ pub trait WorkflowEvent: Clone + Debug + Send + 'static {
 #[diagnostic::on_unimplemented(
     message = "`{T}` is not an event of this workflow",
     label = "`{T}` is not one of the workflow's event types",
-    note = "to wait for `{T}`, a step must consume it or the workflow must declare it: `#[workflow(external = [{T}])]`"
+    note = "to wait for `{T}`, the step must declare it: `#[step(waits = [{T}])]`"
 )]
 pub trait Variant<T>: Sized {
+    /// The position of `T` in [`WorkflowInfo::events`].
+    const INDEX: usize;
     /// The event, if it is a `T`.
     fn as_variant(&self) -> Option<&T>;
     /// The event, if it is a `T`; itself otherwise.
@@ -173,6 +175,9 @@ pub struct StepInfo {
     /// The `Collected` steps a fan-out of this step feeds: each runs once
     /// per fan-out, with an empty list if none of its events reached it.
     pub fan_in: &'static [StepId],
+    /// The events it declares it waits for (`waits = [..]`), as indices
+    /// into [`WorkflowInfo::events`].
+    pub waits: &'static [usize],
 }
 
 impl WorkflowInfo {

@@ -71,7 +71,7 @@ impl RefundApproval {
         Assessed { request, within_window, proposal }
     }
 
-    #[step(streams = [InputRequired<Proposal>])]
+    #[step(streams = [InputRequired<Proposal>], waits = [HumanResponse<String>])]
     async fn review(&self, ctx: &Context<()>, ev: Assessed) -> Result<StopEvent<Decision>, WaitError> {
         let order = ev.request.order.clone();
         let answer = ctx

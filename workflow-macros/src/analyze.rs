@@ -9,9 +9,11 @@
 //!   `HumanResponse<T>`, `#[workflow(external = [..])]`, and `StepFailed`,
 //!   which the runtime emits) need no producer and are where runs begin;
 //! - the stop event and *requests* (to the caller: `InputRequired<T>`,
-//!   `#[workflow(requests = [..])]`) need no consumer and are where runs may
-//!   end or pause;
-//! - *streamed* events (`#[step(streams = [..])]`) go to the caller only.
+//!   `#[workflow(requests = [..])]`) need no consumer; a request is a way
+//!   out of a loop only if an answer to it (an external event, or one a step
+//!   declares in `waits = [..]`) reaches a step that leads to the stop event;
+//! - *streamed* events (`#[step(streams = [..])]`) go to the caller only:
+//!   they are neither edges nor ways out.
 
 use crate::internals::Ctxt;
 use crate::parse::ast::{Check, EventTy, Step, WorkflowDef};
@@ -72,9 +74,15 @@ fn state_type(def: &WorkflowDef, cx: &Ctxt) -> Option<syn::Type> {
 
 /// Whether an event comes from outside the steps: the caller or the runtime.
 pub fn is_external(def: &WorkflowDef, event: &EventTy) -> bool {
+    is_answer(def, event) || event.is_wrapper_named("StepFailed")
+}
+
+/// Whether an event is an answer the caller sends in: `HumanResponse<T>`,
+/// a type of `#[workflow(external = [..])]`, or one a step waits for.
+pub fn is_answer(def: &WorkflowDef, event: &EventTy) -> bool {
     event.is_wrapper_named("HumanResponse")
-        || event.is_wrapper_named("StepFailed")
         || def.args.external.contains(event)
+        || def.steps.iter().any(|s| s.waits.contains(event))
 }
 
 /// Whether an event asks the caller for input.
@@ -320,28 +328,41 @@ impl<'a> Graph<'a> {
         reached
     }
 
-    /// Check 6: from every step, some path leads to the stop event or to a
-    /// request for the caller's input.
+    /// Check 6: from every step, some path leads to the stop event, or to a
+    /// request for the caller's input whose answer leads on to it. Streamed
+    /// events are not paths: they reach the caller only.
     fn dead_ends(&self, stop: &EventTy, reachable: Option<&[bool]>, cx: &Ctxt) {
         let steps = self.steps();
         let mut good: Vec<EventTy> = vec![stop.clone()];
         let mut leads: Vec<bool> = steps.iter().map(|s| self.skipped(s, Check::DeadEnd)).collect();
-        for step in steps {
-            good.extend(step.produces().chain(&step.streams).filter(|e| is_request(self.def, e)).cloned());
-        }
-        for (i, step) in steps.iter().enumerate() {
-            if leads[i] {
-                good.extend(step.consumes().iter().cloned());
-            }
-        }
+        let takes_answer =
+            |step: &Step| step.consumes().iter().chain(&step.waits).any(|e| is_answer(self.def, e));
+        // Whether the caller's answer to a request reaches a step that leads on.
+        let mut answered = false;
         let mut changed = true;
         while changed {
             changed = false;
             for (i, step) in steps.iter().enumerate() {
-                if !leads[i] && step.produces().chain(&step.streams).any(|e| good.contains(e)) {
+                if leads[i] {
+                    continue;
+                }
+                let ways_out = |e: &EventTy| good.contains(e) || (answered && is_request(self.def, e));
+                if step.produces().any(ways_out) {
                     leads[i] = true;
                     changed = true;
-                    good.extend(step.consumes().iter().cloned());
+                }
+            }
+            for (i, step) in steps.iter().enumerate() {
+                if leads[i] {
+                    for event in step.consumes() {
+                        if !good.contains(event) {
+                            good.push(event.clone());
+                        }
+                    }
+                    if !answered && takes_answer(step) {
+                        answered = true;
+                        changed = true;
+                    }
                 }
             }
         }
@@ -358,11 +379,25 @@ impl<'a> Graph<'a> {
             }
             let emits: Vec<_> = step.produces().map(|e| format!("`{}`", e.key)).collect();
             let first = step.produces().next().map_or("E", |e| e.key.as_str());
+            let unanswered = match steps.iter().flat_map(Step::produces).find(|e| is_request(self.def, e)) {
+                Some(request) => format!(
+                    "; the request `{}` is no way out, since no step that leads to the stop event takes an \
+                     answer (`HumanResponse<T>` or a type of `#[workflow(external = [..])]`) or waits for one \
+                     (`#[step(waits = [..])]`)",
+                    request.key
+                ),
+                None => String::new(),
+            };
+            let streamed = if step.streams.iter().any(|e| e == stop) {
+                format!("; streaming `{}` only tells the caller, it does not stop the run", stop.key)
+            } else {
+                String::new()
+            };
             cx.error_spanned_by(
                 &step.ident,
                 format!(
                     "step `{}` can never lead to the stop event: what it emits ({}) only reaches steps that \
-                     never emit `{}`; give this loop a way out, e.g. `-> Emit<({first}, {})>`",
+                     never emit `{}`{unanswered}{streamed}; give this loop a way out, e.g. `-> Emit<({first}, {})>`",
                     step.ident,
                     emits.join(", "),
                     stop.key,
@@ -513,7 +548,7 @@ mod tests {
             parse_quote! {
                 impl F {
                     #[step(sends = [Job], streams = [Progress])]
-                    async fn a(&self, ev: StartEvent<u8>) -> Option<Job> { todo!() }
+                    async fn a(&self, ctx: &Context<()>, ev: StartEvent<u8>) -> Option<Job> { todo!() }
                     #[step] async fn b(&self, ev: Job) -> StopEvent<u8> { todo!() }
                     #[step] async fn c(&self, ev: Progress) -> StopEvent<u8> { todo!() }
                 }
@@ -522,6 +557,116 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("consumes `Progress` but no step emits it"), "{errors:?}");
         assert!(errors[0].contains("`streams` only reaches the caller"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_streamed_stop_or_request_is_no_way_out_of_a_loop() {
+        for streamed in [quote!(StopEvent<u32>), quote!(InputRequired<String>)] {
+            let errors = errors_of(
+                quote!(),
+                parse_quote! {
+                    impl F {
+                        #[step] async fn a(&self, ev: StartEvent<u8>) -> Emit<(Spin, StopEvent<u32>)> { todo!() }
+                        #[step(streams = [#streamed])]
+                        async fn spin(&self, ctx: &Context<()>, ev: Spin) -> Spin { todo!() }
+                    }
+                },
+            );
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].contains("step `spin` can never lead to the stop event"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn a_request_is_a_way_out_only_if_its_answer_leads_to_the_stop() {
+        // Nobody takes an answer.
+        let unanswered = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step] async fn a(&self, ev: StartEvent<u8>) -> Emit<(Spin, StopEvent<u32>)> { todo!() }
+                    #[step] async fn spin(&self, ev: Spin) -> Emit<(Spin, InputRequired<String>)> { todo!() }
+                }
+            },
+        );
+        assert_eq!(unanswered.len(), 1, "{unanswered:?}");
+        assert!(
+            unanswered[0].contains("the request `InputRequired<String>` is no way out"),
+            "{unanswered:?}"
+        );
+        // The answer leads straight back into the loop.
+        let looping = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step] async fn a(&self, ev: StartEvent<u8>) -> Emit<(Spin, StopEvent<u32>)> { todo!() }
+                    #[step] async fn spin(&self, ev: Spin) -> InputRequired<String> { todo!() }
+                    #[step] async fn answer(&self, ev: HumanResponse<bool>) -> Spin { todo!() }
+                }
+            },
+        );
+        assert_eq!(looping.len(), 2, "{looping:?}");
+        assert!(looping.iter().all(|e| e.contains("can never lead to the stop event")), "{looping:?}");
+        // An answer that leads on, taken by a step or by a waiting step.
+        let answered = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step] async fn a(&self, ev: StartEvent<u8>) -> Emit<(Spin, StopEvent<u32>)> { todo!() }
+                    #[step] async fn spin(&self, ev: Spin) -> Emit<(Spin, InputRequired<String>)> { todo!() }
+                    #[step] async fn answer(&self, ev: HumanResponse<bool>) -> StopEvent<u32> { todo!() }
+                }
+            },
+        );
+        assert!(answered.is_empty(), "{answered:?}");
+        let waited = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step] async fn a(&self, ev: StartEvent<u8>) -> Emit<(Spin, Review)> { todo!() }
+                    #[step] async fn spin(&self, ev: Spin) -> Emit<(Spin, InputRequired<String>)> { todo!() }
+                    #[step(waits = [Verdict])]
+                    async fn review(&self, ctx: &Context<()>, ev: Review) -> StopEvent<u32> { todo!() }
+                }
+            },
+        );
+        assert!(waited.is_empty(), "{waited:?}");
+    }
+
+    #[test]
+    fn sends_streams_and_waits_need_a_context() {
+        let errors = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step(sends = [Job])] async fn a(&self, ev: StartEvent<u8>) -> Option<Job> { todo!() }
+                    #[step(waits = [HumanResponse<u8>])] async fn b(&self, ev: Job) -> StopEvent<u8> { todo!() }
+                }
+            },
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("declares `sends = [..]` but takes no context, so it can never send"));
+        assert!(errors[1].contains("declares `waits = [..]` but takes no context, so it can never wait"));
+    }
+
+    #[test]
+    fn a_wait_the_macro_sees_must_be_declared() {
+        let errors = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step(waits = [Yes])]
+                    async fn a(&self, ctx: &Context<()>, ev: StartEvent<u8>) -> StopEvent<u8> {
+                        let _ = ctx.wait_for_event::<Yes>().await;
+                        let _ = ctx.wait_for_event::<HumanResponse<u8>>().await;
+                        todo!()
+                    }
+                }
+            },
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("waits for `HumanResponse<u8>` but does not declare it"), "{errors:?}");
+        assert!(errors[0].contains("#[step(waits = [Yes, HumanResponse<u8>])]"), "{errors:?}");
     }
 
     #[test]

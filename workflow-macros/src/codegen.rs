@@ -139,7 +139,7 @@ fn event_enum(ir: &Ir) -> TokenStream {
         let doc = format!("`{}`", e.name);
         quote!(#[doc = #doc] #variant(#ty))
     });
-    let conversions = ir.events.iter().map(|e| {
+    let conversions = ir.events.iter().enumerate().map(|(index, e)| {
         let (variant, ty) = (&e.variant, &e.ty);
         quote! {
             impl ::core::convert::From<#ty> for #enum_ident {
@@ -155,6 +155,7 @@ fn event_enum(ir: &Ir) -> TokenStream {
             }
             #[diagnostic::do_not_recommend]
             impl #rt::Variant<#ty> for #enum_ident {
+                const INDEX: usize = #index;
                 fn as_variant(&self) -> ::core::option::Option<&#ty> {
                     match self {
                         #enum_ident::#variant(event) => ::core::option::Option::Some(event),
@@ -502,6 +503,7 @@ fn info(ir: &Ir) -> TokenStream {
         let streams = ir.events.iter().filter(|e| e.streamers.contains(&i)).map(|e| &e.name);
         let workers = s.num_workers;
         let fan_in = &s.fan_in;
+        let waits = (0..ir.events.len()).filter(|&e| ir.events[e].waiters.contains(&i));
         quote! {
             #rt::StepInfo {
                 name: #step_name,
@@ -510,6 +512,7 @@ fn info(ir: &Ir) -> TokenStream {
                 streams: &[#(#streams),*],
                 num_workers: #workers,
                 fan_in: &[#(#fan_in),*],
+                waits: &[#(#waits),*],
             }
         }
     });

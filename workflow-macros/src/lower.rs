@@ -44,6 +44,8 @@ pub struct EventIr {
     pub senders: Vec<usize>,
     /// Steps that stream it.
     pub streamers: Vec<usize>,
+    /// Steps that wait for it in `ctx.wait_for_event`.
+    pub waiters: Vec<usize>,
     /// Whether it asks the caller for input.
     pub request: bool,
 }
@@ -94,7 +96,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
     let mut table = EventTable::default();
     let start = table.index(start_event);
     for step in &def.steps {
-        for event in step.consumes().iter().chain(step.produces()).chain(&step.streams) {
+        for event in step.consumes().iter().chain(step.produces()).chain(&step.streams).chain(&step.waits) {
             table.index(event);
         }
     }
@@ -122,6 +124,10 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
             let list = if is_sent { &mut entry.senders } else { &mut entry.streamers };
             add_once(list, i);
             add_once(&mut entry.emitters, i);
+        }
+        for event in &step.waits {
+            let at = table.find(event);
+            add_once(&mut table.events[at].waiters, i);
         }
         if step.input.kind == InputKind::Union {
             let key = EventTy::new(step.input.ty.clone()).key;
@@ -267,6 +273,7 @@ impl EventTable {
             emitters: Vec::new(),
             senders: Vec::new(),
             streamers: Vec::new(),
+            waiters: Vec::new(),
             request: false,
         });
         self.events.len() - 1

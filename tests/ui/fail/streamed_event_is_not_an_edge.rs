@@ -16,7 +16,7 @@ impl Flow {
 
     // A stream-only event is not an edge: nothing consumes `A` here.
     #[step(streams = [B])]
-    async fn second(&self, _ev: B) -> StopEvent<u32> {
+    async fn second(&self, _ctx: &Context<()>, _ev: B) -> StopEvent<u32> {
         StopEvent::new(1)
     }
 }

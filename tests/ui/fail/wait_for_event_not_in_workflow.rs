@@ -11,7 +11,8 @@ struct Flow;
 impl Flow {
     #[step]
     async fn first(&self, ctx: &Context<()>, _ev: StartEvent<u32>) -> Result<StopEvent<u32>, WaitError> {
-        let _b: B = ctx.wait_for_event::<B>().await?;
+        // The type is inferred, so the macro cannot see it; rustc can.
+        let _b: B = ctx.wait_for_event().await?;
         Ok(StopEvent::new(1))
     }
 }

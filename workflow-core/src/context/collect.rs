@@ -75,6 +75,7 @@ mod tests {
     struct News(u8);
 
     impl Variant<Weather> for Ev {
+        const INDEX: usize = 0;
         fn as_variant(&self) -> Option<&Weather> {
             // Test double: compare by kind only.
             matches!(self, Ev::Weather(_)).then_some(&Weather(0))
@@ -88,6 +89,7 @@ mod tests {
     }
 
     impl Variant<News> for Ev {
+        const INDEX: usize = 1;
         fn as_variant(&self) -> Option<&News> {
             matches!(self, Ev::News(_)).then_some(&News(0))
         }

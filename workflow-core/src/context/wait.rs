@@ -33,6 +33,17 @@ pub enum WaitError {
         /// The type waited for.
         event: &'static str,
     },
+    /// The step does not declare that it waits for this type.
+    #[error(
+        "step `{step}` waits for `{event}` but does not declare it; add `waits = [{event}]` to its \
+         `#[step(..)]`, so that the graph checks count the answer"
+    )]
+    Undeclared {
+        /// The waiting step.
+        step: &'static str,
+        /// The type waited for.
+        event: &'static str,
+    },
     /// The request could not be written.
     #[error(transparent)]
     Request(#[from] SendError),
@@ -44,17 +55,31 @@ type Matcher<T> = Box<dyn Fn(&T) -> bool + Send + Sync>;
 #[must_use = "a wait does nothing until it is awaited"]
 pub struct WaitFor<'a, S, E, T> {
     context: &'a Context<S, E>,
+    /// `T` read out of the event enum, taken where `E: Variant<T>` was
+    /// checked, so that a type that is not an event is one error, not one
+    /// more at every later call.
+    variant: Reader<E, T>,
     matcher: Option<Matcher<T>>,
     request: Option<E>,
     timeout: Option<Duration>,
     _event: PhantomData<fn() -> T>,
 }
 
+/// How a wait reads its `T` out of the event enum, and where `T` is listed.
+struct Reader<E, T> {
+    index: usize,
+    peek: fn(&E) -> Option<&T>,
+    take: fn(E) -> Result<T, E>,
+}
+
 impl<'a, S, E: WorkflowEvent + Variant<T>, T> WaitFor<'a, S, E, T> {
     pub(super) fn new(context: &'a Context<S, E>) -> Self {
-        Self { context, matcher: None, request: None, timeout: None, _event: PhantomData }
+        let variant = Reader { index: E::INDEX, peek: E::as_variant, take: E::into_variant };
+        Self { context, variant, matcher: None, request: None, timeout: None, _event: PhantomData }
     }
+}
 
+impl<'a, S, E: WorkflowEvent, T> WaitFor<'a, S, E, T> {
     /// Accepts only events for which `matches` is true, so that two waiters
     /// for one type can be told apart by a field (a ticket id, say).
     pub fn matching(mut self, matches: impl Fn(&T) -> bool + Send + Sync + 'static) -> Self {
@@ -82,7 +107,7 @@ impl<'a, S, E: WorkflowEvent + Variant<T>, T> WaitFor<'a, S, E, T> {
 impl<'a, S, E, T> IntoFuture for WaitFor<'a, S, E, T>
 where
     S: Send,
-    E: WorkflowEvent + Variant<T>,
+    E: WorkflowEvent,
     T: Send + 'static,
 {
     type Output = Result<T, WaitError>;
@@ -92,13 +117,19 @@ where
         Box::pin(async move {
             let event = std::any::type_name::<T>();
             let Some(scope) = self.context.scope() else { return Err(WaitError::RunEnded { event }) };
+            let Reader { index, peek, take } = self.variant;
+            let declared = E::INFO.steps.get(scope.step).is_none_or(|s| s.waits.contains(&index));
+            if !declared {
+                let step = E::INFO.steps[scope.step].name;
+                return Err(WaitError::Undeclared { step, event: E::INFO.events[index] });
+            }
             let request = match self.request {
                 Some(request) => Some(self.context.checked(request, E::streamed_by)?.1),
                 None => None,
             };
             let matcher = self.matcher;
             let matches = Box::new(move |candidate: &E| {
-                candidate.as_variant().is_some_and(|t| matcher.as_ref().is_none_or(|m| m(t)))
+                peek(candidate).is_some_and(|t| matcher.as_ref().is_none_or(|m| m(t)))
             });
             let (reply, answer) = oneshot::channel();
             let id = scope.link.wait(matches, request, reply).map_err(|_| WaitError::RunEnded { event })?;
@@ -112,7 +143,7 @@ where
             };
             registration.answered();
             let answer = answered.map_err(|_| WaitError::RunEnded { event })?;
-            Ok(answer.into_variant().unwrap_or_else(|_| unreachable!("the matcher accepted only `{event}`")))
+            Ok(take(answer).unwrap_or_else(|_| unreachable!("the matcher accepted only `{event}`")))
         })
     }
 }

@@ -74,6 +74,9 @@ pub struct Step {
     pub sends: Vec<EventTy>,
     /// Events it writes to the caller's stream: not edges.
     pub streams: Vec<EventTy>,
+    /// Answers it waits for in `ctx.wait_for_event`: they come from the
+    /// caller, and lead into this step.
+    pub waits: Vec<EventTy>,
     /// Its `retry = ..` expression, a `RetryPolicy`.
     pub retry: Option<syn::Expr>,
     /// The parameters after `&self`, in declaration order.

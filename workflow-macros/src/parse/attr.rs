@@ -21,6 +21,8 @@ pub struct StepArgs {
     pub skip: Vec<Check>,
     pub sends: Vec<EventTy>,
     pub streams: Vec<EventTy>,
+    /// Events it waits for in `ctx.wait_for_event`: answers from the caller.
+    pub waits: Vec<EventTy>,
     pub retry: Option<syn::Expr>,
 }
 
@@ -31,6 +33,7 @@ impl Default for StepArgs {
             skip: Vec::new(),
             sends: Vec::new(),
             streams: Vec::new(),
+            waits: Vec::new(),
             retry: None,
         }
     }
@@ -96,13 +99,15 @@ pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
             "skip" => args.skip = skip_list(&meta, cx)?,
             "sends" => args.sends = type_list(&meta)?,
             "streams" => args.streams = type_list(&meta)?,
+            "waits" => args.waits = type_list(&meta)?,
             "retry" => args.retry = Some(meta.value()?.parse()?),
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
                         "unknown `#[step]` argument `{key}`; expected `num_workers = N`, `skip = [check, ..]`, \
-                         `sends = [Type, ..]`, `streams = [Type, ..]` or `retry = RetryPolicy::..`"
+                         `sends = [Type, ..]`, `streams = [Type, ..]`, `waits = [Type, ..]` or \
+                         `retry = RetryPolicy::..`"
                     ),
                 );
                 skip_value(&meta)?;

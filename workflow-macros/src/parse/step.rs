@@ -84,6 +84,25 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         }
     }
     let output = parse_output(sig, cx);
+    if context.is_none() {
+        for (key, list) in [("sends", &args.sends), ("streams", &args.streams), ("waits", &args.waits)] {
+            if let Some(first) = list.first() {
+                cx.error_spanned_by(
+                    &first.ty,
+                    format!(
+                        "step `{name}` declares `{key} = [..]` but takes no context, so it can never {verb}; \
+                         add a `ctx: &Context<S>` parameter (`&Context<()>` without state)",
+                        verb = match key {
+                            "sends" => "send",
+                            "streams" => "stream",
+                            _ => "wait",
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    undeclared_waits(method, &args.waits, cx);
     let Some(event) = event else {
         if rejected_event {
             return None; // the parameter's own error says what is wrong
@@ -102,12 +121,49 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         skip: args.skip,
         sends: args.sends,
         streams: args.streams,
+        waits: args.waits,
         retry: args.retry,
         params,
         input: event,
         context,
         output: output?,
     })
+}
+
+/// Every `wait_for_event::<T>()` in the step's body whose `T` the step does
+/// not list in `waits = [..]`: the macro sees these, so they do not compile
+/// (a wait it cannot see is refused by the runtime with `WaitError::Undeclared`).
+fn undeclared_waits(method: &syn::ImplItemFn, waits: &[EventTy], cx: &Ctxt) {
+    struct Finder<'a> {
+        waits: &'a [EventTy],
+        step: &'a syn::Ident,
+        cx: &'a Ctxt,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            let waited = call.method == "wait_for_event";
+            let turbofish = call.turbofish.as_ref().and_then(|t| t.args.first());
+            if let (true, Some(syn::GenericArgument::Type(ty))) = (waited, turbofish) {
+                let event = EventTy::new(ty.clone());
+                if !self.waits.contains(&event) {
+                    let step = self.step;
+                    let listed = self.waits.iter().map(|w| w.key.as_str()).chain([event.key.as_str()]);
+                    self.cx.error_spanned_by(
+                        ty,
+                        format!(
+                            "step `{step}` waits for `{}` but does not declare it; write \
+                             `#[step(waits = [{}])]`, so that the graph checks count the answer",
+                            event.key,
+                            listed.collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+            }
+            syn::visit::visit_expr_method_call(self, call);
+        }
+    }
+    let mut finder = Finder { waits, step: &method.sig.ident, cx };
+    syn::visit::Visit::visit_block(&mut finder, &method.block);
 }
 
 fn has_receiver(sig: &syn::Signature) -> bool {
