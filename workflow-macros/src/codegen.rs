@@ -14,7 +14,12 @@ fn rt() -> TokenStream {
 
 /// The user's impl (without `#[step]` attributes, its steps' contexts typed
 /// with the event enum) plus everything generated.
-pub fn codegen(item: &syn::ItemImpl, step_methods: &[syn::Ident], ir: &Ir) -> TokenStream {
+pub fn codegen(
+    item: &syn::ItemImpl,
+    step_methods: &[syn::Ident],
+    same: &[(syn::Type, syn::Type)],
+    ir: &Ir,
+) -> TokenStream {
     let mut item = item.clone();
     let enum_ident = &ir.enum_ident;
     rewrite_contexts(&mut item, step_methods, &syn::parse_quote!(#enum_ident));
@@ -24,14 +29,35 @@ pub fn codegen(item: &syn::ItemImpl, step_methods: &[syn::Ident], ir: &Ir) -> To
     let event_impl = workflow_event_impl(ir);
     let workflow_impl = workflow_impl(ir);
     let registration = registration(ir);
+    let same_types = same_types(same);
     quote! {
         #item
+        #same_types
         #graph_impl
         #event_enum
         #step_enum
         #event_impl
         #workflow_impl
         #registration
+    }
+}
+
+/// Has rustc confirm that spellings the macro took as one event are one
+/// type: a mismatch is an error at the second spelling, "expected due to"
+/// the first.
+pub fn same_types(same: &[(syn::Type, syn::Type)]) -> TokenStream {
+    if same.is_empty() {
+        return TokenStream::new();
+    }
+    let checks = same.iter().map(|(kept, other)| {
+        let expected = quote_spanned!(kept.span()=> ::core::marker::PhantomData<#kept>);
+        let found = quote_spanned!(other.span()=> ::core::marker::PhantomData::<#other>);
+        quote!(let _: #expected = #found;)
+    });
+    quote! {
+        const _: fn() = || {
+            #(#checks)*
+        };
     }
 }
 
@@ -432,9 +458,12 @@ fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
             }
         }
     };
+    // The event argument points at the parameter's type, so that a type the
+    // macro took for another spelling of an event shows its mismatch there.
+    let event_arg = quote_spanned!(step.input_ty.span()=> event);
     let args = step.params.iter().map(|p| match p {
         Param::Context => quote!(&context),
-        Param::Event => quote!(event),
+        Param::Event => event_arg.clone(),
     });
     let emitted = emitted(ir, &step.shape);
     let result = if step.fallible {

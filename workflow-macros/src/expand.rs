@@ -5,6 +5,7 @@ use quote::quote;
 
 use crate::analyze::{analyze, Analysis};
 use crate::codegen::{codegen, rewrite_contexts};
+use crate::identity::resolve;
 use crate::internals::Ctxt;
 use crate::lower::{lower, payload};
 use crate::parse::ast::{EventTy, WorkflowDef};
@@ -12,12 +13,13 @@ use crate::parse::parse;
 
 pub fn workflow(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
     let cx = Ctxt::new();
-    let def = parse(args, item, &cx);
+    let mut def = parse(args, item, &cx);
+    def.same_types = resolve(&mut def, &cx);
     let analysis = analyze(&def, &cx);
     match cx.check() {
         Ok(()) => {
             let ir = lower(&def, analysis);
-            codegen(&def.item, &def.step_methods, &ir)
+            codegen(&def.item, &def.step_methods, &def.same_types, &ir)
         }
         Err(errors) => fallback(&def, &analysis, &errors),
     }
@@ -66,9 +68,11 @@ fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[syn::Error]) -> To
             }
         }
     });
+    let same_types = crate::codegen::same_types(&def.same_types);
     quote! {
         #item
         #stand_in
+        #same_types
         #(#errors)*
     }
 }

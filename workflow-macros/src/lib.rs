@@ -1,13 +1,15 @@
 //! Procedural macros of `workflow-core`; use them through that crate.
 //!
 //! `#[workflow]` runs four stages, each in its own module and unit-tested on
-//! its own: `parse` (syn → AST with spans), `analyze` (the graph checks,
+//! its own: `parse` (syn → AST with spans, then `identity`, which decides
+//! which spellings name one event), `analyze` (the graph checks,
 //! every error collected in one `internals::Ctxt`), `lower` (tables of
 //! events, steps and routes) and `codegen` (tokens).
 
 mod analyze;
 mod codegen;
 mod expand;
+mod identity;
 mod internals;
 mod lower;
 mod parse;

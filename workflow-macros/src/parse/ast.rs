@@ -15,6 +15,9 @@ pub struct WorkflowDef {
     pub step_methods: Vec<syn::Ident>,
     /// Whether some step's signature was too malformed to take part in the graph.
     pub incomplete: bool,
+    /// Pairs of spellings taken as one event (the kept one, another), for
+    /// rustc to confirm: filled by `identity::resolve`.
+    pub same_types: Vec<(syn::Type, syn::Type)>,
 }
 
 /// `#[workflow(start = .., stop = .., skip = [..], external = [..], requests = [..], ..)]`.

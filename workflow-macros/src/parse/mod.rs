@@ -58,7 +58,7 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
             format!("workflow `{name}` has no steps: mark its async methods with `#[step]`"),
         );
     }
-    WorkflowDef { item, name, args, steps, step_methods, incomplete }
+    WorkflowDef { item, name, args, steps, step_methods, incomplete, same_types: Vec::new() }
 }
 
 /// Removes the `#[step]` attribute of a method and returns it.
