@@ -15,6 +15,7 @@
 //! - *streamed* events (`#[step(streams = [..])]`) go to the caller only:
 //!   they are neither edges nor ways out.
 
+use crate::internals::suggest::{did_you_mean, nearest};
 use crate::internals::Ctxt;
 use crate::parse::ast::{Check, EventTy, Step, WorkflowDef};
 
@@ -40,8 +41,7 @@ pub fn analyze(def: &WorkflowDef, cx: &Ctxt) -> Analysis {
     }
     let start = graph.start(cx);
     let stop = graph.stop(cx);
-    graph.unconsumed(stop.as_ref(), cx);
-    graph.unproduced(start.as_ref(), stop.as_ref(), cx);
+    graph.unmatched(start.as_ref(), stop.as_ref(), cx);
     let start_consumed = start.as_ref().filter(|s| graph.has_consumer(s));
     let reachable = start_consumed.map(|start| graph.reachable(start, stop.as_ref(), cx));
     if let Some(stop) = &stop {
@@ -215,9 +215,14 @@ impl<'a> Graph<'a> {
         chosen
     }
 
-    /// Check 3: every event a step returns or sends has a consumer (unless
-    /// it is the stop event or a request for the caller).
-    fn unconsumed(&self, stop: Option<&EventTy>, cx: &Ctxt) {
+    /// Checks 3 and 4: every event a step returns or sends has a consumer
+    /// (unless it is the stop event or a request for the caller), and every
+    /// consumed event is emitted by some step, or is the start event, or
+    /// comes from outside. An event emitted and never consumed beside one
+    /// consumed and never emitted is most likely one type under two names (a
+    /// typo, a `use … as` rename, an alias): that pair is one error.
+    fn unmatched(&self, start: Option<&EventTy>, stop: Option<&EventTy>, cx: &Ctxt) {
+        let mut unconsumed: Vec<(&Step, &EventTy)> = Vec::new();
         for step in self.steps() {
             for event in step.produces() {
                 let exempt = Some(event) == stop
@@ -225,23 +230,12 @@ impl<'a> Graph<'a> {
                     || is_request(self.def, event)
                     || self.has_consumer(event)
                     || self.skipped(step, Check::Unconsumed);
-                if !exempt {
-                    cx.error_spanned_by(
-                        &event.ty,
-                        format!(
-                            "`{}` is emitted by step `{}` but no step consumes it; add a step that takes \
-                             `ev: {}`, or stop emitting it (skip this check with `#[step(skip = [unconsumed])]`)",
-                            event.key, step.ident, event.key
-                        ),
-                    );
+                if !exempt && !unconsumed.iter().any(|(s, e)| s.ident == step.ident && *e == event) {
+                    unconsumed.push((step, event));
                 }
             }
         }
-    }
-
-    /// Check 4: every consumed event is emitted by some step, or is the
-    /// start event, or comes from outside.
-    fn unproduced(&self, start: Option<&EventTy>, stop: Option<&EventTy>, cx: &Ctxt) {
+        let mut unproduced: Vec<(&Step, &EventTy)> = Vec::new();
         for step in self.steps() {
             for event in step.consumes() {
                 let exempt = Some(event) == start
@@ -251,22 +245,99 @@ impl<'a> Graph<'a> {
                     || self.has_producer(event)
                     || self.skipped(step, Check::Unproduced);
                 if !exempt {
-                    let streamed = self.steps().iter().any(|s| s.streams.contains(event));
-                    cx.error_spanned_by(
-                        &event.ty,
-                        format!(
-                            "step `{}` consumes `{}` but no step emits it, so it can never run; emit `{}` from \
-                             another step's return type or `sends = [..]`{}, or declare it as coming from the \
-                             caller with `#[workflow(external = [{}])]`",
-                            step.ident,
-                            event.key,
-                            event.key,
-                            if streamed { " (`streams` only reaches the caller)" } else { "" },
-                            event.key
-                        ),
-                    );
+                    unproduced.push((step, event));
                 }
             }
+        }
+        let key = |e: &&EventTy| e.key.clone();
+        let unique = |keys: Vec<String>| {
+            let mut seen: Vec<String> = Vec::new();
+            keys.into_iter().for_each(|k| {
+                if !seen.contains(&k) {
+                    seen.push(k)
+                }
+            });
+            seen
+        };
+        let lost = unique(unconsumed.iter().map(|(_, e)| key(e)).collect());
+        let orphans = unique(unproduced.iter().map(|(_, e)| key(e)).collect());
+        // Pair each orphan with its nearest lost event, then a last lone pair.
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for orphan in &orphans {
+            let free = lost.iter().filter(|l| !pairs.iter().any(|(_, p)| p == *l)).map(String::as_str);
+            if let Some(near) = nearest(orphan, free) {
+                pairs.push((orphan.clone(), near.to_owned()));
+            }
+        }
+        let single = |list: &[String], taken: &dyn Fn(&String) -> bool| {
+            let left: Vec<&String> = list.iter().filter(|k| !taken(k)).collect();
+            (left.len() == 1).then(|| left[0].clone())
+        };
+        let lone_orphan = single(&orphans, &|k| pairs.iter().any(|(o, _)| o == k));
+        let lone_lost = single(&lost, &|k| pairs.iter().any(|(_, l)| l == k));
+        if let (Some(orphan), Some(lost)) = (lone_orphan, lone_lost) {
+            pairs.push((orphan, lost));
+        }
+
+        for (step, event) in &unconsumed {
+            if pairs.iter().any(|(_, l)| *l == event.key) {
+                continue; // said with its pair
+            }
+            cx.error_spanned_by(
+                &event.ty,
+                format!(
+                    "`{}` is emitted by step `{}` but no step consumes it; add a step that takes \
+                     `ev: {}`, or stop emitting it (skip this check with `#[step(skip = [unconsumed])]`)",
+                    event.key, step.ident, event.key
+                ),
+            );
+        }
+        for (step, event) in &unproduced {
+            let paired = pairs.iter().find(|(o, _)| *o == event.key);
+            if let Some((_, lost)) = paired {
+                let emitter = unconsumed.iter().find(|(_, e)| e.key == *lost).map(|(s, _)| &s.ident);
+                let emitter = emitter.map_or_else(String::new, |s| format!("step `{s}` "));
+                let typo = nearest(&event.key, [lost.as_str()]).is_some();
+                let advice = if typo {
+                    format!("did you mean `{lost}`? Write one name everywhere")
+                } else {
+                    format!(
+                        "if `{}` and `{lost}` are one type (a `use … as` rename or a type alias), write one \
+                         name everywhere",
+                        event.key
+                    )
+                };
+                cx.error_spanned_by(
+                    &event.ty,
+                    format!(
+                        "step `{}` consumes `{}`, which no step emits, while {emitter}emits `{lost}`, which no \
+                         step consumes; {advice}: the macro compares event types as written",
+                        step.ident, event.key
+                    ),
+                );
+                continue;
+            }
+            let streamed = self.steps().iter().any(|s| s.streams.contains(event));
+            let known: Vec<&str> = self
+                .steps()
+                .iter()
+                .flat_map(|s| s.produces().chain(&s.streams))
+                .map(|e| e.key.as_str())
+                .collect();
+            cx.error_spanned_by(
+                &event.ty,
+                format!(
+                    "step `{}` consumes `{}` but no step emits it, so it can never run; emit `{}` from \
+                     another step's return type or `sends = [..]`{}, or declare it as coming from the \
+                     caller with `#[workflow(external = [{}])]`{}",
+                    step.ident,
+                    event.key,
+                    event.key,
+                    if streamed { " (`streams` only reaches the caller)" } else { "" },
+                    event.key,
+                    did_you_mean(&event.key, known),
+                ),
+            );
         }
     }
 
@@ -447,9 +518,27 @@ mod tests {
                 }
             },
         );
-        assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors[0].contains("`Lost` is emitted by step `a` but no step consumes it"));
-        assert!(errors[1].contains("consumes `Orphan` but no step emits it"));
+        assert_eq!(errors.len(), 1, "one mistake, one error: {errors:?}");
+        assert!(
+            errors[0]
+                .contains("step `b` consumes `Orphan`, which no step emits, while step `a` emits `Lost`"),
+            "{errors:?}"
+        );
+        assert!(errors[0].contains("if `Orphan` and `Lost` are one type"), "{errors:?}");
+    }
+
+    #[test]
+    fn unrelated_lost_and_orphan_events_are_reported_one_by_one() {
+        let errors = errors_of(
+            quote!(),
+            parse_quote! {
+                impl F {
+                    #[step] async fn a(&self, ev: StartEvent<u8>) -> Emit<(Lost, Gone, StopEvent<u8>)> { todo!() }
+                    #[step] async fn b(&self, ev: OneOf<(Orphan, Waif)>) -> StopEvent<u8> { todo!() }
+                }
+            },
+        );
+        assert_eq!(errors.len(), 4, "{errors:?}");
     }
 
     #[test]
@@ -538,7 +627,8 @@ mod tests {
                 }
             },
         );
-        assert_eq!(errors.len(), 2, "unconsumed + unproduced, not also unreachable: {errors:?}");
+        assert_eq!(errors.len(), 1, "one error for the typo, not also unreachable: {errors:?}");
+        assert!(errors[0].contains("did you mean `Retrieved`?"), "{errors:?}");
     }
 
     #[test]

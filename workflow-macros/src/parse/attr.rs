@@ -10,7 +10,12 @@ use syn::punctuated::Punctuated;
 use syn::{Ident, Token};
 
 use super::ast::{Check, EventTy, WorkflowArgs};
+use crate::internals::suggest::did_you_mean;
 use crate::internals::Ctxt;
+
+const WORKFLOW_ARGS: [&str; 8] =
+    ["start", "stop", "skip", "external", "requests", "event_enum", "step_enum", "new"];
+const STEP_ARGS: [&str; 6] = ["num_workers", "skip", "sends", "streams", "waits", "retry"];
 
 /// The default of `num_workers`, as in LlamaIndex.
 pub const DEFAULT_NUM_WORKERS: usize = 4;
@@ -61,9 +66,10 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "unknown `#[workflow]` argument `{key}`; expected `start = Type`, `stop = Type`, \
+                        "unknown `#[workflow]` argument `{key}`{}; expected `start = Type`, `stop = Type`, \
                          `skip = [check, ..]`, `external = [Type, ..]`, `requests = [Type, ..]`, \
-                         `event_enum = Name`, `step_enum = Name` or `new = path::to::constructor`"
+                         `event_enum = Name`, `step_enum = Name` or `new = path::to::constructor`",
+                        did_you_mean(&key, WORKFLOW_ARGS)
                     ),
                 );
                 skip_value(&meta)?;
@@ -105,9 +111,10 @@ pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "unknown `#[step]` argument `{key}`; expected `num_workers = N`, `skip = [check, ..]`, \
-                         `sends = [Type, ..]`, `streams = [Type, ..]`, `waits = [Type, ..]` or \
-                         `retry = RetryPolicy::..`"
+                        "unknown `#[step]` argument `{key}`{}; expected `num_workers = N`, \
+                         `skip = [check, ..]`, `sends = [Type, ..]`, `streams = [Type, ..]`, \
+                         `waits = [Type, ..]` or `retry = RetryPolicy::..`",
+                        did_you_mean(&key, STEP_ARGS)
                     ),
                 );
                 skip_value(&meta)?;
@@ -152,7 +159,11 @@ fn skip_list(meta: &ParseNestedMeta, cx: &Ctxt) -> syn::Result<Vec<Check>> {
             Some(check) => skip.push(check),
             None => cx.error_spanned_by(
                 &name,
-                format!("unknown check `{name}`; the checks that can be skipped are {}", known.join(", ")),
+                format!(
+                    "unknown check `{name}`{}; the checks that can be skipped are {}",
+                    did_you_mean(&name.to_string(), Check::ALL.map(Check::name)),
+                    known.join(", ")
+                ),
             ),
         }
     }
@@ -174,10 +185,14 @@ fn meta_key(meta: &ParseNestedMeta) -> String {
         .map_or_else(|| quote::ToTokens::to_token_stream(&meta.path).to_string(), Ident::to_string)
 }
 
-/// Consumes `= value` after a key that was rejected.
+/// Consumes `= value` after a key that was rejected, whatever the value is
+/// (a type list such as `[A<B>]` is no expression), up to the next `,`.
 fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     if meta.input.peek(Token![=]) {
-        let _: syn::Expr = meta.value()?.parse()?;
+        let value = meta.value()?;
+        while !value.is_empty() && !value.peek(Token![,]) {
+            let _: proc_macro2::TokenTree = value.parse()?;
+        }
     }
     Ok(())
 }
@@ -237,9 +252,21 @@ mod tests {
         let m = messages(cx);
         assert_eq!(m.len(), 4, "{m:?}");
         assert!(m[0].contains("at least 1"));
-        assert!(m[1].contains("unknown `#[step]` argument `retries`"));
+        assert!(m[1].contains("unknown `#[step]` argument `retries`"), "{m:?}");
         assert!(m[2].contains("unknown check `nope`"));
         assert!(m[3].contains("given twice"));
+    }
+
+    #[test]
+    fn misspelled_arguments_and_checks_get_a_suggestion() {
+        let cx = Ctxt::new();
+        step_args(&parse_quote!(#[step(num_worker = 2, skip = [dead_ends])]), &cx);
+        workflow_args(quote!(extrenal = [A]), &cx);
+        let m = messages(cx);
+        assert!(m[0].contains("`num_worker` (did you mean `num_workers`?)"), "{m:?}");
+        assert!(m[1].contains("`dead_ends` (did you mean `dead_end`?)"), "{m:?}");
+        assert!(m[2].contains("`extrenal` (did you mean `external`?)"), "{m:?}");
+        assert_eq!(m.len(), 3, "a type list after an unknown key is skipped whole: {m:?}");
     }
 
     #[test]
