@@ -13,6 +13,9 @@ pub struct Ir {
     pub enum_ident: syn::Ident,
     /// The generated step enum, `{Name}Step` unless renamed.
     pub step_enum: syn::Ident,
+    /// The private module the two enums are defined in (and glob-imported
+    /// from, so that a user's own type of the same name wins without a clash).
+    pub module: syn::Ident,
     pub events: Vec<EventIr>,
     pub start: Boundary,
     pub stop: Boundary,
@@ -25,6 +28,8 @@ pub struct Ir {
     pub step_failed: Option<usize>,
     /// `#[workflow(new = ..)]`.
     pub constructor: Option<syn::Path>,
+    /// The generated graph function, `mermaid` unless renamed.
+    pub mermaid_fn: syn::Ident,
     /// The graph to draw, built exactly as the runtime rebuilds it from
     /// `WorkflowInfo` (both call `workflow_graph::Graph::workflow`).
     pub graph: workflow_graph::Graph,
@@ -137,8 +142,8 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         }
         steps.push(StepIr {
             ident: step.ident.clone(),
-            name: step.ident.to_string(),
-            variant: format_ident!("{}", camel_case(&step.ident.to_string())),
+            name: step.name.clone(),
+            variant: step.variant.clone(),
             num_workers: step.num_workers,
             input: step.input.kind,
             input_ty: step.input.ty.clone(),
@@ -173,6 +178,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         self_ty: (*def.item.self_ty).clone(),
         enum_ident: def.args.event_enum.clone().unwrap_or_else(|| format_ident!("{}Event", def.name)),
         step_enum: def.args.step_enum.clone().unwrap_or_else(|| format_ident!("{}Step", def.name)),
+        module: format_ident!("__workflow_{}", def.name),
         start: boundary(start_event, start, "StartEvent"),
         stop: boundary(stop_event, stop, "StopEvent"),
         state: analysis.state.unwrap_or_else(|| syn::parse_quote!(())),
@@ -181,6 +187,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         unions,
         step_failed,
         constructor: def.args.constructor.clone(),
+        mermaid_fn: def.args.mermaid.clone().unwrap_or_else(|| format_ident!("mermaid")),
         graph,
     }
 }
@@ -230,17 +237,6 @@ fn add_once(list: &mut Vec<usize>, step: usize) {
     if !list.contains(&step) {
         list.push(step);
     }
-}
-
-/// `check_answer` → `CheckAnswer`.
-fn camel_case(name: &str) -> String {
-    name.split('_')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
-        })
-        .collect()
 }
 
 /// Event types in order of first appearance, with unique variant names.

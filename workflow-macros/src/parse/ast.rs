@@ -36,6 +36,8 @@ pub struct WorkflowArgs {
     pub step_enum: Option<syn::Ident>,
     /// How the registry builds the workflow, instead of `Default`.
     pub constructor: Option<syn::Path>,
+    /// The name of the generated `mermaid()` function.
+    pub mermaid: Option<syn::Ident>,
 }
 
 /// A graph check, as named in `skip = [..]`.
@@ -71,6 +73,10 @@ impl Check {
 /// A `#[step]` method.
 pub struct Step {
     pub ident: syn::Ident,
+    /// The method's name without `r#`: `match` for `r#match`.
+    pub name: String,
+    /// Its variant in the generated step enum: `CheckAnswer` for `check_answer`.
+    pub variant: syn::Ident,
     pub num_workers: usize,
     pub skip: Vec<Check>,
     /// Events it sends with `ctx.send_event`: edges, like its return type.
@@ -209,6 +215,17 @@ impl EventTy {
     pub fn payload(&self) -> Option<&syn::Type> {
         first_generic(self.last_segment()?)
     }
+}
+
+/// `check_answer` → `CheckAnswer`; `r#match` → `Match`.
+pub fn camel_case(name: &str) -> String {
+    name.split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
 }
 
 /// The last segment of a plain path type.

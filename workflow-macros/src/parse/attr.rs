@@ -13,8 +13,8 @@ use super::ast::{Check, EventTy, WorkflowArgs};
 use crate::internals::suggest::did_you_mean;
 use crate::internals::Ctxt;
 
-const WORKFLOW_ARGS: [&str; 8] =
-    ["start", "stop", "skip", "external", "requests", "event_enum", "step_enum", "new"];
+const WORKFLOW_ARGS: [&str; 9] =
+    ["start", "stop", "skip", "external", "requests", "event_enum", "step_enum", "mermaid", "new"];
 const STEP_ARGS: [&str; 6] = ["num_workers", "skip", "sends", "streams", "waits", "retry"];
 
 /// The default of `num_workers`, as in LlamaIndex.
@@ -61,6 +61,7 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
             "requests" => args.requests = type_list(&meta)?,
             "event_enum" => args.event_enum = Some(meta.value()?.parse()?),
             "step_enum" => args.step_enum = Some(meta.value()?.parse()?),
+            "mermaid" => args.mermaid = Some(meta.value()?.parse()?),
             "new" => args.constructor = Some(meta.value()?.parse()?),
             _ => {
                 cx.error_spanned_by(
@@ -68,7 +69,8 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
                     format!(
                         "unknown `#[workflow]` argument `{key}`{}; expected `start = Type`, `stop = Type`, \
                          `skip = [check, ..]`, `external = [Type, ..]`, `requests = [Type, ..]`, \
-                         `event_enum = Name`, `step_enum = Name` or `new = path::to::constructor`",
+                         `event_enum = Name`, `step_enum = Name`, `mermaid = name` or \
+                         `new = path::to::constructor`",
                         did_you_mean(&key, WORKFLOW_ARGS)
                     ),
                 );

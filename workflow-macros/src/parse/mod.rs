@@ -6,7 +6,7 @@ pub mod step;
 
 use proc_macro2::TokenStream;
 
-use self::ast::{last_segment, WorkflowDef};
+use self::ast::{last_segment, Step, WorkflowArgs, WorkflowDef};
 use crate::internals::Ctxt;
 
 /// Reads the workflow's arguments and its `#[step]` methods, and removes the
@@ -52,6 +52,8 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
             None => incomplete = true,
         }
     }
+    drop_duplicate_steps(&mut item, &mut steps, cx, &mut incomplete);
+    generated_fn_clash(&item, &args, cx);
     if !found_step && item.trait_.is_none() {
         cx.error_spanned_by(
             &item.self_ty,
@@ -59,6 +61,71 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
         );
     }
     WorkflowDef { item, name, args, steps, step_methods, incomplete, same_types: Vec::new() }
+}
+
+/// The impl must not define what the macro adds to it: `mermaid()`, unless
+/// `#[workflow(mermaid = other_name)]` names the generated one otherwise.
+fn generated_fn_clash(item: &syn::ItemImpl, args: &WorkflowArgs, cx: &Ctxt) {
+    let generated = args.mermaid.as_ref().map_or_else(|| "mermaid".to_owned(), ToString::to_string);
+    for impl_item in &item.items {
+        let ident = match impl_item {
+            syn::ImplItem::Fn(f) => &f.sig.ident,
+            syn::ImplItem::Const(c) => &c.ident,
+            _ => continue,
+        };
+        if *ident == generated {
+            cx.error_spanned_by(
+                ident,
+                format!(
+                    "`#[workflow]` adds `{generated}()` to this impl (the graph as mermaid text); rename this \
+                     item, or give the generated function another name with \
+                     `#[workflow(mermaid = graph_mermaid)]`"
+                ),
+            );
+        }
+    }
+}
+
+/// Two steps with one name are one error (and the second is dropped from the
+/// impl, so that rustc does not report it again); two names that make one
+/// step-enum variant (`stage_2`, `stage2`) are one error at the second.
+fn drop_duplicate_steps(item: &mut syn::ItemImpl, steps: &mut Vec<Step>, cx: &Ctxt, incomplete: &mut bool) {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut duplicates = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let variant = step.variant.to_string();
+        if let Some((first, _)) = seen.iter().find(|(name, _)| *name == step.name) {
+            cx.error_spanned_by(
+                &step.ident,
+                format!(
+                    "a step named `{first}` is already defined in this workflow; rename or remove this one"
+                ),
+            );
+            duplicates.push(i);
+        } else if let Some((first, _)) = seen.iter().find(|(_, v)| *v == variant) {
+            cx.error_spanned_by(
+                &step.ident,
+                format!(
+                    "steps `{first}` and `{}` would both be `{variant}` in the generated step enum; rename one \
+                     of them",
+                    step.name
+                ),
+            );
+        }
+        seen.push((step.name.clone(), variant));
+    }
+    for &i in duplicates.iter().rev() {
+        let ident = steps.remove(i).ident;
+        let mut at = 0;
+        item.items.retain(|it| match it {
+            syn::ImplItem::Fn(f) if f.sig.ident == ident => {
+                at += 1;
+                at == 1 // keep the first
+            }
+            _ => true,
+        });
+        *incomplete = true;
+    }
 }
 
 /// Removes the `#[step]` attribute of a method and returns it.

@@ -2,7 +2,9 @@
 
 use syn::spanned::Spanned;
 
-use super::ast::{first_generic, last_segment, Arity, EventTy, Input, InputKind, Output, Param, Shape, Step};
+use super::ast::{
+    camel_case, first_generic, last_segment, Arity, EventTy, Input, InputKind, Output, Param, Shape, Step,
+};
 use super::attr::StepArgs;
 use crate::internals::Ctxt;
 
@@ -23,7 +25,9 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
             format!("step `{name}` must be an `async fn`: write `async fn {name}`"),
         );
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+    // A `where` clause alone is fine: it can only bound the workflow's own
+    // types (or hold trivial bounds), which the compiler checks.
+    if !sig.generics.params.is_empty() {
         cx.error_spanned_by(
             &sig.generics,
             format!("step `{name}` cannot be generic: the graph is built from concrete event types"),
@@ -115,8 +119,15 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         );
         return None;
     };
+    let unraw = syn::ext::IdentExt::unraw(name).to_string();
+    let variant = match camel_case(&unraw) {
+        v if v.is_empty() => quote::format_ident!("Step{}", unraw.len(), span = name.span()),
+        v => syn::Ident::new(&v, name.span()),
+    };
     Some(Step {
         ident: name.clone(),
+        name: unraw,
+        variant,
         num_workers: args.num_workers,
         skip: args.skip,
         sends: args.sends,
@@ -166,6 +177,12 @@ fn undeclared_waits(method: &syn::ImplItemFn, waits: &[EventTy], cx: &Ctxt) {
     syn::visit::Visit::visit_block(&mut finder, &method.block);
 }
 
+/// `&Self`, as in `self: &Self`, which is `&self` spelled out.
+fn is_ref_self(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Reference(r) if r.mutability.is_none()
+        && matches!(&*r.elem, syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self")))
+}
+
 fn has_receiver(sig: &syn::Signature) -> bool {
     matches!(sig.inputs.first(), Some(syn::FnArg::Receiver(_)))
 }
@@ -173,6 +190,7 @@ fn has_receiver(sig: &syn::Signature) -> bool {
 fn check_receiver(sig: &syn::Signature, cx: &Ctxt) {
     let name = &sig.ident;
     match sig.inputs.first() {
+        Some(syn::FnArg::Receiver(r)) if r.colon_token.is_some() && is_ref_self(&r.ty) => {}
         Some(syn::FnArg::Receiver(r)) if r.colon_token.is_some() => cx.error_spanned_by(
             r,
             format!("step `{name}` must take `&self`; the runtime already shares the workflow between runs"),
