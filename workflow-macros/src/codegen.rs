@@ -21,8 +21,8 @@ pub fn codegen(
     ir: &Ir,
 ) -> TokenStream {
     let mut item = item.clone();
-    let (module, enum_ident) = (&ir.module, &ir.enum_ident);
-    rewrite_contexts(&mut item, step_methods, &syn::parse_quote!(#module::#enum_ident));
+    let enum_ident = &ir.enum_ident;
+    rewrite_contexts(&mut item, step_methods, &syn::parse_quote!(#enum_ident));
     let graph_impl = graph_impl(ir);
     let enums = enums(ir);
     let event_impl = workflow_event_impl(ir);
@@ -155,62 +155,25 @@ pub fn rewrite_contexts(item: &mut syn::ItemImpl, step_methods: &[syn::Ident], e
     }
 }
 
-/// The event and step enums, defined in a private module and glob-imported
-/// into the user's: a type of the user's with the same name shadows the glob
-/// import instead of clashing with it (and the generated code names the
-/// enums by their module path, so it is not confused).
+/// The event and step enums with their conversions.
 fn enums(ir: &Ir) -> TokenStream {
-    let Ir { module, .. } = ir;
     let (event_enum, conversions) = event_enum(ir);
     let (step_enum, step_index) = step_enum(ir);
     quote! {
-        #[doc(hidden)]
-        #[allow(non_snake_case)]
-        mod #module {
-            #[allow(unused_imports)]
-            use super::*;
-            #event_enum
-            #step_enum
-        }
-        #[allow(unused_imports)]
-        pub use #module::*;
+        #event_enum
+        #step_enum
         #conversions
         #step_index
     }
 }
 
-/// A type as written in the user's module, as seen from the enums' module.
-fn from_child_module(ty: &syn::Type) -> syn::Type {
-    struct Outward;
-    impl syn::visit_mut::VisitMut for Outward {
-        fn visit_type_path_mut(&mut self, ty: &mut syn::TypePath) {
-            if ty.qself.is_none() && ty.path.leading_colon.is_none() {
-                let first = ty.path.segments.first().map(|s| s.ident.to_string());
-                let span = ty.path.segments[0].ident.span();
-                match first.as_deref() {
-                    Some("self") => ty.path.segments[0].ident = syn::Ident::new("super", span),
-                    Some("super") => {
-                        ty.path.segments.insert(0, syn::PathSegment::from(syn::Ident::new("super", span)))
-                    }
-                    _ => {}
-                }
-            }
-            syn::visit_mut::visit_type_path_mut(self, ty);
-        }
-    }
-    let mut ty = ty.clone();
-    syn::visit_mut::VisitMut::visit_type_mut(&mut Outward, &mut ty);
-    ty
-}
-
-/// The event enum's definition (for the enums' module) and its conversions
-/// (for the user's module).
+/// The event enum's definition and its conversions.
 fn event_enum(ir: &Ir) -> (TokenStream, TokenStream) {
     let rt = rt();
-    let Ir { enum_ident: enum_name, module, name, .. } = ir;
-    let enum_ident = &quote!(#module::#enum_name);
+    let Ir { enum_ident: enum_name, name, .. } = ir;
+    let enum_ident = &quote!(#enum_name);
     let variants = ir.events.iter().map(|e| {
-        let (variant, ty) = (&e.variant, from_child_module(&e.ty));
+        let (variant, ty) = (&e.variant, &e.ty);
         let doc = format!("`{}`", e.name);
         quote!(#[doc = #doc] #variant(#ty))
     });
@@ -274,10 +237,10 @@ fn event_enum(ir: &Ir) -> (TokenStream, TokenStream) {
     (definition, quote!(#(#conversions)* #(#unions)*))
 }
 
-/// The step enum's definition (for the enums' module) and its conversion.
+/// The step enum's definition and its conversion.
 fn step_enum(ir: &Ir) -> (TokenStream, TokenStream) {
-    let Ir { step_enum: step_name, module, name, .. } = ir;
-    let step_enum = quote!(#module::#step_name);
+    let Ir { step_enum: step_name, name, .. } = ir;
+    let step_enum = quote!(#step_name);
     let variants = ir.steps.iter().map(|s| {
         let (variant, doc) = (&s.variant, format!("Step `{}`.", s.name));
         quote!(#[doc = #doc] #variant)
@@ -308,9 +271,9 @@ fn step_enum(ir: &Ir) -> (TokenStream, TokenStream) {
 
 fn workflow_event_impl(ir: &Ir) -> TokenStream {
     let rt = rt();
-    let Ir { self_ty, module, .. } = ir;
+    let Ir { self_ty, .. } = ir;
     let (enum_name, step_name) = (&ir.enum_ident, &ir.step_enum);
-    let (enum_ident, step_enum) = (&quote!(#module::#enum_name), &quote!(#module::#step_name));
+    let (enum_ident, step_enum) = (&quote!(#enum_name), &quote!(#step_name));
     let names = ir.events.iter().map(|e| {
         let (variant, name) = (&e.variant, &e.name);
         quote!(#enum_ident::#variant(_) => #name)
@@ -400,9 +363,9 @@ fn workflow_event_impl(ir: &Ir) -> TokenStream {
 
 fn workflow_impl(ir: &Ir) -> TokenStream {
     let rt = rt();
-    let Ir { self_ty, state, module, .. } = ir;
+    let Ir { self_ty, state, .. } = ir;
     let enum_name = &ir.enum_ident;
-    let enum_ident = &quote!(#module::#enum_name);
+    let enum_ident = &quote!(#enum_name);
     let (input, output) = (&ir.start.payload, &ir.stop.payload);
     let start_variant = &ir.events[ir.start.event].variant;
     let start_event = if ir.start.wrapped {
@@ -483,9 +446,9 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
 /// error in them (a step future that is not `Send`, say) is shown there.
 fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
     let rt = rt();
-    let Ir { self_ty, module, .. } = ir;
+    let Ir { self_ty, .. } = ir;
     let enum_name = &ir.enum_ident;
-    let enum_ident = &quote!(#module::#enum_name);
+    let enum_ident = &quote!(#enum_name);
     let ident = &step.ident;
     let variant = |e: usize| &ir.events[e].variant;
     let unpack = match step.input {
@@ -551,8 +514,8 @@ fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
 /// Converts `out`, the step's successful return value, into `Emitted`.
 fn emitted(ir: &Ir, shape: &ShapeIr) -> TokenStream {
     let rt = rt();
-    let (module, enum_name) = (&ir.module, &ir.enum_ident);
-    let enum_ident = &quote!(#module::#enum_name);
+    let enum_name = &ir.enum_ident;
+    let enum_ident = &quote!(#enum_name);
     // One `X` (bound to `e`) as a value of the event enum.
     let item = if let [event] = shape.events[..] {
         let variant = &ir.events[event].variant;

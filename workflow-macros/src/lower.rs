@@ -13,9 +13,6 @@ pub struct Ir {
     pub enum_ident: syn::Ident,
     /// The generated step enum, `{Name}Step` unless renamed.
     pub step_enum: syn::Ident,
-    /// The private module the two enums are defined in (and glob-imported
-    /// from, so that a user's own type of the same name wins without a clash).
-    pub module: syn::Ident,
     pub events: Vec<EventIr>,
     pub start: Boundary,
     pub stop: Boundary,
@@ -176,9 +173,18 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
     Ir {
         name: def.name.clone(),
         self_ty: (*def.item.self_ty).clone(),
-        enum_ident: def.args.event_enum.clone().unwrap_or_else(|| format_ident!("{}Event", def.name)),
-        step_enum: def.args.step_enum.clone().unwrap_or_else(|| format_ident!("{}Step", def.name)),
-        module: format_ident!("__workflow_{}", def.name),
+        // Spanned at the workflow's name, so that a clash with a user type
+        // of the same name points at the impl that generated it.
+        enum_ident: def
+            .args
+            .event_enum
+            .clone()
+            .unwrap_or_else(|| format_ident!("{}Event", def.name, span = def.name.span())),
+        step_enum: def
+            .args
+            .step_enum
+            .clone()
+            .unwrap_or_else(|| format_ident!("{}Step", def.name, span = def.name.span())),
         start: boundary(start_event, start, "StartEvent"),
         stop: boundary(stop_event, stop, "StopEvent"),
         state: analysis.state.unwrap_or_else(|| syn::parse_quote!(())),

@@ -1,18 +1,19 @@
 //! Names the macro generates do not collide with the user's: a raw
-//! identifier as a step name, a user type named like the generated event
-//! enum, and a user `mermaid` beside the generated one renamed.
+//! identifier as a step name, a user type named like the default event enum
+//! beside the enum renamed, and a user `mermaid` beside the generated one
+//! renamed.
 use workflow_core::prelude::*;
 
 #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 struct Found(u32);
 
-/// The user's own type, named as the generated enum would be: it wins here.
+/// The user's own type, named as the generated enum would be by default.
 #[allow(dead_code)]
 struct RagEvent;
 
 struct Rag;
 
-#[workflow(mermaid = graph_text)]
+#[workflow(mermaid = graph_text, event_enum = RagEvents)]
 impl Rag {
     #[step]
     async fn r#match(&self, ev: StartEvent<u32>) -> Found {
@@ -39,6 +40,7 @@ async fn main() {
     assert_eq!(Rag.mermaid(), "mine");
     assert!(Rag::graph_text().contains("match"));
     let _: RagEvent = RagEvent;
+    let _ = RagEvents::Found(Found(1));
     let info = <Rag as workflow_core::Workflow>::INFO;
     assert_eq!(info.steps[0].name, "match");
     let _ = RagStep::Match;
