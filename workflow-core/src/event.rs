@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a workflow event",
     label = "this type is used as an event in a `#[step]` signature",
-    note = "add `#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]` to `{Self}`"
+    note = "add `#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]` to `{Self}`",
+    note = "`#[workflow]` reads signatures as written: if the type written here is an alias, write `{Self}` in its place"
 )]
 pub trait Event: Clone + Debug + Send + Serialize + DeserializeOwned + JsonSchema + 'static {
     /// The event's name as written in diagrams and error messages.

@@ -111,6 +111,42 @@ impl<'a> Graph<'a> {
         self.steps().iter().any(|s| s.consumes().contains(event))
     }
 
+    /// Events a step emits that no step consumes (requests aside).
+    fn unconsumed_events(&self) -> Vec<&EventTy> {
+        let mut found: Vec<&EventTy> = Vec::new();
+        for event in self.steps().iter().flat_map(Step::produces) {
+            if !self.has_consumer(event) && !is_request(self.def, event) && !found.contains(&event) {
+                found.push(event);
+            }
+        }
+        found
+    }
+
+    /// Events a step consumes that no step emits and no one sends in.
+    fn orphans(&self) -> Vec<&EventTy> {
+        let mut found: Vec<&EventTy> = Vec::new();
+        for event in self.steps().iter().flat_map(|s| s.consumes()) {
+            if !self.has_producer(event) && !is_external(self.def, event) && !found.contains(&event) {
+                found.push(event);
+            }
+        }
+        found
+    }
+
+    /// For a missing start or stop: the types that could be that event
+    /// under another name, which the macro cannot see through.
+    fn maybe_alias(&self, candidates: Vec<&EventTy>, wrapper: &str) -> String {
+        if candidates.is_empty() {
+            return String::new();
+        }
+        let names: Vec<String> = candidates.iter().map(|e| format!("`{}`", e.key)).collect();
+        format!(
+            "; if {} is an alias of `{wrapper}<T>`, write `{wrapper}<T>` in the signature: the macro reads \
+             signatures as written",
+            names.join(" or ")
+        )
+    }
+
     /// Check 1: exactly one start event type, consumed by some step.
     fn start(&self, cx: &Ctxt) -> Option<EventTy> {
         let declared = self.def.args.start.clone();
@@ -119,20 +155,23 @@ impl<'a> Graph<'a> {
         });
         let start = self.unique(declared, consumed, "start", "takes", cx);
         match &start {
-            None => cx.error_spanned_by(
+            None => cx.error_about(
                 &self.def.item.self_ty,
                 format!(
                     "workflow `{}` has no start: no step consumes a start event; add a step that takes \
-                     `ev: StartEvent<Input>`, or declare your own with `#[workflow(start = MyEvent)]`",
-                    self.def.name
+                     `ev: StartEvent<Input>`, or declare your own with `#[workflow(start = MyEvent)]`{}",
+                    self.def.name,
+                    self.maybe_alias(self.orphans(), "StartEvent")
                 ),
+                self.steps().iter().flat_map(|s| s.consumes()).map(|e| &e.ty),
             ),
-            Some(start) if !self.has_consumer(start) => cx.error_spanned_by(
+            Some(start) if !self.has_consumer(start) => cx.error_about(
                 &start.ty,
                 format!(
                     "no step consumes the start event `{}`; add a step that takes `ev: {}`",
                     start.key, start.key
                 ),
+                [&start.ty],
             ),
             _ => {}
         }
@@ -148,33 +187,37 @@ impl<'a> Graph<'a> {
             .flat_map(|s| s.produces().filter(|e| e.is_wrapper_named("StopEvent")).map(move |e| (e, s)));
         let stop = self.unique(declared, emitted, "stop", "emits", cx);
         match &stop {
-            None => cx.error_spanned_by(
+            None => cx.error_about(
                 &self.def.item.self_ty,
                 format!(
                     "workflow `{}` never stops: no step emits a stop event; add `StopEvent<Output>` to the \
-                     return type of the step that finishes, as in `-> StopEvent<Output>`",
-                    self.def.name
+                     return type of the step that finishes, as in `-> StopEvent<Output>`{}",
+                    self.def.name,
+                    self.maybe_alias(self.unconsumed_events(), "StopEvent")
                 ),
+                self.steps().iter().flat_map(Step::produces).map(|e| &e.ty),
             ),
             Some(stop) => {
                 if !self.has_producer(stop) {
-                    cx.error_spanned_by(
+                    cx.error_about(
                         &stop.ty,
                         format!(
                             "no step emits the stop event `{}`; return it from the step that finishes",
                             stop.key
                         ),
+                        [&stop.ty],
                     );
                 }
                 for step in self.steps() {
                     for event in step.consumes().iter().filter(|e| *e == stop) {
-                        cx.error_spanned_by(
+                        cx.error_about(
                             &event.ty,
                             format!(
                                 "step `{}` consumes the stop event `{}`, but the stop event ends the run and is \
                                  never delivered; have the step before it emit another event for `{}` to consume",
                                 step.ident, stop.key, step.ident
                             ),
+                            [&event.ty],
                         );
                     }
                 }
@@ -198,7 +241,7 @@ impl<'a> Graph<'a> {
             match &chosen {
                 None => chosen = Some(event.clone()),
                 Some(c) if c == event => {}
-                Some(c) => cx.error_spanned_by(
+                Some(c) => cx.error_about(
                     &event.ty,
                     format!(
                         "step `{}` {verb} `{}`, but this workflow's {role} event is `{}`{}; a workflow has exactly \
@@ -209,6 +252,7 @@ impl<'a> Graph<'a> {
                         if declared.is_some() { " (declared in `#[workflow]`)" } else { "" },
                         c.key
                     ),
+                    [&event.ty, &c.ty],
                 ),
             }
         }
@@ -280,22 +324,28 @@ impl<'a> Graph<'a> {
         }
 
         for (step, event) in &unconsumed {
-            if pairs.iter().any(|(_, l)| *l == event.key) {
-                continue; // said with its pair
+            // Said with its pair; or, with no stop event, in "never stops".
+            if pairs.iter().any(|(_, l)| *l == event.key) || stop.is_none() {
+                continue;
             }
-            cx.error_spanned_by(
+            cx.error_about(
                 &event.ty,
                 format!(
                     "`{}` is emitted by step `{}` but no step consumes it; add a step that takes \
                      `ev: {}`, or stop emitting it (skip this check with `#[step(skip = [unconsumed])]`)",
                     event.key, step.ident, event.key
                 ),
+                [&event.ty],
             );
         }
         for (step, event) in &unproduced {
+            if start.is_none() {
+                continue; // said in "has no start"
+            }
             let paired = pairs.iter().find(|(o, _)| *o == event.key);
             if let Some((_, lost)) = paired {
-                let emitter = unconsumed.iter().find(|(_, e)| e.key == *lost).map(|(s, _)| &s.ident);
+                let lost_event = unconsumed.iter().find(|(_, e)| e.key == *lost);
+                let emitter = lost_event.map(|(s, _)| &s.ident);
                 let emitter = emitter.map_or_else(String::new, |s| format!("step `{s}` "));
                 let typo = nearest(&event.key, [lost.as_str()]).is_some();
                 let advice = if typo {
@@ -307,13 +357,14 @@ impl<'a> Graph<'a> {
                         event.key
                     )
                 };
-                cx.error_spanned_by(
+                cx.error_about(
                     &event.ty,
                     format!(
                         "step `{}` consumes `{}`, which no step emits, while {emitter}emits `{lost}`, which no \
                          step consumes; {advice}: the macro compares event types as written",
                         step.ident, event.key
                     ),
+                    [&event.ty].into_iter().chain(lost_event.map(|(_, e)| &e.ty)),
                 );
                 continue;
             }
@@ -324,7 +375,7 @@ impl<'a> Graph<'a> {
                 .flat_map(|s| s.produces().chain(&s.streams))
                 .map(|e| e.key.as_str())
                 .collect();
-            cx.error_spanned_by(
+            cx.error_about(
                 &event.ty,
                 format!(
                     "step `{}` consumes `{}` but no step emits it, so it can never run; emit `{}` from \
@@ -337,6 +388,7 @@ impl<'a> Graph<'a> {
                     event.key,
                     did_you_mean(&event.key, known),
                 ),
+                [&event.ty],
             );
         }
     }
@@ -385,7 +437,7 @@ impl<'a> Graph<'a> {
                 }
             }
             let consumed: Vec<String> = step.consumes().iter().map(|e| format!("`{}`", e.key)).collect();
-            cx.error_spanned_by(
+            cx.error_about(
                 &step.ident,
                 format!(
                     "step `{}` can never run: {} is emitted only by {}, which the start event never reaches; \
@@ -394,6 +446,7 @@ impl<'a> Graph<'a> {
                     consumed.join(" or "),
                     producers.join(", ")
                 ),
+                step.consumes().iter().map(|e| &e.ty),
             );
         }
         reached
@@ -464,7 +517,7 @@ impl<'a> Graph<'a> {
             } else {
                 String::new()
             };
-            cx.error_spanned_by(
+            cx.error_about(
                 &step.ident,
                 format!(
                     "step `{}` can never lead to the stop event: what it emits ({}) only reaches steps that \
@@ -474,6 +527,7 @@ impl<'a> Graph<'a> {
                     stop.key,
                     stop.key
                 ),
+                step.produces().chain(step.consumes()).map(|e| &e.ty),
             );
         }
     }

@@ -6,7 +6,7 @@ use quote::quote;
 use crate::analyze::{analyze, Analysis};
 use crate::codegen::{codegen, rewrite_contexts};
 use crate::identity::resolve;
-use crate::internals::Ctxt;
+use crate::internals::{Ctxt, Reported};
 use crate::lower::{lower, payload};
 use crate::parse::ast::{EventTy, WorkflowDef};
 use crate::parse::parse;
@@ -16,7 +16,7 @@ pub fn workflow(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
     let mut def = parse(args, item, &cx);
     def.same_types = resolve(&mut def, &cx);
     let analysis = analyze(&def, &cx);
-    match cx.check() {
+    match cx.check_guarded() {
         Ok(()) => {
             let ir = lower(&def, analysis);
             codegen(&def.item, &def.step_methods, &def.same_types, &ir)
@@ -25,15 +25,70 @@ pub fn workflow(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
     }
 }
 
+/// An error as tokens: at once (`compile_error!`) for a signature error; for
+/// a graph error, a constant that rustc evaluates only once every type the
+/// error is about is proven an event. Where one is not (a type alias of
+/// `Emit<..>`, say), its `Event` error, with the alias hint, is the one the
+/// user sees, not the graph errors it caused.
+fn report((error, about): &Reported, first_spelling: &dyn Fn(&syn::Type) -> syn::Type) -> TokenStream {
+    let Some(about) = about else { return error.to_compile_error() };
+    // `compile_error!` tokens carry the error's first and last spans: the
+    // panic gets them too, so that rustc underlines the same range.
+    let shown = error.to_compile_error();
+    let mut spans = shown.clone().into_iter().map(|t| t.span());
+    let start = spans.next().unwrap_or_else(proc_macro2::Span::call_site);
+    let end = spans.last().unwrap_or(start);
+    let message = error.to_string().replace('{', "{{").replace('}', "}}");
+    let message = proc_macro2::Literal::string(&message);
+    let mut args = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#message));
+    args.set_span(end);
+    let panic = quote::quote_spanned!(start=> ::core::panic!);
+    let checks = about.iter().map(|ty| {
+        let ty = first_spelling(ty);
+        quote!(let _ = <#ty as ::workflow_core::Event>::NAME;)
+    });
+    quote! {
+        const _: () = {
+            #(#checks)*
+            #panic #args;
+        };
+    }
+}
+
 /// On error: the errors, the impl as written (without `#[step]`) so that the
 /// step bodies are still type-checked, and a stand-in `Workflow` impl so that
 /// the user's `.run(..)` calls elsewhere do not add a cascade of errors. The
 /// steps' contexts get the stand-in event type, which accepts every event.
-fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[syn::Error]) -> TokenStream {
-    let errors = errors.iter().map(syn::Error::to_compile_error);
+fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[Reported]) -> TokenStream {
+    // One `Event` check per event type, at its first spelling (rustc shows
+    // an error once per place, so every check of a type uses that one).
+    let mut firsts: Vec<(String, syn::Type)> = Vec::new();
+    for ty in def.event_types() {
+        let key = EventTy::new(ty.clone()).key;
+        if !firsts.iter().any(|(k, _)| *k == key) {
+            firsts.push((key, ty.clone()));
+        }
+    }
+    let first_spelling = |ty: &syn::Type| {
+        let key = EventTy::new(ty.clone()).key;
+        firsts.iter().find(|(k, _)| *k == key).map_or_else(|| ty.clone(), |(_, t)| t.clone())
+    };
+    let event_checks = firsts
+        .iter()
+        .map(|(_, ty)| quote!(const _: () = { let _ = <#ty as ::workflow_core::Event>::NAME; };));
+    let errors = errors.iter().map(|e| report(e, &first_spelling));
     let rt = quote!(::workflow_core::__private);
     let mut item = def.item.clone();
     rewrite_contexts(&mut item, &def.step_methods, &syn::parse_quote!(#rt::Unreachable));
+    for impl_item in &mut item.items {
+        if let syn::ImplItem::Fn(method) = impl_item {
+            if def.unreadable_returns.contains(&method.sig.ident) {
+                method.sig.output = syn::parse_quote!(-> ::core::convert::Infallible);
+                method.block = syn::parse_quote!({ ::core::unreachable!() });
+                method.attrs.push(syn::parse_quote!(#[allow(unused_variables)]));
+            }
+        }
+    }
     let known = |event: Option<&EventTy>, wrapper| event.map(|e| payload(e, wrapper).0);
     let unknown = || syn::parse_quote!(#rt::Unreachable);
     let input = known(analysis.start.as_ref(), "StartEvent").unwrap_or_else(unknown);
@@ -73,6 +128,7 @@ fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[syn::Error]) -> To
         #item
         #stand_in
         #same_types
+        #(#event_checks)*
         #(#errors)*
     }
 }

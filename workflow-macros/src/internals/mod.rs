@@ -4,4 +4,4 @@
 mod ctxt;
 pub mod suggest;
 
-pub use ctxt::Ctxt;
+pub use ctxt::{Ctxt, Reported};

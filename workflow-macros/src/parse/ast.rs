@@ -15,6 +15,9 @@ pub struct WorkflowDef {
     pub step_methods: Vec<syn::Ident>,
     /// Whether some step's signature was too malformed to take part in the graph.
     pub incomplete: bool,
+    /// Steps whose return type the macro rejected: the fallback leaves their
+    /// bodies out, which would only repeat the error in rustc's words.
+    pub unreadable_returns: Vec<syn::Ident>,
     /// Pairs of spellings taken as one event (the kept one, another), for
     /// rustc to confirm: filled by `identity::resolve`.
     pub same_types: Vec<(syn::Type, syn::Type)>,
@@ -95,6 +98,19 @@ pub struct Step {
     /// The state type `S` of a `&Context<S>` parameter.
     pub context: Option<syn::Type>,
     pub output: Output,
+}
+
+impl WorkflowDef {
+    /// Every event type the definition names, in order of appearance.
+    pub fn event_types(&self) -> Vec<&syn::Type> {
+        let args = &self.args;
+        let mut all: Vec<&EventTy> = Vec::new();
+        all.extend(args.start.iter().chain(&args.stop).chain(&args.external).chain(&args.requests));
+        for step in &self.steps {
+            all.extend(step.consumes().iter().chain(step.produces()).chain(&step.streams).chain(&step.waits));
+        }
+        all.into_iter().map(|e| &e.ty).collect()
+    }
 }
 
 impl Step {

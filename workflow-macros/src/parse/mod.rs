@@ -36,6 +36,7 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
     let mut steps = Vec::new();
     let mut step_methods = Vec::new();
     let mut incomplete = false;
+    let mut unreadable_returns = Vec::new();
     let mut found_step = false;
     for impl_item in &mut item.items {
         let syn::ImplItem::Fn(method) = impl_item else {
@@ -49,7 +50,15 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
         reject_cfg(method, cx);
         match step::parse_step(method, attr::step_args(&step_attr, cx), cx) {
             Some(step) => steps.push(step),
-            None => incomplete = true,
+            None => {
+                incomplete = true;
+                let quiet = Ctxt::new();
+                let output = step::parse_output(&method.sig, &quiet);
+                let _ = quiet.check();
+                if output.is_none() && matches!(method.sig.output, syn::ReturnType::Type(..)) {
+                    unreadable_returns.push(method.sig.ident.clone());
+                }
+            }
         }
     }
     drop_duplicate_steps(&mut item, &mut steps, cx, &mut incomplete);
@@ -60,7 +69,16 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
             format!("workflow `{name}` has no steps: mark its async methods with `#[step]`"),
         );
     }
-    WorkflowDef { item, name, args, steps, step_methods, incomplete, same_types: Vec::new() }
+    WorkflowDef {
+        item,
+        name,
+        args,
+        steps,
+        step_methods,
+        incomplete,
+        unreadable_returns,
+        same_types: Vec::new(),
+    }
 }
 
 /// The impl must not define what the macro adds to it: `mermaid()`, unless

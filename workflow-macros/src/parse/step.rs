@@ -51,10 +51,47 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
     let mut event: Option<Input> = None;
     let mut rejected_event = false;
     let mut context: Option<syn::Type> = None;
+    let mut aliased_context = false;
+    // A parameter `&T` where `T` is not written `Context<..>`: an event
+    // taken by reference, or (beside an event taken by value) an alias of
+    // the context, which the macro cannot see through. Decided below.
+    let by_reference: Vec<&syn::Type> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(arg) => Some(&*arg.ty),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .filter(|ty| matches!(ungroup(ty), syn::Type::Reference(r) if !is_context_path(&r.elem)))
+        .collect();
+    let by_value_event = sig.inputs.iter().any(|input| match input {
+        syn::FnArg::Typed(arg) => {
+            !matches!(ungroup(&arg.ty), syn::Type::Reference(_)) && !is_context_path(ungroup(&arg.ty))
+        }
+        syn::FnArg::Receiver(_) => false,
+    });
     for input in sig.inputs.iter().skip(usize::from(has_receiver(sig))) {
         let syn::FnArg::Typed(arg) = input else {
             continue;
         };
+        if by_value_event && by_reference.contains(&&*arg.ty) {
+            let written: String = quote::ToTokens::to_token_stream(&*arg.ty)
+                .to_string()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            cx.error_spanned_by(
+                &arg.ty,
+                format!(
+                    "step `{name}` takes `{written}`, which is not written `&Context<S>`; `#[workflow]` reads \
+                     signatures as written, so if it is an alias of the context, write `&Context<S>` here (and \
+                     events are passed by value)"
+                ),
+            );
+            aliased_context = true;
+            params.push(Param::Context);
+            continue;
+        }
         match classify(&arg.ty, cx) {
             Classified::Context(state) => {
                 if context.is_some() {
@@ -88,7 +125,7 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         }
     }
     let output = parse_output(sig, cx);
-    if context.is_none() {
+    if context.is_none() && !aliased_context {
         for (key, list) in [("sends", &args.sends), ("streams", &args.streams), ("waits", &args.waits)] {
             if let Some(first) = list.first() {
                 cx.error_spanned_by(
@@ -181,6 +218,17 @@ fn undeclared_waits(method: &syn::ImplItemFn, waits: &[EventTy], cx: &Ctxt) {
 fn is_ref_self(ty: &syn::Type) -> bool {
     matches!(ty, syn::Type::Reference(r) if r.mutability.is_none()
         && matches!(&*r.elem, syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self")))
+}
+
+fn ungroup(ty: &syn::Type) -> &syn::Type {
+    match ty {
+        syn::Type::Group(group) => ungroup(&group.elem),
+        other => other,
+    }
+}
+
+fn is_context_path(ty: &syn::Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "Context")
 }
 
 fn has_receiver(sig: &syn::Signature) -> bool {
@@ -297,7 +345,7 @@ fn event_type(ty: &syn::Type) -> Result<EventTy, String> {
     }
 }
 
-fn parse_output(sig: &syn::Signature, cx: &Ctxt) -> Option<Output> {
+pub fn parse_output(sig: &syn::Signature, cx: &Ctxt) -> Option<Output> {
     let name = &sig.ident;
     let syn::ReturnType::Type(_, ty) = &sig.output else {
         cx.error_spanned_by(
