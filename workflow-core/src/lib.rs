@@ -275,4 +275,6 @@ mod guides {
     mod discovery {}
     #[doc = include_str!("../../docs/snapshots.md")]
     mod snapshots {}
+    #[doc = include_str!("../../docs/event-identity.md")]
+    mod event_identity {}
 }

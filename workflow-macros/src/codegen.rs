@@ -177,9 +177,11 @@ fn event_enum(ir: &Ir) -> (TokenStream, TokenStream) {
         let doc = format!("`{}`", e.name);
         quote!(#[doc = #doc] #variant(#ty))
     });
+    // Spanned at the user's type: two names of one type (an alias beside
+    // the type itself) make conflicting impls, shown there.
     let conversions = ir.events.iter().enumerate().map(|(index, e)| {
         let (variant, ty) = (&e.variant, &e.ty);
-        quote! {
+        quote_spanned! {ty.span()=>
             impl ::core::convert::From<#ty> for #enum_ident {
                 fn from(event: #ty) -> Self {
                     #enum_ident::#variant(event)
