@@ -277,4 +277,6 @@ mod guides {
     mod snapshots {}
     #[doc = include_str!("../../docs/event-identity.md")]
     mod event_identity {}
+    #[doc = include_str!("../../docs/generic-workflows.md")]
+    mod generic_workflows {}
 }

@@ -18,6 +18,9 @@ use crate::workflow::{Workflow, WorkflowEvent, WorkflowInfo};
 /// One registered workflow: its graph, its schemas, and a way to run it from JSON.
 pub struct Registration {
     info: &'static WorkflowInfo,
+    /// The workflow type's name, with its type arguments for an
+    /// instantiation of a generic workflow (`Rag<Bm25>`).
+    name: &'static str,
     module: &'static str,
     input_schema: fn() -> schemars::Schema,
     output_schema: fn() -> schemars::Schema,
@@ -39,12 +42,20 @@ impl Registration {
         event_schemas: fn() -> Vec<(&'static str, schemars::Schema)>,
         start: StartFn,
     ) -> Self {
-        Self { info, module, input_schema, output_schema, event_schemas, start }
+        Self { info, name: info.name, module, input_schema, output_schema, event_schemas, start }
     }
 
-    /// The workflow type's name.
+    /// The same registration under the name of one instantiation of a
+    /// generic workflow, such as `Rag<Bm25>`.
+    #[doc(hidden)]
+    pub const fn named(self, name: &'static str) -> Self {
+        Self { name, ..self }
+    }
+
+    /// The workflow type's name (`Rag`, or `Rag<Bm25>` for an instantiation
+    /// of a generic workflow).
     pub fn name(&self) -> &'static str {
-        self.info.name
+        self.name
     }
 
     /// The module that defines it, as `module_path!()` gives it.
@@ -95,12 +106,22 @@ pub fn registry() -> Vec<&'static Registration> {
 }
 
 /// The workflow called `name`.
+///
+/// The name is as [`Registration::name`] gives it; a generic workflow with
+/// one registered instantiation (`Rag<Bm25>`) is also found by its bare name
+/// (`Rag`).
 pub fn find(name: &str) -> Result<&'static Registration, StartError> {
     let all = registry();
-    all.iter().copied().find(|r| r.name() == name).ok_or_else(|| StartError::Unknown {
-        name: name.to_owned(),
-        known: all.iter().map(|r| r.name()).collect(),
-    })
+    if let Some(exact) = all.iter().copied().find(|r| r.name() == name) {
+        return Ok(exact);
+    }
+    let mut instances = all.iter().copied().filter(|r| r.info().name == name);
+    match (instances.next(), instances.next()) {
+        (Some(only), None) => Ok(only),
+        _ => {
+            Err(StartError::Unknown { name: name.to_owned(), known: all.iter().map(|r| r.name()).collect() })
+        }
+    }
 }
 
 /// Why a run could not start from JSON.

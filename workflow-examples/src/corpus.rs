@@ -140,20 +140,31 @@ impl Index {
     /// The sentences of `hits` that best answer `query`, at most `n`, in
     /// reading order (by hit rank, then position in the passage).
     pub fn best_sentences(&self, query: &str, hits: &[Hit], n: usize) -> Vec<String> {
-        let mut scored: Vec<(f64, usize, usize, &str)> = Vec::new();
-        for (rank, hit) in hits.iter().enumerate() {
-            for (position, sentence) in sentences(&hit.passage.text).into_iter().enumerate() {
-                let score = self.coverage(query, sentence) - rank as f64 * 0.05;
-                if score > 0.0 {
-                    scored.push((score, rank, position, sentence));
-                }
+        best_sentences(query, hits, n, |q, s| self.coverage(q, s))
+    }
+}
+
+/// The sentences of `hits` that best answer `query` by `coverage`, at most
+/// `n`, in reading order (by hit rank, then position in the passage).
+pub fn best_sentences(
+    query: &str,
+    hits: &[Hit],
+    n: usize,
+    coverage: impl Fn(&str, &str) -> f64,
+) -> Vec<String> {
+    let mut scored: Vec<(f64, usize, usize, &str)> = Vec::new();
+    for (rank, hit) in hits.iter().enumerate() {
+        for (position, sentence) in sentences(&hit.passage.text).into_iter().enumerate() {
+            let score = coverage(query, sentence) - rank as f64 * 0.05;
+            if score > 0.0 {
+                scored.push((score, rank, position, sentence));
             }
         }
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        scored.truncate(n);
-        scored.sort_by_key(|&(_, rank, position, _)| (rank, position));
-        scored.into_iter().map(|(_, _, _, s)| s.to_owned()).collect()
     }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.truncate(n);
+    scored.sort_by_key(|&(_, rank, position, _)| (rank, position));
+    scored.into_iter().map(|(_, _, _, s)| s.to_owned()).collect()
 }
 
 #[cfg(test)]

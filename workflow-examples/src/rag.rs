@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use workflow_core::prelude::*;
 
-use crate::corpus::{Hit, Index};
+use crate::corpus::{best_sentences, Hit, Index};
 
 /// How many passages `retrieve` hands to `rerank`.
 const RETRIEVE: usize = 6;
@@ -45,32 +45,56 @@ pub enum RagError {
     EmptyQuestion,
 }
 
-/// Question answering over an [`Index`].
-pub struct Rag {
-    index: Arc<Index>,
+/// Where [`Rag`] finds passages, and how it scores text against a question:
+/// a type parameter, so that the example runs on BM25 and a test on a fake.
+pub trait Retriever: Send + Sync + 'static {
+    /// The `k` best passages for `query`, best first.
+    fn search(&self, query: &str, k: usize) -> Vec<Hit>;
+    /// How much of `query` a piece of text covers, in `0.0..=1.0`.
+    fn coverage(&self, query: &str, text: &str) -> f64;
 }
 
-impl Rag {
-    pub fn new(index: Arc<Index>) -> Self {
-        Self { index }
+/// BM25 over an [`Index`], shared between runs.
+pub type Bm25 = Arc<Index>;
+
+impl Retriever for Bm25 {
+    fn search(&self, query: &str, k: usize) -> Vec<Hit> {
+        Index::search(self, query, k)
     }
 
+    fn coverage(&self, query: &str, text: &str) -> f64 {
+        Index::coverage(self, query, text)
+    }
+}
+
+/// Question answering over what a [`Retriever`] finds.
+pub struct Rag<R: Retriever = Bm25> {
+    retriever: R,
+}
+
+impl<R: Retriever> Rag<R> {
+    pub fn new(retriever: R) -> Self {
+        Self { retriever }
+    }
+}
+
+impl Rag<Bm25> {
     /// Over the bundled corpus: how the registry (and so the CLI) builds it.
     pub fn bundled() -> std::io::Result<Self> {
         Ok(Self::new(Arc::new(Index::bundled()?)))
     }
 }
 
-#[workflow(new = Rag::bundled)]
-impl Rag {
-    /// Lexical retrieval with BM25.
+#[workflow(new = Rag::<Bm25>::bundled, register = [Rag<Bm25>])]
+impl<R: Retriever> Rag<R> {
+    /// Finds candidate passages (BM25 in the example).
     #[step]
     async fn retrieve(&self, ev: StartEvent<String>) -> Result<Retrieved, RagError> {
         let question = ev.input.trim().to_owned();
         if question.is_empty() {
             return Err(RagError::EmptyQuestion);
         }
-        let hits = self.index.search(&question, RETRIEVE);
+        let hits = self.retriever.search(&question, RETRIEVE);
         Ok(Retrieved { question, hits })
     }
 
@@ -83,7 +107,7 @@ impl Rag {
             .hits
             .into_iter()
             .map(|mut hit| {
-                let coverage = self.index.coverage(&ev.question, &hit.passage.text);
+                let coverage = self.retriever.coverage(&ev.question, &hit.passage.text);
                 hit.score = 0.5 * hit.score / best + 0.5 * coverage;
                 hit
             })
@@ -96,7 +120,8 @@ impl Rag {
     /// Quotes the sentences that answer best.
     #[step]
     async fn synthesize(&self, ev: Reranked) -> StopEvent<Answer> {
-        let sentences = self.index.best_sentences(&ev.question, &ev.hits, SENTENCES);
+        let sentences =
+            best_sentences(&ev.question, &ev.hits, SENTENCES, |q, text| self.retriever.coverage(q, text));
         if sentences.is_empty() {
             let text = "I found nothing about that in the documents.".to_owned();
             return StopEvent::new(Answer { text, sources: Vec::new() });

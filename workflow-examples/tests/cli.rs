@@ -23,7 +23,7 @@ fn list_shows_every_example_workflow() {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing:\n{text}");
     }
     assert!(text.contains(
-        "Rag             3 steps  StartEvent<String> -> StopEvent<Answer>  (workflow_examples::rag)"
+        "Rag<Bm25>       3 steps  StartEvent<String> -> StopEvent<Answer>  (workflow_examples::rag)"
     ));
 }
 

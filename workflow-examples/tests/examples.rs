@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use workflow_core::prelude::*;
-use workflow_examples::corpus::Index;
-use workflow_examples::rag::{Rag, RagError};
+use workflow_examples::corpus::{Hit, Index, Passage};
+use workflow_examples::rag::{Rag, RagError, Retriever};
 use workflow_examples::refine::{Brief, Refine, MAX_REVIEWS};
 use workflow_examples::router::{QueryRouter, Route};
 
@@ -39,6 +39,33 @@ async fn rag_says_so_when_nothing_matches_and_rejects_empty_questions() {
     let err = Rag::new(index()).run("   ".into()).await.unwrap_err();
     let WorkflowError::StepFailed { step: "retrieve", source, .. } = &err else { panic!("{err:?}") };
     assert!(matches!(source.downcast_ref::<RagError>(), Some(RagError::EmptyQuestion)));
+}
+
+/// A retriever that finds two fixed passages, whatever the question, and
+/// counts the words of the question a text contains.
+struct Fake;
+
+impl Retriever for Fake {
+    fn search(&self, _query: &str, _k: usize) -> Vec<Hit> {
+        let passage = |source: &str, text: &str| Passage { source: source.into(), text: text.into() };
+        vec![
+            Hit { passage: passage("moon.txt", "The moon is made of rock. It has no air."), score: 2.0 },
+            Hit { passage: passage("sun.txt", "The sun is a star."), score: 1.0 },
+        ]
+    }
+
+    fn coverage(&self, query: &str, text: &str) -> f64 {
+        let words: Vec<&str> = query.split_whitespace().collect();
+        let found = words.iter().filter(|w| text.contains(**w)).count();
+        found as f64 / words.len().max(1) as f64
+    }
+}
+
+#[tokio::test]
+async fn rag_runs_on_any_retriever_such_as_a_fake() {
+    let answer = Rag::new(Fake).run("moon rock".into()).await.unwrap();
+    assert_eq!(answer.text, "The moon is made of rock.");
+    assert_eq!(answer.sources, ["moon.txt"]);
 }
 
 #[tokio::test]

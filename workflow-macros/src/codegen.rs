@@ -27,10 +27,27 @@ pub fn codegen(
     let enums = enums(ir);
     let event_impl = workflow_event_impl(ir);
     let workflow_impl = workflow_impl(ir);
-    let registration = registration(ir);
+    let registration = if ir.generics.params.is_empty() {
+        registration(ir, &ir.self_ty, None)
+    } else {
+        let each = ir.register.iter().map(|ty| {
+            let name: String = quote::ToTokens::to_token_stream(ty)
+                .to_string()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            registration(ir, ty, Some(&name))
+        });
+        quote!(#(#each)*)
+    };
     let same_types = same_types(same);
+    let info_const = &ir.info_const;
+    let info = info(ir);
     quote! {
         #item
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        const #info_const: &'static ::workflow_core::__private::WorkflowInfo = &#info;
         #same_types
         #graph_impl
         #enums
@@ -59,12 +76,29 @@ pub fn same_types(same: &[(syn::Type, syn::Type)]) -> TokenStream {
     }
 }
 
-/// Submits the workflow to the registry: its graph, schemas, and a function
-/// that starts it from JSON.
-fn registration(ir: &Ir) -> TokenStream {
+/// The impl's generics and the `where` clause of the `Workflow` impl: the
+/// user's bounds, plus `Send + Sync + 'static` on every type parameter,
+/// which a workflow shared between tasks needs.
+pub fn workflow_generics(generics: &syn::Generics) -> (TokenStream, TokenStream) {
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let mut predicates: Vec<TokenStream> =
+        where_clause.map(|w| w.predicates.iter().map(|p| quote!(#p)).collect()).unwrap_or_default();
+    for param in generics.type_params() {
+        let ident = &param.ident;
+        predicates.push(quote!(#ident: ::core::marker::Send + ::core::marker::Sync + 'static));
+    }
+    let where_clause = if predicates.is_empty() { quote!() } else { quote!(where #(#predicates),*) };
+    (quote!(#impl_generics), where_clause)
+}
+
+/// Submits the workflow (or one instantiation of a generic workflow, then
+/// under `name`) to the registry: its graph, schemas, and a function that
+/// starts it from JSON. An instantiation that does not satisfy the
+/// workflow's bounds fails here, at the type written in `register = [..]`.
+fn registration(ir: &Ir, self_ty: &syn::Type, name: Option<&str>) -> TokenStream {
     let rt = rt();
-    let Ir { self_ty, .. } = ir;
     let (input, output) = (&ir.start.payload, &ir.stop.payload);
+    let named = name.map(|name| quote!(.named(#name)));
     let construct = match &ir.constructor {
         Some(path) => quote!(::core::option::Option::Some(|| #rt::Constructed::into_workflow(#path()))),
         None => quote!((&&#rt::Probe::<#self_ty>::new()).constructor()),
@@ -100,7 +134,7 @@ fn registration(ir: &Ir) -> TokenStream {
                     #rt::schema_of::<#output>,
                     event_schemas,
                     start,
-                )
+                )#named
             }
         };
     }
@@ -111,8 +145,8 @@ fn registration(ir: &Ir) -> TokenStream {
 /// text, with `mermaid()` in it: rustdoc shows an impl's docs only when the
 /// impl has a public item, and the steps are usually private.
 fn graph_impl(ir: &Ir) -> TokenStream {
-    let rt = rt();
-    let Ir { self_ty, name, mermaid_fn, .. } = ir;
+    let Ir { self_ty, name, mermaid_fn, info_const, generics, .. } = ir;
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
     let doc = format!(
         "# Workflow graph\n\nThe steps of `{name}` (boxes) and the events between them (rounded; start and stop in \
          green), as `#[workflow]` read them from the step signatures. Dashed arrows go to the caller's stream.\n\n\
@@ -122,10 +156,10 @@ fn graph_impl(ir: &Ir) -> TokenStream {
     );
     quote! {
         #[doc = #doc]
-        impl #self_ty {
+        impl #impl_generics #self_ty #where_clause {
             /// The graph of every flow this workflow allows, as a mermaid `flowchart`.
             pub fn #mermaid_fn() -> &'static str {
-                <Self as #rt::Workflow>::INFO.mermaid
+                #info_const.mermaid
             }
         }
     }
@@ -273,7 +307,7 @@ fn step_enum(ir: &Ir) -> (TokenStream, TokenStream) {
 
 fn workflow_event_impl(ir: &Ir) -> TokenStream {
     let rt = rt();
-    let Ir { self_ty, .. } = ir;
+    let Ir { info_const, .. } = ir;
     let (enum_name, step_name) = (&ir.enum_ident, &ir.step_enum);
     let (enum_ident, step_enum) = (&quote!(#enum_name), &quote!(#step_name));
     let names = ir.events.iter().map(|e| {
@@ -320,7 +354,7 @@ fn workflow_event_impl(ir: &Ir) -> TokenStream {
     quote! {
         impl #rt::WorkflowEvent for #enum_ident {
             type Step = #step_enum;
-            const INFO: &'static #rt::WorkflowInfo = <#self_ty as #rt::Workflow>::INFO;
+            const INFO: &'static #rt::WorkflowInfo = #info_const;
 
             fn name(&self) -> &'static str {
                 match self { #(#names,)* }
@@ -392,15 +426,16 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
         Some(quote!(#i => ::core::option::Option::Some(#retry)))
     });
     let calls = ir.steps.iter().enumerate().map(|(i, step)| step_call(ir, i, step));
-    let info = info(ir);
+    let info_const = &ir.info_const;
+    let (impl_generics, where_clause) = workflow_generics(&ir.generics);
     quote! {
-        impl #rt::Workflow for #self_ty {
+        impl #impl_generics #rt::Workflow for #self_ty #where_clause {
             type Event = #enum_ident;
             type State = #state;
             type Input = #input;
             type Output = #output;
 
-            const INFO: &'static #rt::WorkflowInfo = &#info;
+            const INFO: &'static #rt::WorkflowInfo = #info_const;
 
             fn start_event(input: Self::Input) -> #enum_ident {
                 #start_event

@@ -30,7 +30,10 @@ pub fn workflow(args: TokenStream, item: syn::ItemImpl) -> TokenStream {
 /// error is about is proven an event. Where one is not (a type alias of
 /// `Emit<..>`, say), its `Event` error, with the alias hint, is the one the
 /// user sees, not the graph errors it caused.
-fn report((error, about): &Reported, first_spelling: &dyn Fn(&syn::Type) -> syn::Type) -> TokenStream {
+fn report(
+    (error, about): &Reported,
+    first_spelling: &dyn Fn(&syn::Type) -> Option<syn::Type>,
+) -> TokenStream {
     let Some(about) = about else { return error.to_compile_error() };
     // `compile_error!` tokens carry the error's first and last spans: the
     // panic gets them too, so that rustc underlines the same range.
@@ -43,9 +46,9 @@ fn report((error, about): &Reported, first_spelling: &dyn Fn(&syn::Type) -> syn:
     let mut args = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#message));
     args.set_span(end);
     let panic = quote::quote_spanned!(start=> ::core::panic!);
-    let checks = about.iter().map(|ty| {
-        let ty = first_spelling(ty);
-        quote!(let _ = <#ty as ::workflow_core::Event>::NAME;)
+    let checks = about.iter().filter_map(|ty| {
+        let ty = first_spelling(ty)?;
+        Some(quote!(let _ = <#ty as ::workflow_core::Event>::NAME;))
     });
     quote! {
         const _: () = {
@@ -63,15 +66,25 @@ fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[Reported]) -> Toke
     // One `Event` check per event type, at its first spelling (rustc shows
     // an error once per place, so every check of a type uses that one).
     let mut firsts: Vec<(String, syn::Type)> = Vec::new();
-    for ty in def.event_types() {
+    // A type naming a parameter of a generic impl cannot be checked outside it
+    // (and is an error of its own).
+    let params: Vec<String> = def.item.generics.type_params().map(|p| p.ident.to_string()).collect();
+    let names_a_parameter = |ty: &syn::Type| {
+        let text = quote::ToTokens::to_token_stream(ty).to_string();
+        text.split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| params.iter().any(|p| p == w))
+    };
+    for ty in def.event_types().into_iter().filter(|ty| !names_a_parameter(ty)) {
         let key = EventTy::new(ty.clone()).key;
         if !firsts.iter().any(|(k, _)| *k == key) {
             firsts.push((key, ty.clone()));
         }
     }
     let first_spelling = |ty: &syn::Type| {
+        if names_a_parameter(ty) {
+            return None;
+        }
         let key = EventTy::new(ty.clone()).key;
-        firsts.iter().find(|(k, _)| *k == key).map_or_else(|| ty.clone(), |(_, t)| t.clone())
+        Some(firsts.iter().find(|(k, _)| *k == key).map_or_else(|| ty.clone(), |(_, t)| t.clone()))
     };
     let event_checks = firsts
         .iter()
@@ -89,15 +102,19 @@ fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[Reported]) -> Toke
             }
         }
     }
-    let known = |event: Option<&EventTy>, wrapper| event.map(|e| payload(e, wrapper).0);
+    let known = |event: Option<&EventTy>, wrapper| {
+        event.map(|e| payload(e, wrapper).0).filter(|payload| !names_a_parameter(payload))
+    };
     let unknown = || syn::parse_quote!(#rt::Unreachable);
     let input = known(analysis.start.as_ref(), "StartEvent").unwrap_or_else(unknown);
     let output = known(analysis.stop.as_ref(), "StopEvent").unwrap_or_else(unknown);
     let state = analysis.state.clone().unwrap_or_else(|| syn::parse_quote!(()));
     let self_ty = &item.self_ty;
-    let stand_in = (item.trait_.is_none() && item.generics.params.is_empty()).then(|| {
+    let only_types = item.generics.params.iter().all(|p| matches!(p, syn::GenericParam::Type(_)));
+    let (impl_generics, where_clause) = crate::codegen::workflow_generics(&item.generics);
+    let stand_in = (item.trait_.is_none() && only_types).then(|| {
         quote! {
-            impl #rt::Workflow for #self_ty {
+            impl #impl_generics #rt::Workflow for #self_ty #where_clause {
                 type Event = #rt::Unreachable;
                 type State = #state;
                 type Input = #input;
@@ -124,9 +141,29 @@ fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[Reported]) -> Toke
         }
     });
     let same_types = crate::codegen::same_types(&def.same_types);
+    // A workflow with a lifetime or const parameter can have no `Workflow`
+    // impl at all; an inherent `run` keeps the caller's `.run(..)` from
+    // adding errors to the one that says why.
+    let user_run = item.items.iter().any(|i| matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "run"));
+    let run_stand_in = (item.trait_.is_none() && !only_types && !user_run).then(|| {
+        let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+        quote! {
+            impl #impl_generics #self_ty #where_clause {
+                #[doc(hidden)]
+                #[allow(dead_code)]
+                pub fn run(
+                    self,
+                    _input: #input,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<#output, ::workflow_core::WorkflowError>> {
+                    ::core::future::pending()
+                }
+            }
+        }
+    });
     quote! {
         #item
         #stand_in
+        #run_stand_in
         #same_types
         #(#event_checks)*
         #(#errors)*

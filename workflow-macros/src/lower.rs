@@ -27,6 +27,13 @@ pub struct Ir {
     pub constructor: Option<syn::Path>,
     /// The generated graph function, `mermaid` unless renamed.
     pub mermaid_fn: syn::Ident,
+    /// The impl's generics (type parameters only), as written.
+    pub generics: syn::Generics,
+    /// The hidden constant holding the graph, shared by every instantiation.
+    pub info_const: syn::Ident,
+    /// `#[workflow(register = [..])]`: the instantiations of a generic
+    /// workflow to register.
+    pub register: Vec<syn::Type>,
     /// The graph to draw, built exactly as the runtime rebuilds it from
     /// `WorkflowInfo` (both call `workflow_graph::Graph::workflow`).
     pub graph: workflow_graph::Graph,
@@ -194,6 +201,9 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         step_failed,
         constructor: def.args.constructor.clone(),
         mermaid_fn: def.args.mermaid.clone().unwrap_or_else(|| format_ident!("mermaid")),
+        generics: def.item.generics.clone(),
+        info_const: format_ident!("__WORKFLOW_INFO_{}", def.name),
+        register: def.args.register.clone(),
         graph,
     }
 }

@@ -41,6 +41,8 @@ pub struct WorkflowArgs {
     pub constructor: Option<syn::Path>,
     /// The name of the generated `mermaid()` function.
     pub mermaid: Option<syn::Ident>,
+    /// The instantiations of a generic workflow to register (`Rag<Bm25>`).
+    pub register: Vec<syn::Type>,
 }
 
 /// A graph check, as named in `skip = [..]`.

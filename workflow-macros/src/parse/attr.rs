@@ -13,8 +13,18 @@ use super::ast::{Check, EventTy, WorkflowArgs};
 use crate::internals::suggest::did_you_mean;
 use crate::internals::Ctxt;
 
-const WORKFLOW_ARGS: [&str; 9] =
-    ["start", "stop", "skip", "external", "requests", "event_enum", "step_enum", "mermaid", "new"];
+const WORKFLOW_ARGS: [&str; 10] = [
+    "start",
+    "stop",
+    "skip",
+    "external",
+    "requests",
+    "event_enum",
+    "step_enum",
+    "mermaid",
+    "new",
+    "register",
+];
 const STEP_ARGS: [&str; 6] = ["num_workers", "skip", "sends", "streams", "waits", "retry"];
 
 /// The default of `num_workers`, as in LlamaIndex.
@@ -62,6 +72,7 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
             "event_enum" => args.event_enum = Some(meta.value()?.parse()?),
             "step_enum" => args.step_enum = Some(meta.value()?.parse()?),
             "mermaid" => args.mermaid = Some(meta.value()?.parse()?),
+            "register" => args.register = type_list(&meta)?.into_iter().map(|e| e.ty).collect(),
             "new" => args.constructor = Some(meta.value()?.parse()?),
             _ => {
                 cx.error_spanned_by(
@@ -69,8 +80,8 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
                     format!(
                         "unknown `#[workflow]` argument `{key}`{}; expected `start = Type`, `stop = Type`, \
                          `skip = [check, ..]`, `external = [Type, ..]`, `requests = [Type, ..]`, \
-                         `event_enum = Name`, `step_enum = Name`, `mermaid = name` or \
-                         `new = path::to::constructor`",
+                         `event_enum = Name`, `step_enum = Name`, `mermaid = name`, \
+                         `new = path::to::constructor` or `register = [Flow<Concrete>, ..]`",
                         did_you_mean(&key, WORKFLOW_ARGS)
                     ),
                 );

@@ -18,12 +18,8 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
             "`#[workflow]` goes on an inherent impl, `impl MyFlow { .. }`, not on a trait impl",
         );
     }
-    if !item.generics.params.is_empty() {
-        cx.error_spanned_by(
-            &item.generics,
-            "generic workflows are not supported yet; use a concrete type, and generic helpers inside steps",
-        );
-    }
+    check_generics(&item.generics, cx);
+    let generic = item.generics.type_params().next().is_some();
     let name = match last_segment(&item.self_ty) {
         Some(seg) => seg.ident.clone(),
         None => {
@@ -32,6 +28,13 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
         }
     };
     let args = attr::workflow_args(args, cx);
+    if let (false, Some(first)) = (generic, args.register.first()) {
+        cx.error_spanned_by(
+            first,
+            "`register = [..]` names the instantiations of a generic workflow to register; this workflow \
+             has no type parameters and is registered as it is: remove `register`",
+        );
+    }
 
     let mut steps = Vec::new();
     let mut step_methods = Vec::new();
@@ -63,6 +66,7 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
     }
     drop_duplicate_steps(&mut item, &mut steps, cx, &mut incomplete);
     generated_fn_clash(&item, &args, cx);
+    events_mentioning_parameters(&item.generics, &steps, &args, cx);
     if !found_step && item.trait_.is_none() {
         cx.error_spanned_by(
             &item.self_ty,
@@ -78,6 +82,78 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
         incomplete,
         unreadable_returns,
         same_types: Vec::new(),
+    }
+}
+
+/// Type parameters are fine (they are how a workflow is handed its LLM
+/// client or retriever); lifetimes and const parameters are not.
+fn check_generics(generics: &syn::Generics, cx: &Ctxt) {
+    for param in &generics.params {
+        match param {
+            syn::GenericParam::Type(_) => {}
+            syn::GenericParam::Lifetime(l) => cx.error_spanned_by(
+                l,
+                format!(
+                    "a workflow cannot borrow (`{}`): its runs outlive the call that starts them and run on \
+                     other tasks, so it must be `'static`; own what it holds, or share it with `Arc`",
+                    l.lifetime
+                ),
+            ),
+            syn::GenericParam::Const(c) => cx.error_spanned_by(
+                c,
+                format!(
+                    "const parameters on a workflow (`{}`) are not supported; keep the value in a field of \
+                     the workflow, or make it a type parameter",
+                    c.ident
+                ),
+            ),
+        }
+    }
+}
+
+/// Events are shared by every instantiation of a generic workflow (one
+/// event enum): an event type that names a type parameter is an error.
+fn events_mentioning_parameters(generics: &syn::Generics, steps: &[Step], args: &WorkflowArgs, cx: &Ctxt) {
+    let params: Vec<&syn::Ident> = generics.type_params().map(|p| &p.ident).collect();
+    if params.is_empty() {
+        return;
+    }
+    let mentions = |ty: &syn::Type| -> Option<String> {
+        let words = quote::ToTokens::to_token_stream(ty).into_iter().flat_map(flatten);
+        words
+            .filter_map(|t| match t {
+                proc_macro2::TokenTree::Ident(i) if params.iter().any(|p| **p == i) => Some(i.to_string()),
+                _ => None,
+            })
+            .next()
+    };
+    let mut reported: Vec<String> = Vec::new();
+    let all = args.start.iter().chain(&args.stop).chain(&args.external).chain(&args.requests).chain(
+        steps.iter().flat_map(|s| s.consumes().iter().chain(s.produces()).chain(&s.streams).chain(&s.waits)),
+    );
+    for event in all {
+        if let Some(param) = mentions(&event.ty) {
+            if reported.contains(&event.key) {
+                continue;
+            }
+            reported.push(event.key.clone());
+            cx.error_spanned_by(
+                &event.ty,
+                format!(
+                    "event type `{}` names the workflow's type parameter `{param}`, but events are the same for \
+                     every instantiation (one generated event enum); use a concrete type here (say \
+                     `String`), and convert to or from `{param}`'s types inside the step",
+                    event.key
+                ),
+            );
+        }
+    }
+}
+
+fn flatten(tree: proc_macro2::TokenTree) -> Vec<proc_macro2::TokenTree> {
+    match tree {
+        proc_macro2::TokenTree::Group(g) => g.stream().into_iter().flat_map(flatten).collect(),
+        other => vec![other],
     }
 }
 
@@ -216,15 +292,16 @@ mod tests {
     }
 
     #[test]
-    fn rejects_trait_impls_generics_cfg_and_no_steps() {
+    fn rejects_trait_impls_lifetimes_const_generics_cfg_and_no_steps() {
         let (_, errors) = run(parse_quote!(
-            impl<T> Tr for Flow<T> {
+            impl<'a, T, const N: usize> Tr for Flow<'a, T, N> {
                 fn f() {}
             }
         ));
         assert!(errors[0].contains("inherent impl"), "{errors:?}");
-        assert!(errors[1].contains("generic workflows"), "{errors:?}");
-        assert_eq!(errors.len(), 2, "no cascade after a trait impl: {errors:?}");
+        assert!(errors[1].contains("a workflow cannot borrow (`'a`)"), "{errors:?}");
+        assert!(errors[2].contains("const parameters on a workflow (`N`)"), "{errors:?}");
+        assert_eq!(errors.len(), 3, "no cascade after a trait impl: {errors:?}");
         let (_, errors) = run(parse_quote!(impl Flow { fn f() {} }));
         assert!(errors[0].contains("has no steps"), "{errors:?}");
 
@@ -232,6 +309,19 @@ mod tests {
             impl Flow { #[step] #[cfg(test)] async fn a(&self, ev: A) -> B { todo!() } }
         });
         assert!(errors[0].contains("`#[cfg]` on step `a`"), "{errors:?}");
+    }
+
+    #[test]
+    fn an_event_naming_a_type_parameter_is_one_error() {
+        let (_, errors) = run(parse_quote! {
+            impl<R: Retriever> Rag<R> {
+                #[step] async fn a(&self, ev: StartEvent<String>) -> StopEvent<R::Answer> { todo!() }
+                #[step] async fn b(&self, ev: Other<R>) -> StopEvent<R::Answer> { todo!() }
+            }
+        });
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("`StopEvent<R::Answer>` names the workflow's type parameter `R`"));
+        assert!(errors[1].contains("`Other<R>`"));
     }
 
     #[test]
