@@ -137,6 +137,55 @@ async fn a_step_in_flight_runs_again_from_the_top_on_resume() {
     assert_eq!(prefix_runs.load(Ordering::SeqCst), 2, "at least once: the step in flight ran again");
 }
 
+// ------------------------------------------------------------ a generic workflow
+
+trait Pricer: Send + Sync + 'static {
+    fn price(&self, ticket: u32) -> u32;
+}
+
+struct Double;
+impl Pricer for Double {
+    fn price(&self, ticket: u32) -> u32 {
+        ticket * 2
+    }
+}
+
+struct Priced<P: Pricer> {
+    pricer: P,
+}
+
+#[workflow]
+impl<P: Pricer> Priced<P> {
+    #[step]
+    async fn open(&self, ev: StartEvent<u32>) -> Ticket {
+        Ticket(self.pricer.price(ev.input))
+    }
+
+    #[step(waits = [HumanResponse<u32>])]
+    async fn review(&self, ctx: &Context<()>, ev: Ticket) -> Result<StopEvent<u32>, WaitError> {
+        let answer = ctx.wait_for_event::<HumanResponse<u32>>().await?;
+        Ok(StopEvent::new(ev.0 + answer.response))
+    }
+}
+
+#[tokio::test]
+async fn an_instantiation_of_a_generic_workflow_snapshots_and_resumes() {
+    let handler = Priced { pricer: Double }.start(5);
+    let snapshot = loop {
+        let snapshot = handler.snapshot().await.unwrap();
+        if snapshot.inputs.iter().any(|i| i.step == "review") {
+            break snapshot;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    drop(handler);
+    let text = snapshot.to_json();
+    let resumed =
+        Priced { pricer: Double }.resume(Snapshot::from_json(&text).unwrap(), RunOptions::new()).unwrap();
+    resumed.send_event(HumanResponse::new(1u32)).unwrap();
+    assert_eq!(resumed.await.unwrap(), 11);
+}
+
 // ------------------------------------------------------------ a fan-out half done
 
 #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
