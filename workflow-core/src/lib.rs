@@ -99,6 +99,18 @@ pub mod prelude {
 /// Items the generated code names by absolute path. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    /// Names a workflow's generated enums from outside the block that
+    /// defines them: `#[workflow]` defines the enums in an unnamed `const _`
+    /// block (so a user type of the same name shadows nothing and clashes
+    /// only with the public alias), implements this for a marker type, and
+    /// exports `type FlowEvent = <Marker as Generated>::Event`.
+    pub trait Generated {
+        /// The event enum.
+        type Event;
+        /// The step enum.
+        type Step;
+    }
+
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
     pub use crate::registry::start_json;

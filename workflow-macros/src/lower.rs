@@ -31,6 +31,9 @@ pub struct Ir {
     pub generics: syn::Generics,
     /// The hidden constant holding the graph, shared by every instantiation.
     pub info_const: syn::Ident,
+    /// The hidden marker type that names the generated enums from outside
+    /// the block that defines them.
+    pub marker: syn::Ident,
     /// `#[workflow(register = [..])]`: the instantiations of a generic
     /// workflow to register.
     pub register: Vec<syn::Type>,
@@ -203,6 +206,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         mermaid_fn: def.args.mermaid.clone().unwrap_or_else(|| format_ident!("mermaid")),
         generics: def.item.generics.clone(),
         info_const: format_ident!("__WORKFLOW_INFO_{}", def.name),
+        marker: format_ident!("__{}Workflow", def.name),
         register: def.args.register.clone(),
         graph,
     }
