@@ -82,16 +82,31 @@ pub use workflow_macros::workflow;
 /// `unconsumed`, `unproduced`, `reachability`, `dead_end`).
 pub use workflow_macros::step;
 
-/// Derives [`Event`] for a struct or enum.
+/// Derives [`Event`] for a struct or enum. With this spelling the item also
+/// needs `Clone, Debug, Serialize, Deserialize, JsonSchema`, and the crate
+/// `serde` and `schemars` in its `Cargo.toml`; [`event`] adds all of it.
 pub use workflow_macros::Event;
+
+/// Makes a struct or enum an event, in one attribute: `#[event] struct
+/// Drafted { text: String }`. It adds `Clone, Debug, Serialize, Deserialize,
+/// JsonSchema` and [`Event`] (leaving out any the item derives already),
+/// with serde and schemars reached through this crate, so yours needs no
+/// other dependency.
+pub use workflow_macros::event;
+
+/// Makes a struct or enum fit to be carried by events, returned by a
+/// workflow or kept as its state: like [`event`], without `Event`.
+pub use workflow_macros::data;
 
 /// What a workflow author needs, in one import.
 pub mod prelude {
     pub use crate::{
-        step, workflow, Collected, Context, ContextError, Emit, Event, HumanResponse, InputRequired, OneOf,
-        RetryPolicy, RunEvent, RunOptions, RunOutcome, SendError, StartEvent, StepFailed, StopEvent,
-        WaitError, WorkflowError, WorkflowExt,
+        data, event, step, workflow, Collected, Context, ContextError, Emit, Event, HumanResponse,
+        InputRequired, OneOf, RetryPolicy, RunEvent, RunOptions, RunOutcome, SendError, StartEvent,
+        StepFailed, StopEvent, WaitError, WorkflowError, WorkflowExt,
     };
+    /// `handler.events().next()`, without a dependency on `futures`.
+    pub use futures::StreamExt;
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
 }

@@ -42,20 +42,21 @@ pub fn bundled_sources() -> std::io::Result<Vec<Source>> {
     ])
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct SourceQuery {
     pub source: usize,
     pub question: String,
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct SourceHits {
     pub source: String,
     pub hits: Vec<Hit>,
 }
 
 /// The best passages over all sources, best first, each with its source.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub struct Merged {
     pub results: Vec<(String, Hit)>,
     /// The sources that answered, in the order they finished.

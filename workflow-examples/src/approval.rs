@@ -12,14 +12,14 @@ use std::time::Duration;
 use futures::StreamExt;
 use workflow_core::prelude::*;
 
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[data]
 pub struct RefundRequest {
     pub order: String,
     pub amount_cents: u64,
     pub days_since_delivery: u32,
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct Assessed {
     pub request: RefundRequest,
     pub within_window: bool,
@@ -27,13 +27,15 @@ pub struct Assessed {
 }
 
 /// What the person is asked.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub struct Proposal {
     pub order: String,
     pub text: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub struct Decision {
     pub order: String,
     pub refunded_cents: u64,

@@ -4,12 +4,13 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use workflow_core::data;
 
 use crate::text::{sentences, terms};
 
 /// One paragraph of a document.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub struct Passage {
     /// The file it came from, e.g. `refunds.txt`.
     pub source: String,
@@ -51,7 +52,8 @@ pub struct Index {
 }
 
 /// A passage and how well it matched.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub struct Hit {
     pub passage: Passage,
     pub score: f64,

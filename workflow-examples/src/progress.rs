@@ -11,27 +11,29 @@ use workflow_core::prelude::*;
 
 use crate::corpus::load;
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct Document {
     pub source: String,
     pub paragraphs: Vec<String>,
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct Indexed {
     pub source: String,
     pub words: usize,
 }
 
 /// Written to the caller's stream after each document.
-#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[event]
+#[derive(PartialEq)]
 pub struct Progress {
     pub source: String,
     pub done: usize,
     pub total: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub struct Summary {
     pub documents: usize,
     pub words: usize,

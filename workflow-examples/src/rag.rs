@@ -18,21 +18,22 @@ const KEEP: usize = 3;
 const SENTENCES: usize = 2;
 
 /// The passages BM25 found for a question.
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct Retrieved {
     pub question: String,
     pub hits: Vec<Hit>,
 }
 
 /// The passages that cover the question best.
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct Reranked {
     pub question: String,
     pub hits: Vec<Hit>,
 }
 
 /// An extractive answer: sentences quoted from the corpus, and their files.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub struct Answer {
     pub text: String,
     pub sources: Vec<String>,

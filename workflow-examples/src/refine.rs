@@ -9,7 +9,7 @@
 use workflow_core::prelude::*;
 
 /// What the headline must satisfy.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[data]
 pub struct Brief {
     /// The text to summarise.
     pub text: String,
@@ -19,26 +19,28 @@ pub struct Brief {
     pub must_include: String,
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct Draft {
     pub brief: Brief,
     pub headline: String,
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct Feedback {
     pub draft: Draft,
     pub problems: Vec<Problem>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub enum Problem {
     TooLong { words: usize },
     Missing { word: String },
 }
 
 /// The result: the last headline, how many reviews it took, and whether it passed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub struct Headline {
     pub text: String,
     pub reviews: u32,

@@ -12,24 +12,26 @@ use workflow_core::prelude::*;
 
 use crate::corpus::Index;
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct SimpleQuery {
     pub question: String,
 }
 
-#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[event]
 pub struct ComplexQuery {
     pub parts: Vec<String>,
 }
 
 /// Which branch answered, and its answers (one per part).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[data]
+#[derive(PartialEq)]
 pub struct Routed {
     pub route: Route,
     pub answers: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[data]
+#[derive(Copy, PartialEq, Eq)]
 pub enum Route {
     Simple,
     Complex,

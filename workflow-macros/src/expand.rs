@@ -195,6 +195,66 @@ pub fn derive_event(input: syn::DeriveInput) -> TokenStream {
     }
 }
 
+/// What `#[event]` or `#[data]` marks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Event,
+    Data,
+}
+
+/// `#[event]` / `#[data]`: the item with the derives it needs, routed
+/// through `workflow_core`, so that a user's crate needs neither serde nor
+/// schemars in its own `Cargo.toml`. A derive the item already has is not
+/// added again.
+pub fn with_derives(args: TokenStream, item: TokenStream, role: Role) -> TokenStream {
+    let name = if role == Role::Event { "event" } else { "data" };
+    let input = match syn::parse2::<syn::DeriveInput>(item.clone()) {
+        Ok(input) => input,
+        Err(_) => {
+            let error = syn::Error::new(
+                proc_macro2::Span::call_site(),
+                format!("`#[{name}]` goes on a struct or an enum"),
+            )
+            .to_compile_error();
+            return quote!(#error #item);
+        }
+    };
+    if !args.is_empty() {
+        let error = syn::Error::new_spanned(&args, format!("`#[{name}]` takes no arguments"));
+        let error = error.to_compile_error();
+        return quote!(#error #input);
+    }
+    let present: Vec<String> = input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .filter_map(|a| {
+            a.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated).ok()
+        })
+        .flat_map(|paths| paths.into_iter().filter_map(|p| p.segments.last().map(|s| s.ident.to_string())))
+        .collect();
+    let rt = quote!(::workflow_core::__private);
+    let mut wanted: Vec<(&str, TokenStream)> = vec![
+        ("Clone", quote!(::core::clone::Clone)),
+        ("Debug", quote!(::core::fmt::Debug)),
+        ("Serialize", quote!(#rt::serde::Serialize)),
+        ("Deserialize", quote!(#rt::serde::Deserialize)),
+        ("JsonSchema", quote!(#rt::schemars::JsonSchema)),
+    ];
+    if role == Role::Event {
+        wanted.push(("Event", quote!(::workflow_core::Event)));
+    }
+    let derives = wanted.into_iter().filter(|(n, _)| !present.iter().any(|p| p == n)).map(|(_, path)| path);
+    let serde_crate = "::workflow_core::__private::serde";
+    let schemars_crate = "::workflow_core::__private::schemars";
+    quote! {
+        #[derive(#(#derives),*)]
+        #[serde(crate = #serde_crate)]
+        #[schemars(crate = #schemars_crate)]
+        #input
+    }
+}
+
 pub fn stray_step(item: TokenStream) -> TokenStream {
     let error = syn::Error::new(
         proc_macro2::Span::call_site(),

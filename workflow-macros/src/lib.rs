@@ -36,6 +36,18 @@ pub fn step(_args: TokenStream, input: TokenStream) -> TokenStream {
     expand::stray_step(input.into()).into()
 }
 
+/// Makes a struct or enum an event: adds the derives an event needs.
+#[proc_macro_attribute]
+pub fn event(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::with_derives(args.into(), input.into(), expand::Role::Event).into()
+}
+
+/// Makes a struct or enum fit to travel in events or be a workflow's state.
+#[proc_macro_attribute]
+pub fn data(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::with_derives(args.into(), input.into(), expand::Role::Data).into()
+}
+
 /// Implements `workflow_core::Event`.
 #[proc_macro_derive(Event)]
 pub fn derive_event(input: TokenStream) -> TokenStream {
