@@ -219,3 +219,49 @@ async fn mermaid_of_one_run_marks_the_path_taken_with_counts() {
     );
     assert!(trace.svg().unwrap().contains(">×2</text>"));
 }
+
+// ------------------------------------------------------------ one name, two workflows
+
+mod v1 {
+    use workflow_core::prelude::*;
+
+    #[derive(Default)]
+    pub struct Twin;
+
+    #[workflow]
+    impl Twin {
+        #[step]
+        async fn only(&self, ev: StartEvent<u32>) -> StopEvent<u32> {
+            StopEvent::new(ev.input + 1)
+        }
+    }
+}
+
+mod v2 {
+    use workflow_core::prelude::*;
+
+    #[derive(Default)]
+    pub struct Twin;
+
+    #[workflow]
+    impl Twin {
+        #[step]
+        async fn only(&self, ev: StartEvent<u32>) -> StopEvent<u32> {
+            StopEvent::new(ev.input + 2)
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_shared_name_is_an_error_listing_qualified_names_which_work_anywhere() {
+    let err = find("Twin").unwrap_err();
+    let StartError::Ambiguous { candidates, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(candidates, &["registry::v1::Twin", "registry::v2::Twin"]);
+    assert!(err.to_string().contains("2 workflows are called `Twin`"), "{err}");
+
+    let v1 = find("v1::Twin").unwrap();
+    assert_eq!(v1.start_json(json!(1), RunOptions::new()).unwrap().finish().await.unwrap(), json!(2));
+    let v2 = find("registry::v2::Twin").unwrap();
+    assert_eq!(v2.start_json(json!(1), RunOptions::new()).unwrap().finish().await.unwrap(), json!(3));
+    assert!(matches!(find("v3::Twin"), Err(StartError::Unknown { .. })));
+}

@@ -203,7 +203,9 @@ fn execute(name: &str, input: &str, timeout: Option<f64>) -> Outcome {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| (FAILED, format!("cannot start tokio: {e}")))?;
     runtime.block_on(async {
         let mut run = r.start_json(input, options).map_err(|e| match e {
-            StartError::Unknown { .. } | StartError::InvalidInput { .. } => usage(e),
+            StartError::Unknown { .. } | StartError::Ambiguous { .. } | StartError::InvalidInput { .. } => {
+                usage(e)
+            }
             other => (FAILED, other.to_string()),
         })?;
         let progress = Progress::new(r);

@@ -58,6 +58,11 @@ impl Registration {
         self.name
     }
 
+    /// Its name qualified by its module path: `my_crate::v1::Flow`.
+    pub fn qualified_name(&self) -> String {
+        format!("{}::{}", self.module, self.name)
+    }
+
     /// The module that defines it, as `module_path!()` gives it.
     pub fn module(&self) -> &'static str {
         self.module
@@ -107,21 +112,45 @@ pub fn registry() -> Vec<&'static Registration> {
 
 /// The workflow called `name`.
 ///
-/// The name is as [`Registration::name`] gives it; a generic workflow with
-/// one registered instantiation (`Rag<Bm25>`) is also found by its bare name
-/// (`Rag`).
+/// The name is as [`Registration::name`] gives it, or qualified by (the end
+/// of) its module path, as `v1::Flow` or `my_crate::v1::Flow`. A name that
+/// two workflows share is an error listing their qualified names. A generic
+/// workflow with one registered instantiation (`Rag<Bm25>`) is also found by
+/// its bare name (`Rag`).
 pub fn find(name: &str) -> Result<&'static Registration, StartError> {
     let all = registry();
-    if let Some(exact) = all.iter().copied().find(|r| r.name() == name) {
-        return Ok(exact);
-    }
-    let mut instances = all.iter().copied().filter(|r| r.info().name == name);
-    match (instances.next(), instances.next()) {
-        (Some(only), None) => Ok(only),
-        _ => {
-            Err(StartError::Unknown { name: name.to_owned(), known: all.iter().map(|r| r.name()).collect() })
-        }
-    }
+    let unique = |found: Vec<&'static Registration>| match found.as_slice() {
+        [] => None,
+        [only] => Some(Ok(*only)),
+        several => Some(Err(StartError::Ambiguous {
+            name: name.to_owned(),
+            candidates: several.iter().map(|r| r.qualified_name()).collect(),
+        })),
+    };
+    let exact = all.iter().copied().filter(|r| r.name() == name).collect();
+    let qualified = || {
+        let suffix = format!("::{name}");
+        all.iter()
+            .copied()
+            .filter(|r| {
+                let full = r.qualified_name();
+                full == name || full.ends_with(&suffix)
+            })
+            .collect()
+    };
+    let instances = || {
+        let suffix = format!("::{name}");
+        all.iter()
+            .copied()
+            .filter(|r| {
+                let base = format!("{}::{}", r.module(), r.info().name);
+                r.info().name == name || base == name || base.ends_with(&suffix)
+            })
+            .collect()
+    };
+    unique(exact).or_else(|| unique(qualified())).or_else(|| unique(instances())).unwrap_or_else(|| {
+        Err(StartError::Unknown { name: name.to_owned(), known: all.iter().map(|r| r.name()).collect() })
+    })
 }
 
 /// Why a run could not start from JSON.
@@ -135,6 +164,18 @@ pub enum StartError {
         name: String,
         /// The names there are.
         known: Vec<&'static str>,
+    },
+    /// Several workflows have that name.
+    #[error(
+        "{} workflows are called `{name}`: {}; use one of these qualified names",
+        candidates.len(),
+        candidates.join(", ")
+    )]
+    Ambiguous {
+        /// The name asked for.
+        name: String,
+        /// The qualified names of the workflows that have it.
+        candidates: Vec<String>,
     },
     /// The input does not fit the workflow's input type.
     #[error("invalid input for workflow `{workflow}` at `{path}`: {message}")]

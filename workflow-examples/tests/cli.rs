@@ -103,6 +103,11 @@ fn unknown_names_bad_json_and_wrong_fields_fail_with_a_clear_message() {
     let out = workflow(&["describe", "Nope"]);
     assert_eq!(out.status.code(), Some(2));
 
+    // Qualified names work wherever a name does.
+    let out = workflow(&["describe", "workflow_examples::rag::Rag"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("workflow Rag<Bm25> (workflow_examples::rag)"));
+
     let out = workflow(&["run", "Rag", "--input", "{oops"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

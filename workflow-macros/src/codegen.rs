@@ -221,9 +221,14 @@ pub fn rewrite_contexts(item: &mut syn::ItemImpl, step_methods: &[syn::Ident], e
             let Some(segment) = last_segment(&reference.elem).filter(|s| s.ident == "Context") else {
                 continue;
             };
-            let syn::PathArguments::AngleBracketed(args) = &segment.arguments else { continue };
-            let Some(syn::GenericArgument::Type(state)) = args.args.first() else { continue };
-            let state = state.clone();
+            let state: syn::Type = match &segment.arguments {
+                syn::PathArguments::None => syn::parse_quote!(()),
+                syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                    Some(syn::GenericArgument::Type(state)) => state.clone(),
+                    _ => continue,
+                },
+                syn::PathArguments::Parenthesized(_) => continue,
+            };
             *reference.elem =
                 syn::parse_quote_spanned!(reference.elem.span()=> ::workflow_core::Context<#state, #event>);
         }

@@ -285,15 +285,10 @@ fn classify(ty: &syn::Type, cx: &Ctxt) -> Classified {
                     "take the context as `&Context<S>`: its edits are atomic through `&`",
                 );
             }
+            // `&Context` alone is a context without state: `&Context<()>`.
             match last_segment(&r.elem).and_then(first_generic) {
                 Some(state) => Classified::Context(state.clone()),
-                None => {
-                    cx.error_spanned_by(
-                        ty,
-                        "name the context's state type: `&Context<S>`, or `&Context<()>`",
-                    );
-                    Classified::Invalid
-                }
+                None => Classified::Context(syn::parse_quote!(())),
             }
         }
         _ if is_context(ty) => {
