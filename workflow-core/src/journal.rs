@@ -39,6 +39,11 @@ impl<W: Workflow> std::fmt::Debug for Journal<W> {
     }
 }
 
+/// The result as JSON.
+pub(crate) fn output_json<O: Serialize>(output: &O) -> Result<Value, serde_json::Error> {
+    serde_json::to_value(output)
+}
+
 /// The state as JSON, naming the field that cannot be written.
 pub(crate) fn state_json<S: Serialize>(state: &S) -> Result<Value, SnapshotError> {
     serde_path_to_error::serialize(state, serde_json::value::Serializer).map_err(|e| {

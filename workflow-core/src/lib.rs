@@ -60,8 +60,8 @@ pub use journal::RunStore;
 pub use registry::{find, registry, JsonRun, Registration, StartError};
 pub use retry::RetryPolicy;
 pub use runtime::{
-    recover, Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RecoverError, RunCore,
-    RunEvent, RunOptions, RunOutcome, StepFailure, WaiterId, WorkflowExt,
+    Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RecoverError, Recovered, RunCore, RunEvent,
+    RunOptions, RunOutcome, StepFailure, WaiterId, WorkflowExt,
 };
 pub use snapshot::{
     BatchData, CollectData, EventData, PendingInput, Snapshot, SnapshotError, SNAPSHOT_FORMAT,
@@ -159,6 +159,12 @@ pub mod __private {
     /// The graph of a workflow whose expansion failed.
     pub const UNREACHABLE_INFO: WorkflowInfo =
         WorkflowInfo { name: "<invalid>", start: "", stop: "", events: &[], steps: &[], mermaid: "" };
+
+    impl serde::Serialize for Unreachable {
+        fn serialize<Se: serde::Serializer>(&self, _: Se) -> Result<Se::Ok, Se::Error> {
+            match *self {}
+        }
+    }
 
     impl From<Unreachable> for StepId {
         fn from(never: Unreachable) -> StepId {

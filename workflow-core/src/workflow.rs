@@ -22,8 +22,9 @@ pub trait Workflow: Send + Sync + Sized + 'static {
     type State: Default + Send + 'static;
     /// What `run` takes: the start event's payload.
     type Input: Send + 'static;
-    /// What `run` returns: the stop event's payload.
-    type Output: Send + 'static;
+    /// What `run` returns: the stop event's payload (always serializable,
+    /// as events are: durable runs and the registry write it as JSON).
+    type Output: Send + serde::Serialize + 'static;
 
     /// The graph as the macro read it.
     const INFO: &'static WorkflowInfo;

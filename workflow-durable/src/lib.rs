@@ -9,10 +9,10 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let store: Arc<dyn workflow_core::RunStore> = Arc::new(workflow_durable::SqliteStore::open("runs.db")?);
 //! // On start-up, finish what the last process left unfinished.
-//! for (key, handler) in workflow_core::recover(Arc::new(Flow), Arc::clone(&store))? {
+//! for (key, handler) in Flow.recover(Arc::clone(&store))? {
 //!     println!("{key}: {:?}", handler.await);
 //! }
-//! let handler = Flow.start_durable("order-42", 7, RunOptions::new(), store);
+//! let handler = Flow.start_with(7, RunOptions::new().durable(store, "order-42"));
 //! handler.await?;
 //! # Ok(()) }
 //! ```

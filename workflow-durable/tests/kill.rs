@@ -108,7 +108,7 @@ async fn child_process() {
         handler.await.unwrap_or_else(|e| panic!("{key}: {e}"));
         println!("FINISHED {key}");
     };
-    for (key, handler) in workflow_core::recover(Arc::clone(&flow), Arc::clone(&shared)).unwrap() {
+    for (key, handler) in Arc::clone(&flow).recover(Arc::clone(&shared)).unwrap() {
         println!("RESUMED {key}");
         running.spawn(finish(key, handler));
     }
@@ -122,7 +122,8 @@ async fn child_process() {
         while running.len() >= IN_FLIGHT {
             running.join_next().await.unwrap().unwrap();
         }
-        let handler = Arc::clone(&flow).start_durable(key.clone(), n, RunOptions::new(), Arc::clone(&shared));
+        let durable = RunOptions::new().durable(Arc::clone(&shared), key.clone());
+        let handler = Arc::clone(&flow).start_with(n, durable);
         running.spawn(finish(key, handler));
     }
     while let Some(done) = running.join_next().await {

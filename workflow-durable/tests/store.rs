@@ -26,7 +26,7 @@ impl Echo {
 #[tokio::test]
 async fn a_durable_run_is_journaled_then_recorded_with_its_result() {
     let store = Arc::new(SqliteStore::in_memory().unwrap());
-    let handler = Echo.start_durable("a", 5, RunOptions::new(), store.clone());
+    let handler = Echo.start_with(5, RunOptions::new().durable(store.clone(), "a"));
     while store.unfinished("Echo").unwrap().is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
@@ -45,14 +45,14 @@ async fn a_waiting_durable_run_is_recovered_by_a_new_store_handle() {
     let _ = std::fs::remove_file(&path);
     {
         let store = Arc::new(SqliteStore::open(&path).unwrap());
-        let handler = Echo.start_durable("b", 3, RunOptions::new(), store.clone());
+        let handler = Echo.start_with(3, RunOptions::new().durable(store.clone(), "b"));
         while store.unfinished("Echo").unwrap().is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         drop(handler); // the process "dies" while the run waits
     }
     let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open(&path).unwrap());
-    let mut recovered = workflow_core::recover(Arc::new(Echo), store).unwrap();
+    let mut recovered = Echo.recover(store).unwrap();
     assert_eq!(recovered.len(), 1);
     let (key, handler) = recovered.remove(0);
     assert_eq!(key, "b");
@@ -64,7 +64,7 @@ async fn a_waiting_durable_run_is_recovered_by_a_new_store_handle() {
 #[tokio::test]
 async fn a_corrupted_journal_is_reported_with_its_key() {
     let store = Arc::new(SqliteStore::in_memory().unwrap());
-    let handler = Echo.start_durable("c", 1, RunOptions::new(), store.clone());
+    let handler = Echo.start_with(1, RunOptions::new().durable(store.clone(), "c"));
     while store.unfinished("Echo").unwrap().is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
@@ -73,7 +73,7 @@ async fn a_corrupted_journal_is_reported_with_its_key() {
     journal.state = json!({ "unexpected": true });
     journal.format = 7;
     store.save("c", "Echo", &journal).unwrap();
-    let err = workflow_core::recover(Arc::new(Echo), store.clone() as Arc<dyn RunStore>).unwrap_err();
+    let err = Echo.recover(store.clone() as Arc<dyn RunStore>).unwrap_err();
     assert!(matches!(&err, RecoverError::Snapshot { key, .. } if key == "c"), "{err:?}");
     assert!(err.to_string().contains("format 7"), "{err}");
 }
@@ -95,10 +95,30 @@ impl RunStore for Full {
 
 #[tokio::test]
 async fn a_store_that_fails_ends_the_run_instead_of_losing_durability() {
-    let err = Echo.start_durable("d", 1, RunOptions::new(), Arc::new(Full)).await.unwrap_err();
+    let err = Echo.start_with(1, RunOptions::new().durable(Arc::new(Full), "d")).await.unwrap_err();
     assert!(matches!(err, WorkflowError::Journal { workflow: "Echo", .. }), "{err:?}");
     assert!(err.to_string().contains("disk full"), "{err}");
 
-    let err = workflow_core::recover(Arc::new(Echo), Arc::new(Full)).unwrap_err();
+    let err = Echo.recover(Arc::new(Full)).unwrap_err();
     assert_eq!(err.to_string(), "the run store failed: disk unreadable");
+}
+
+#[derive(Default)]
+struct Double;
+
+#[workflow]
+impl Double {
+    #[step]
+    async fn double(&self, ev: StartEvent<u32>) -> StopEvent<u32> {
+        StopEvent::new(ev.input * 2)
+    }
+}
+
+#[tokio::test]
+async fn run_with_a_durable_option_records_the_result_too() {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let total = Double.run_with(21, RunOptions::new().durable(store.clone(), "inline")).await.unwrap();
+    assert_eq!(total, 42);
+    assert_eq!(store.outcome("inline").unwrap(), Some(Outcome::Stopped(json!(42))));
+    assert!(Double.recover(store).unwrap().is_empty(), "nothing left to recover");
 }

@@ -71,6 +71,12 @@ impl<W: Workflow> Run<W> {
         stream: Option<Arc<Mailbox<RunEvent<W::Event>>>>,
         trace: Option<Trace>,
     ) -> Result<Self, WorkflowError> {
+        let journal = options.durable.map(|d| Journal {
+            store: d.store,
+            key: d.key,
+            state: d.state,
+            output: crate::journal::output_json::<W::Output>,
+        });
         let context = options.context.unwrap_or_default();
         let lease = context.lease(W::INFO.name)?;
         let link = Arc::new(RunLink::new());
@@ -84,7 +90,7 @@ impl<W: Workflow> Run<W> {
             link,
             stream,
             trace,
-            journal: None,
+            journal,
         };
         Ok(run)
     }

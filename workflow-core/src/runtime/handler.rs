@@ -18,7 +18,7 @@ use super::options::RunOptions;
 use crate::context::Context;
 use crate::context::{SendError, Wrap};
 use crate::error::WorkflowError;
-use crate::journal::{state_json, Journal, RunStore};
+use crate::journal::{output_json, state_json, Journal, RunStore};
 use crate::snapshot::{compose, Snapshot, SnapshotError};
 use crate::trace::Trace;
 use crate::workflow::{Workflow, WorkflowEvent};
@@ -99,7 +99,9 @@ impl<W: Workflow> Handler<W> {
         let events = EventStream { mailbox: Arc::clone(&stream) };
         match Run::prepare(flow, options, run_id, Some(Arc::clone(&stream)), traced) {
             Ok(mut run) => {
-                run.journal = journal;
+                if journal.is_some() {
+                    run.journal = journal;
+                }
                 let link = Arc::clone(&run.link);
                 let context = Some(run.lease.context().clone());
                 let task = tokio::spawn(drive(run, start));
@@ -266,23 +268,15 @@ pub trait WorkflowExt: Sized + Send + 'static {
         Handler::spawn(self.into_shared(), Start::Fresh(input), options, None)
     }
 
-    /// Starts a durable run: it journals itself to `store` under `key` at
-    /// every step boundary, so that if this process dies, [`recover`] in the
-    /// next one finishes it. Steps that were running when the process died
-    /// run again from the top (at least once); finished steps do not.
-    fn start_durable(
-        self,
-        key: impl Into<String>,
-        input: <Self::Flow as Workflow>::Input,
-        options: RunOptions<<Self::Flow as Workflow>::State>,
-        store: Arc<dyn RunStore>,
-    ) -> Handler<Self::Flow>
+    /// Resumes every unfinished durable run of this workflow journaled in
+    /// `store` (started with [`RunOptions::durable`]), each on this instance,
+    /// and returns their keys and handlers. Call it when a process starts,
+    /// before it starts new runs.
+    fn recover(self, store: Arc<dyn RunStore>) -> Result<Recovered<Self::Flow>, RecoverError>
     where
-        <Self::Flow as Workflow>::State: Serialize,
-        <Self::Flow as Workflow>::Output: Serialize,
+        <Self::Flow as Workflow>::State: Serialize + DeserializeOwned,
     {
-        let journal = journal::<Self::Flow>(store, key.into());
-        Handler::spawn(self.into_shared(), Start::Fresh(input), options, Some(journal))
+        recover(self.into_shared(), store)
     }
 
     /// Resumes a run from a snapshot (see [`Snapshot`]): its state and store
@@ -305,13 +299,8 @@ pub trait WorkflowExt: Sized + Send + 'static {
 fn journal<W: Workflow>(store: Arc<dyn RunStore>, key: String) -> Journal<W>
 where
     W::State: Serialize,
-    W::Output: Serialize,
 {
     Journal { store, key, state: state_json::<W::State>, output: output_json::<W::Output> }
-}
-
-fn output_json<O: Serialize>(output: &O) -> Result<serde_json::Value, serde_json::Error> {
-    serde_json::to_value(output)
 }
 
 /// A run resumed from `snapshot`, journaled if `journal` is given.
@@ -340,14 +329,14 @@ where
     Ok(Handler::spawn(flow, Start::Restored(Box::new(restored)), options, journal))
 }
 
-/// Resumes every unfinished durable run of workflow `W` journaled in `store`
-/// (see [`WorkflowExt::start_durable`]), each on `flow`, and returns their
-/// keys and handlers. Call it when a process starts, before new runs.
-pub fn recover<W>(flow: Arc<W>, store: Arc<dyn RunStore>) -> Result<Vec<(String, Handler<W>)>, RecoverError>
+/// The runs [`WorkflowExt::recover`] resumed: each run's key and handler.
+pub type Recovered<W> = Vec<(String, Handler<W>)>;
+
+/// [`WorkflowExt::recover`].
+fn recover<W>(flow: Arc<W>, store: Arc<dyn RunStore>) -> Result<Recovered<W>, RecoverError>
 where
     W: Workflow,
     W::State: Serialize + DeserializeOwned,
-    W::Output: Serialize,
 {
     let runs = store.unfinished(W::INFO.name).map_err(RecoverError::Store)?;
     let mut handlers = Vec::with_capacity(runs.len());

@@ -15,6 +15,6 @@ pub(crate) use self::core::CoreParts;
 pub use self::core::{
     Command, CoreOptions, InvocationId, Matcher, RunCore, RunEvent, RunOutcome, StepFailure, WaiterId,
 };
-pub use self::handler::{recover, EventStream, Handler, RecoverError, WorkflowExt};
+pub use self::handler::{EventStream, Handler, RecoverError, Recovered, WorkflowExt};
 pub(crate) use self::link::RunLink;
 pub use self::options::RunOptions;

@@ -1,6 +1,12 @@
+use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
+use serde_json::Value;
+
 use crate::context::Context;
+use crate::journal::{state_json, RunStore};
+use crate::snapshot::SnapshotError;
 
 /// How to run a workflow: its timeout, its context, and what to report.
 ///
@@ -18,12 +24,34 @@ pub struct RunOptions<S> {
     pub(crate) internal_events: bool,
     pub(crate) verbose: bool,
     pub(crate) trace: bool,
+    pub(crate) durable: Option<Durable<S>>,
+}
+
+/// Where a durable run journals itself, and how it writes its state.
+pub(crate) struct Durable<S> {
+    pub(crate) store: Arc<dyn RunStore>,
+    pub(crate) key: String,
+    /// Taken where `S: Serialize` is known, so the driver needs no bound.
+    pub(crate) state: fn(&S) -> Result<Value, SnapshotError>,
+}
+
+impl<S> std::fmt::Debug for Durable<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Durable").field("key", &self.key).finish_non_exhaustive()
+    }
 }
 
 impl<S> RunOptions<S> {
     /// No timeout, a fresh context, no internal events, quiet.
     pub fn new() -> Self {
-        Self { timeout: None, context: None, internal_events: false, verbose: false, trace: false }
+        Self {
+            timeout: None,
+            context: None,
+            internal_events: false,
+            verbose: false,
+            trace: false,
+            durable: None,
+        }
     }
 
     /// Ends the run with [`WorkflowError::Timeout`](crate::WorkflowError::Timeout)
@@ -62,6 +90,28 @@ impl<S> RunOptions<S> {
     }
 }
 
+impl<S: Serialize> RunOptions<S> {
+    /// Makes the run durable: it journals itself to `store` under `key`
+    /// when it starts and at every step boundary, and records how it ended,
+    /// so that if the process dies, [`WorkflowExt::recover`](crate::WorkflowExt::recover)
+    /// in the next one finishes it. Steps that were running when the process
+    /// died run again from the top (at least once); finished steps do not.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use workflow_core::prelude::*;
+    /// # #[derive(Default)] struct Flow;
+    /// # #[workflow] impl Flow { #[step] async fn s(&self, ev: StartEvent<u32>) -> StopEvent<u32> { StopEvent::new(ev.input) } }
+    /// # async fn demo(store: Arc<dyn workflow_core::RunStore>) -> Result<(), WorkflowError> {
+    /// let total = Flow.run_with(7, RunOptions::new().durable(store, "order-42")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn durable(mut self, store: Arc<dyn RunStore>, key: impl Into<String>) -> Self {
+        self.durable = Some(Durable { store, key: key.into(), state: state_json::<S> });
+        self
+    }
+}
+
 impl RunOptions<()> {
     /// The same options for a workflow whose state is `T` (with a fresh context).
     pub(crate) fn for_state<T>(self) -> RunOptions<T> {
@@ -71,6 +121,7 @@ impl RunOptions<()> {
             internal_events: self.internal_events,
             verbose: self.verbose,
             trace: self.trace,
+            durable: None,
         }
     }
 }
