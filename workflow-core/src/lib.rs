@@ -60,8 +60,8 @@ pub use journal::RunStore;
 pub use registry::{find, registry, JsonRun, Registration, StartError};
 pub use retry::RetryPolicy;
 pub use runtime::{
-    Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RecoverError, Recovered, RunCore, RunEvent,
-    RunOptions, RunOutcome, StepFailure, WaiterId, WorkflowExt,
+    Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RecoverError, Recovered, RunCore,
+    RunEvent, RunOptions, RunOutcome, StepFailure, WaiterId, WorkflowExt,
 };
 pub use snapshot::{
     BatchData, CollectData, EventData, PendingInput, Snapshot, SnapshotError, SNAPSHOT_FORMAT,
