@@ -1,5 +1,15 @@
 //! The `workflow` command for the workflows linked into a program: `list`,
-//! `describe NAME`, `draw NAME` and `run NAME --input JSON`.
+//! `describe NAME`, `draw NAME` and `run NAME --input JSON [--answer JSON]..`.
+//!
+//! When a run asks for input (`InputRequired<T>`), `run` answers it with the
+//! next `--answer`; with none left, it prompts on a terminal, or reads a
+//! line of standard input otherwise. An answer is the answer event's JSON
+//! (`{"response": "yes"}` for `HumanResponse<String>`), or
+//! `{"event": "Type", "data": ..}` to choose among several answer types.
+//!
+//! Exit codes: 0 the run completed; 1 it failed; 2 bad usage or input (an
+//! unknown workflow, bad JSON, an answer of a type the workflow does not
+//! take); 3 the run asked for input that nothing gave.
 //!
 //! The registry sees the workflows of the crates the program links, so the
 //! command is a library: a binary that depends on your workflows calls
@@ -20,7 +30,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use workflow_core::{find, registry, Registration, RunEvent, RunOptions, RunOutcome, StartError};
+use workflow_core::{
+    find, registry, Registration, RunEvent, RunOptions, RunOutcome, SendJsonError, StartError,
+};
 
 /// Lists, describes, draws and runs the workflows this program registers.
 #[derive(Debug, Parser)]
@@ -61,6 +73,11 @@ enum Command {
         /// Give up after this many seconds.
         #[arg(long)]
         timeout: Option<f64>,
+        /// An answer to the run's next request for input, as JSON; repeat it
+        /// for several requests. Without one, a terminal is prompted and
+        /// other standard input is read a line per request.
+        #[arg(long)]
+        answer: Vec<String>,
     },
 }
 
@@ -80,6 +97,8 @@ enum Format {
 const FAILED: u8 = 1;
 /// Exit code for a bad command: unknown workflow, bad JSON, wrong input.
 const USAGE: u8 = 2;
+/// Exit code for a run that asked for input nothing gave.
+const NO_ANSWER: u8 = 3;
 
 /// Parses the command line and runs the command; the process's exit code.
 pub fn main() -> ExitCode {
@@ -92,7 +111,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::List => list(),
         Command::Describe { name } => describe(&name),
         Command::Draw { name, format, output } => draw(&name, format, output),
-        Command::Run { name, input, timeout } => execute(&name, &input, timeout),
+        Command::Run { name, input, timeout, answer } => execute(&name, &input, timeout, answer),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,7 +209,8 @@ fn draw(name: &str, format: Format, output: Option<PathBuf>) -> Outcome {
     Ok(())
 }
 
-fn execute(name: &str, input: &str, timeout: Option<f64>) -> Outcome {
+fn execute(name: &str, input: &str, timeout: Option<f64>, answers: Vec<String>) -> Outcome {
+    let mut answers: std::collections::VecDeque<String> = answers.into();
     let r = lookup(name)?;
     let input: serde_json::Value =
         serde_json::from_str(input).map_err(|e| usage(format!("the input is not valid JSON: {e}")))?;
@@ -213,7 +233,21 @@ fn execute(name: &str, input: &str, timeout: Option<f64>) -> Outcome {
             match event {
                 RunEvent::StepStarted { step, .. } => progress.started(step),
                 RunEvent::StepFinished { step, succeeded, .. } => progress.finished(step, succeeded),
-                RunEvent::Event(event) => progress.println(&format!("event: {event}")),
+                RunEvent::Event(event) => {
+                    progress.println(&format!("event: {event}"));
+                    let kind = event.get("event").and_then(|e| e.as_str()).unwrap_or_default();
+                    if r.info().requests.contains(&kind) {
+                        let text = match answers.pop_front() {
+                            Some(text) => text,
+                            None => progress.suspend(|| ask(r, &event))?,
+                        };
+                        let (event, data) = parse_answer(r, &text)?;
+                        run.send_json(&event, data).map_err(|e| match e {
+                            SendJsonError::Send(e) => (FAILED, e.to_string()),
+                            other => usage(other),
+                        })?;
+                    }
+                }
                 RunEvent::Finished(RunOutcome::Stopped) => progress.done("done"),
                 RunEvent::Finished(_) => progress.done("failed"),
             }
@@ -222,6 +256,68 @@ fn execute(name: &str, input: &str, timeout: Option<f64>) -> Outcome {
         let text = serde_json::to_string_pretty(&result).unwrap_or_default();
         emit(&format!("{text}\n"))
     })
+}
+
+/// The answer to `request`, read from standard input: after a prompt on a
+/// terminal, as the next line otherwise.
+fn ask(r: &Registration, request: &serde_json::Value) -> Result<String, (u8, String)> {
+    use std::io::{BufRead, IsTerminal};
+    let answers = r.info().answers;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let schemas = r.event_schemas();
+        let mut prompt = format!("\nthe run asks: {}\n", request.get("data").unwrap_or(request));
+        for answer in answers {
+            let schema = schemas.iter().find(|(n, _)| n == answer).map(|(_, s)| s.as_value().to_string());
+            prompt.push_str(&format!("  answer with {answer}: {}\n", schema.unwrap_or_default()));
+        }
+        if answers.len() > 1 {
+            prompt.push_str("  (several types: write {\"event\": \"Type\", \"data\": ..})\n");
+        }
+        prompt.push_str("> ");
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    let read = stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| (FAILED, format!("cannot read standard input: {e}")))?;
+    if read == 0 || line.trim().is_empty() {
+        return Err((
+            NO_ANSWER,
+            format!(
+                "the run asks for input ({}) and nothing answered it; give one with --answer JSON, or on \
+                 standard input",
+                request.get("data").unwrap_or(request)
+            ),
+        ));
+    }
+    Ok(line.trim().to_owned())
+}
+
+/// An answer's event type and data: `{"event": "Type", "data": ..}`, or the
+/// data alone when the workflow takes one answer type.
+fn parse_answer(r: &Registration, text: &str) -> Result<(String, serde_json::Value), (u8, String)> {
+    let answers = r.info().answers;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| usage(format!("the answer is not valid JSON: {e}")))?;
+    if let Some(object) = value.as_object() {
+        if let (2, Some(event), Some(data)) = (object.len(), object.get("event"), object.get("data")) {
+            if let Some(event) = event.as_str() {
+                return Ok((event.to_owned(), data.clone()));
+            }
+        }
+    }
+    match answers {
+        [only] => Ok(((*only).to_owned(), value)),
+        [] => Err(usage(format!("workflow `{}` takes no answers from the caller", r.name()))),
+        several => Err(usage(format!(
+            "workflow `{}` takes several answer types ({}); write {{\"event\": \"Type\", \"data\": ..}}",
+            r.name(),
+            several.join(", ")
+        ))),
+    }
 }
 
 /// One line per step, `name  running 2  done 5`, drawn on standard error
@@ -284,6 +380,11 @@ impl Progress {
         } else {
             let _ = self.bars.println(line);
         }
+    }
+
+    /// Runs `f` with the progress lines cleared, to prompt on the terminal.
+    fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bars.suspend(f)
     }
 
     fn done(&self, how: &str) {

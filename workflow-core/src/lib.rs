@@ -57,7 +57,7 @@ pub use emit::{Branches, Emit, Inject, OneOf, MAX_BRANCHES};
 pub use error::{BoxError, WorkflowError};
 pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, StepFailed, StopEvent};
 pub use journal::RunStore;
-pub use registry::{find, registry, JsonRun, Registration, StartError};
+pub use registry::{find, registry, JsonRun, Registration, SendJsonError, StartError};
 pub use retry::RetryPolicy;
 pub use runtime::{
     Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RecoverError, Recovered, RunCore,
@@ -157,8 +157,16 @@ pub mod __private {
     pub enum Unreachable {}
 
     /// The graph of a workflow whose expansion failed.
-    pub const UNREACHABLE_INFO: WorkflowInfo =
-        WorkflowInfo { name: "<invalid>", start: "", stop: "", events: &[], steps: &[], mermaid: "" };
+    pub const UNREACHABLE_INFO: WorkflowInfo = WorkflowInfo {
+        name: "<invalid>",
+        start: "",
+        stop: "",
+        events: &[],
+        steps: &[],
+        answers: &[],
+        requests: &[],
+        mermaid: "",
+    };
 
     impl serde::Serialize for Unreachable {
         fn serialize<Se: serde::Serializer>(&self, _: Se) -> Result<Se::Ok, Se::Error> {

@@ -230,6 +230,41 @@ impl JsonRun {
     pub fn info(&self) -> &'static WorkflowInfo {
         self.inner.info()
     }
+
+    /// Sends the caller's event `event` (one of [`WorkflowInfo::answers`],
+    /// by name) with `data` into the run, as [`Handler::send_event`] does.
+    pub fn send_json(&self, event: &str, data: Value) -> Result<(), SendJsonError> {
+        self.inner.send(event, data)
+    }
+}
+
+/// Why an event given as JSON could not be sent into a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendJsonError {
+    /// The workflow takes no event of that type from the caller.
+    #[error("workflow `{workflow}` takes no `{event}` from the caller; it takes: {}", answers.join(", "))]
+    NotAnAnswer {
+        /// The workflow.
+        workflow: &'static str,
+        /// The type asked for.
+        event: String,
+        /// The types it takes.
+        answers: Vec<&'static str>,
+    },
+    /// The data does not fit the event type.
+    #[error("invalid `{event}` at `{path}`: {message}")]
+    InvalidData {
+        /// The event type.
+        event: String,
+        /// Where in the data, as `field.list[2]` (`.` for the whole).
+        path: String,
+        /// What was wrong there.
+        message: String,
+    },
+    /// The run could not take it (it has ended).
+    #[error(transparent)]
+    Send(#[from] crate::context::SendError),
 }
 
 impl Stream for JsonRun {
@@ -251,6 +286,7 @@ trait ErasedRun: Send {
     fn poll_output(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Value, WorkflowError>>;
     fn cancel(&self);
     fn info(&self) -> &'static WorkflowInfo;
+    fn send(&self, event: &str, data: Value) -> Result<(), SendJsonError>;
 }
 
 struct Typed<W: Workflow> {
@@ -279,6 +315,24 @@ where
 
     fn info(&self) -> &'static WorkflowInfo {
         W::INFO
+    }
+
+    fn send(&self, event: &str, data: Value) -> Result<(), SendJsonError> {
+        let not_an_answer = || SendJsonError::NotAnAnswer {
+            workflow: W::INFO.name,
+            event: event.to_owned(),
+            answers: W::INFO.answers.to_vec(),
+        };
+        if !W::INFO.answers.contains(&event) {
+            return Err(not_an_answer());
+        }
+        let decoded = W::Event::from_json(event, data).ok_or_else(not_an_answer)?;
+        let wrapped = decoded.map_err(|e| SendJsonError::InvalidData {
+            event: event.to_owned(),
+            path: ".".to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(self.handler.send_wrapped(wrapped)?)
     }
 }
 

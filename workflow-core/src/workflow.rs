@@ -156,6 +156,12 @@ pub struct WorkflowInfo {
     pub events: &'static [&'static str],
     /// Every step, indexed by [`StepId`].
     pub steps: &'static [StepInfo],
+    /// The event types the caller may send in (`HumanResponse<T>`, the
+    /// types of `#[workflow(external = [..])]`, and those steps wait for).
+    pub answers: &'static [&'static str],
+    /// The event types that ask the caller for input (`InputRequired<T>`
+    /// and the types of `#[workflow(requests = [..])]`).
+    pub requests: &'static [&'static str],
     /// The graph as a mermaid `flowchart`.
     pub mermaid: &'static str,
 }

@@ -151,3 +151,90 @@ fn run_shows_live_progress_in_a_terminal() {
     }
     assert!(screen.contains("done 1"), "{screen}");
 }
+
+const REFUND: &str = r#"{"order": "A1", "amount_cents": 1250, "days_since_delivery": 3}"#;
+
+#[test]
+fn a_request_for_input_is_answered_by_the_next_answer() {
+    let out = workflow(&["run", "RefundApproval", "--input", REFUND, "--answer", r#"{"response": "yes"}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let decision: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(decision, serde_json::json!({ "order": "A1", "refunded_cents": 1250, "approved": true }));
+    assert!(stderr(&out).contains(r#"event: {"data":{"request":{"order":"A1""#), "{}", stderr(&out));
+
+    // The full form names the answer type.
+    let full = r#"{"event": "HumanResponse<String>", "data": {"response": "no"}}"#;
+    let out = workflow(&["run", "RefundApproval", "--input", REFUND, "--answer", full]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(r#""approved": false"#), "{}", stdout(&out));
+}
+
+#[test]
+fn without_an_answer_a_request_is_read_from_standard_input() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_workflow"))
+        .args(["run", "RefundApproval", "--input", REFUND])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"{\"response\": \"y\"}\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(r#""approved": true"#), "{}", stdout(&out));
+}
+
+#[test]
+fn a_request_nothing_answers_exits_with_three_and_a_bad_answer_with_two() {
+    // Standard input is empty: nothing will answer.
+    let out = workflow(&["run", "RefundApproval", "--input", REFUND]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nothing answered it; give one with --answer JSON"), "{}", stderr(&out));
+
+    let wrong = r#"{"event": "HumanResponse<bool>", "data": {"response": true}}"#;
+    let out = workflow(&["run", "RefundApproval", "--input", REFUND, "--answer", wrong]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("takes no `HumanResponse<bool>` from the caller; it takes: HumanResponse<String>"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = workflow(&["run", "RefundApproval", "--input", REFUND, "--answer", "{oops"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("the answer is not valid JSON"), "{}", stderr(&out));
+
+    let out = workflow(&["run", "RefundApproval", "--input", REFUND, "--answer", r#"{"response": 5}"#]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("invalid `HumanResponse<String>`"), "{}", stderr(&out));
+}
+
+#[test]
+fn on_a_terminal_a_request_is_a_prompt_showing_the_answer_schema() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    use std::io::Write;
+    let command = format!("{} run RefundApproval --input '{REFUND}'", env!("CARGO_BIN_EXE_workflow"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The terminal takes the line once the prompt is up.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stdin.write_all(b"{\"response\": \"yes\"}\n").unwrap();
+    drop(stdin); // then end of input: a run that did not read the line exits with 3
+    let out = child.wait_with_output().unwrap();
+    let screen = stdout(&out);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("the run asks:"), "{screen}");
+    assert!(screen.contains("answer with HumanResponse<String>:"), "{screen}");
+    assert!(screen.contains(r#""approved": true"#), "{screen}");
+}

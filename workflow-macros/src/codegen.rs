@@ -652,6 +652,8 @@ fn info(ir: &Ir) -> TokenStream {
         }
     });
     let mermaid = ir.graph.mermaid(None);
+    let answers = ir.events.iter().filter(|e| e.answer).map(|e| &e.name);
+    let requests = ir.events.iter().filter(|e| e.request).map(|e| &e.name);
     quote! {
         #rt::WorkflowInfo {
             name: #name,
@@ -659,6 +661,8 @@ fn info(ir: &Ir) -> TokenStream {
             stop: #stop,
             events: &[#(#events),*],
             steps: &[#(#steps),*],
+            answers: &[#(#answers),*],
+            requests: &[#(#requests),*],
             mermaid: #mermaid,
         }
     }

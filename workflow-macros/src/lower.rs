@@ -3,7 +3,7 @@
 
 use quote::format_ident;
 
-use crate::analyze::{is_request, Analysis};
+use crate::analyze::{is_answer, is_request, Analysis};
 use crate::parse::ast::{Arity, EventTy, InputKind, Param, WorkflowDef};
 
 pub struct Ir {
@@ -60,6 +60,8 @@ pub struct EventIr {
     pub waiters: Vec<usize>,
     /// Whether it asks the caller for input.
     pub request: bool,
+    /// Whether the caller may send it in.
+    pub answer: bool,
 }
 
 /// The start or the stop event, and the payload `run` takes or returns.
@@ -168,6 +170,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
     for (i, key) in table.keys.iter().enumerate() {
         let event = EventTy { ty: table.events[i].ty.clone(), key: key.clone() };
         table.events[i].request = is_request(def, &event);
+        table.events[i].answer = is_answer(def, &event);
     }
     let step_failed = table
         .events
@@ -291,6 +294,7 @@ impl EventTable {
             streamers: Vec::new(),
             waiters: Vec::new(),
             request: false,
+            answer: false,
         });
         self.events.len() - 1
     }

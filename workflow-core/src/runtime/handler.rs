@@ -159,6 +159,15 @@ impl<W: Workflow> Handler<W> {
         }
     }
 
+    /// Sends an event of the workflow's own event enum into the run, as
+    /// [`Handler::send_event`] does for one of its types.
+    pub(crate) fn send_wrapped(&self, event: W::Event) -> Result<(), SendError> {
+        match &self.link {
+            Some(link) => link.external(event),
+            None => Err(SendError::RunEnded { event: event.name() }),
+        }
+    }
+
     /// Writes the run down as it is now (see [`Snapshot`]), while it goes on.
     /// Resume it later, here or in another process, with
     /// [`WorkflowExt::resume`]. Fails with [`SnapshotError::Unserializable`],
