@@ -4,7 +4,7 @@
 use futures::StreamExt;
 use serde_json::json;
 use workflow_core::prelude::*;
-use workflow_core::{find, registry, StartError};
+use workflow_core::registry::{find, registry, StartError};
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 struct Order {

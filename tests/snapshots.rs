@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use workflow_core::prelude::*;
-use workflow_core::{Snapshot, SnapshotError};
+use workflow_core::snapshot::{Snapshot, SnapshotError};
 
 // ------------------------------------------------------------ a human in the loop, across processes
 
@@ -308,12 +308,12 @@ async fn wrong_version_workflow_steps_events_and_state_are_each_reported() {
     let mut unclaimed = good.clone();
     unclaimed
         .unclaimed
-        .push(workflow_core::EventData { event: "Refunded".into(), data: serde_json::json!(1) });
+        .push(workflow_core::snapshot::EventData { event: "Refunded".into(), data: serde_json::json!(1) });
     let err = resume_error(unclaimed);
     assert_eq!(err.to_string(), "`Refunded` at `unclaimed[0]` is not a event of workflow `Refund`");
 
     let mut bad_event = good.clone();
-    bad_event.unclaimed.push(workflow_core::EventData {
+    bad_event.unclaimed.push(workflow_core::snapshot::EventData {
         event: "HumanResponse<bool>".into(),
         data: serde_json::json!({ "response": 3 }),
     });
@@ -324,7 +324,7 @@ async fn wrong_version_workflow_steps_events_and_state_are_each_reported() {
     assert!(matches!(&err, SnapshotError::BadData { at, .. } if at == "state.asked"), "{err:?}");
 
     let mut unknown_step = good;
-    unknown_step.inputs.push(workflow_core::PendingInput {
+    unknown_step.inputs.push(workflow_core::snapshot::PendingInput {
         step: "audit".into(),
         attempt: 1,
         batch: None,

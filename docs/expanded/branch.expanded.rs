@@ -428,10 +428,10 @@ const _: () = {
         use ::workflow_core::__private::{ByDefault as _, NoConstructor as _};
         fn start(
             input: ::workflow_core::__private::serde_json::Value,
-            options: ::workflow_core::RunOptions<()>,
+            options: ::workflow_core::__private::RunOptions<()>,
         ) -> ::core::result::Result<
-            ::workflow_core::JsonRun,
-            ::workflow_core::StartError,
+            ::workflow_core::__private::JsonRun,
+            ::workflow_core::__private::StartError,
         > {
             let construct: ::workflow_core::__private::Constructor<Answerer> = (&&::workflow_core::__private::Probe::<
                 Answerer,
@@ -451,7 +451,7 @@ const _: () = {
             ]
         }
         ::workflow_core::__private::inventory::submit! {
-            ::workflow_core::Registration::new(< Answerer as
+            ::workflow_core::__private::Registration::new(< Answerer as
             ::workflow_core::__private::Workflow > ::INFO, ::core::module_path!(),
             ::workflow_core::__private::schema_of:: < String >,
             ::workflow_core::__private::schema_of:: < String >, event_schemas, start,)

@@ -30,9 +30,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use workflow_core::{
-    find, registry, Registration, RunEvent, RunOptions, RunOutcome, SendJsonError, StartError,
-};
+use workflow_core::registry::{find, registry, Registration, SendJsonError, StartError};
+use workflow_core::{RunEvent, RunOptions, RunOutcome};
 
 /// Lists, describes, draws and runs the workflows this program registers.
 #[derive(Debug, Parser)]

@@ -338,7 +338,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
     /// then `.await` it.
     pub fn wait_for_event<T>(&self) -> WaitFor<'_, S, E, T>
     where
-        E: crate::Variant<T>,
+        E: crate::workflow::Variant<T>,
     {
         WaitFor::new(self)
     }
@@ -387,7 +387,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
 
 /// Wraps one of a workflow's event types into the workflow's event enum:
 /// implemented by `#[workflow]` on the enum, once for each event type (and
-/// each `OneOf<..>` a step takes). The way back is [`Variant`](crate::Variant).
+/// each `OneOf<..>` a step takes). The way back is [`Variant`](crate::workflow::Variant).
 #[diagnostic::on_unimplemented(
     message = "`{T}` is not an event of this workflow",
     label = "not one of the workflow's event types",

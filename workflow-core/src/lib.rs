@@ -40,37 +40,29 @@
 
 extern crate self as workflow_core;
 
-mod context;
-mod emit;
+// The API in layers: what writing and running a workflow needs is at the
+// root and in the prelude; snapshots, the registry, durable runs, traces
+// and the contract with generated code are modules of their own; the
+// runtime's internals are not public.
+pub mod context;
+pub mod durable;
+pub mod emit;
 mod error;
 mod event;
-mod journal;
-mod registry;
+pub mod registry;
 mod retry;
 mod runtime;
-mod snapshot;
-mod trace;
-mod workflow;
+pub mod snapshot;
+pub mod trace;
+pub mod workflow;
 
-pub use context::{Collect, Context, ContextError, SendError, WaitError, WaitFor, Wrap};
-pub use emit::{Branches, Emit, Inject, OneOf, MAX_BRANCHES};
+pub use context::{Context, ContextError, SendError, WaitError};
+pub use emit::{Emit, OneOf};
 pub use error::{BoxError, WorkflowError};
 pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, StepFailed, StopEvent};
-pub use journal::RunStore;
-pub use registry::{find, registry, JsonRun, Registration, SendJsonError, StartError};
 pub use retry::RetryPolicy;
-pub use runtime::{
-    Command, CoreOptions, EventStream, Handler, InvocationId, Matcher, RecoverError, Recovered, RunCore,
-    RunEvent, RunOptions, RunOutcome, StepFailure, WaiterId, WorkflowExt,
-};
-pub use snapshot::{
-    BatchData, CollectData, EventData, PendingInput, Snapshot, SnapshotError, SNAPSHOT_FORMAT,
-};
-pub use trace::{RunTrace, Trace};
-pub use workflow::{
-    Dispatch, Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, Workflow, WorkflowEvent,
-    WorkflowInfo,
-};
+pub use runtime::{EventStream, Handler, RunEvent, RunOptions, RunOutcome, WorkflowExt};
+pub use workflow::Workflow;
 
 /// Marks an `impl` block as a workflow; see the crate documentation.
 pub use workflow_macros::workflow;
@@ -126,13 +118,17 @@ pub mod __private {
         type Step;
     }
 
+    pub use crate::context::Wrap;
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
     pub use crate::registry::start_json;
-    pub use crate::{
-        BoxError, Collected, Context, Dispatch, Emit, Emitted, Event, RetryPolicy, Route, StepFailed, StepId,
-        StepInfo, StepInput, StepOutcome, Variant, Workflow, WorkflowEvent, WorkflowInfo, Wrap,
+    pub use crate::registry::{JsonRun, Registration, StartError};
+    pub use crate::workflow::{
+        Dispatch, Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent,
+        WorkflowInfo,
     };
+    pub use crate::RunOptions;
+    pub use crate::{BoxError, Collected, Context, Emit, Event, RetryPolicy, StepFailed, Workflow};
     pub use inventory;
     pub use schemars;
     pub use serde;

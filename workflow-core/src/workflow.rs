@@ -84,7 +84,7 @@ pub trait WorkflowEvent: Clone + Debug + Send + 'static {
 }
 
 /// Reads one of its event types out of a workflow's event enum (the other
-/// way is [`Wrap`](crate::Wrap)).
+/// way is [`Wrap`](crate::context::Wrap)).
 #[diagnostic::on_unimplemented(
     message = "`{T}` is not an event of this workflow",
     label = "`{T}` is not one of the workflow's event types",

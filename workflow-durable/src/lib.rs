@@ -7,7 +7,7 @@
 //! # #[derive(Default)] struct Flow;
 //! # #[workflow] impl Flow { #[step] async fn s(&self, ev: StartEvent<u32>) -> StopEvent<u32> { StopEvent::new(ev.input) } }
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let store: Arc<dyn workflow_core::RunStore> = Arc::new(workflow_durable::SqliteStore::open("runs.db")?);
+//! let store: Arc<dyn workflow_core::durable::RunStore> = Arc::new(workflow_durable::SqliteStore::open("runs.db")?);
 //! // On start-up, finish what the last process left unfinished.
 //! for (key, handler) in Flow.recover(Arc::clone(&store))? {
 //!     println!("{key}: {:?}", handler.await);
@@ -22,7 +22,9 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
-use workflow_core::{BoxError, RunStore, Snapshot};
+use workflow_core::durable::RunStore;
+use workflow_core::snapshot::Snapshot;
+use workflow_core::BoxError;
 
 /// Run journals in a SQLite database file.
 ///

@@ -101,7 +101,7 @@ fn key(n: u64) -> String {
 async fn child_process() {
     let Some(path) = std::env::var_os("WORKFLOW_KILL_CHILD") else { return };
     let store = Arc::new(SqliteStore::open(path).unwrap());
-    let shared: Arc<dyn workflow_core::RunStore> = store.clone();
+    let shared: Arc<dyn workflow_core::durable::RunStore> = store.clone();
     let flow = Arc::new(Relay);
     let mut running = tokio::task::JoinSet::new();
     let finish = |key: String, handler: workflow_core::Handler<Relay>| async move {

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use workflow_core::durable::{RecoverError, RunStore};
 use workflow_core::prelude::*;
-use workflow_core::{BoxError, RecoverError, RunStore, Snapshot};
+use workflow_core::snapshot::Snapshot;
+use workflow_core::BoxError;
 use workflow_durable::{Outcome, SqliteStore};
 
 #[derive(Default)]

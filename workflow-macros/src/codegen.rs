@@ -157,8 +157,8 @@ fn registration(ir: &Ir, self_ty: &syn::Type, name: Option<&str>) -> TokenStream
 
             fn start(
                 input: #rt::serde_json::Value,
-                options: ::workflow_core::RunOptions<()>,
-            ) -> ::core::result::Result<::workflow_core::JsonRun, ::workflow_core::StartError> {
+                options: #rt::RunOptions<()>,
+            ) -> ::core::result::Result<#rt::JsonRun, #rt::StartError> {
                 let construct: #rt::Constructor<#self_ty> = #construct;
                 #rt::start_json::<#self_ty>(construct, input, options)
             }
@@ -168,7 +168,7 @@ fn registration(ir: &Ir, self_ty: &syn::Type, name: Option<&str>) -> TokenStream
             }
 
             #rt::inventory::submit! {
-                ::workflow_core::Registration::new(
+                #rt::Registration::new(
                     <#self_ty as #rt::Workflow>::INFO,
                     ::core::module_path!(),
                     #rt::schema_of::<#input>,

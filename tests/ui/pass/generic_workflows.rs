@@ -70,9 +70,9 @@ async fn main() {
     assert_eq!(counter.run(41).await.unwrap(), 42);
     assert!(Rag::<Fake>::mermaid().contains("retrieve"));
 
-    let names: Vec<&str> = workflow_core::registry().iter().map(|r| r.name()).collect();
+    let names: Vec<&str> = workflow_core::registry::registry().iter().map(|r| r.name()).collect();
     assert!(names.contains(&"Rag<Keyword>") && names.contains(&"Rag<Fake>"), "{names:?}");
     assert!(!names.iter().any(|n| n.starts_with("Counter")), "not registered: {names:?}");
-    let run = workflow_core::find("Rag<Fake>").unwrap().start_json(serde_json::json!("q"), RunOptions::new()).unwrap();
+    let run = workflow_core::registry::find("Rag<Fake>").unwrap().start_json(serde_json::json!("q"), RunOptions::new()).unwrap();
     assert_eq!(run.finish().await.unwrap(), serde_json::json!(2));
 }

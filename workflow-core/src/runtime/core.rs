@@ -345,11 +345,6 @@ impl<W: Workflow> RunCore<W> {
         }
     }
 
-    /// What the run did so far, edge by edge, if the core keeps a trace.
-    pub fn trace(&self) -> Option<&RunTrace> {
-        self.trace.as_deref()
-    }
-
     /// Hands over the trace, at the end of the run.
     pub fn take_trace(&mut self) -> Option<Box<RunTrace>> {
         self.trace.take()

@@ -12,9 +12,7 @@ mod mailbox;
 mod options;
 
 pub(crate) use self::core::CoreParts;
-pub use self::core::{
-    Command, CoreOptions, InvocationId, Matcher, RunCore, RunEvent, RunOutcome, StepFailure, WaiterId,
-};
+pub use self::core::{RunEvent, RunOutcome};
 pub use self::handler::{EventStream, Handler, RecoverError, Recovered, WorkflowExt};
 pub(crate) use self::link::RunLink;
 pub use self::options::RunOptions;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::journal::{state_json, RunStore};
+use crate::durable::{state_json, RunStore};
 use crate::snapshot::SnapshotError;
 
 /// How to run a workflow: its timeout, its context, and what to report.
@@ -102,7 +102,7 @@ impl<S: Serialize> RunOptions<S> {
     /// # use workflow_core::prelude::*;
     /// # #[derive(Default)] struct Flow;
     /// # #[workflow] impl Flow { #[step] async fn s(&self, ev: StartEvent<u32>) -> StopEvent<u32> { StopEvent::new(ev.input) } }
-    /// # async fn demo(store: Arc<dyn workflow_core::RunStore>) -> Result<(), WorkflowError> {
+    /// # async fn demo(store: Arc<dyn workflow_core::durable::RunStore>) -> Result<(), WorkflowError> {
     /// let total = Flow.run_with(7, RunOptions::new().durable(store, "order-42")).await?;
     /// # Ok(()) }
     /// ```
