@@ -35,10 +35,10 @@ impl Briefing {
     /// Sends the parts out of order, with an unrelated event among them.
     #[step(sends = [Weather, News, Noise])]
     async fn fetch(&self, ctx: &Context<()>, _ev: StartEvent<()>) -> Result<Option<Noise>, SendError> {
-        ctx.send_event(News(1))?;
-        ctx.send_event(Noise)?;
-        ctx.send_event(News(2))?;
-        ctx.send_event(Weather("sunny".into()))?;
+        ctx.send_event(News(1));
+        ctx.send_event(Noise);
+        ctx.send_event(News(2));
+        ctx.send_event(Weather("sunny".into()));
         Ok(None)
     }
 
@@ -140,9 +140,9 @@ impl Targeted {
     #[step(sends = [Task, Other])]
     async fn begin(&self, ctx: &Context<()>, ev: StartEvent<u8>) -> Result<Option<Task>, SendError> {
         match ev.input {
-            0 => ctx.send_event_to(TargetedStep::B, Task(1))?,
-            1 => ctx.send_event_to(TargetedStep::B, Other)?,
-            _ => ctx.send_event(Task(2))?,
+            0 => ctx.send_event_to(TargetedStep::B, Task(1)),
+            1 => ctx.send_event_to(TargetedStep::B, Other),
+            _ => ctx.send_event(Task(2)),
         }
         Ok(None)
     }
@@ -210,7 +210,10 @@ impl Sneak {
     /// `Task` is declared for the caller's stream only, not as a send.
     #[step(streams = [Task])]
     async fn sneak(&self, ctx: &Context<()>, _ev: StartEvent<()>) -> Result<StopEvent<()>, SendError> {
-        ctx.send_event(Task(1))?;
+        // Through a variable, the macro cannot see the type: the runtime
+        // fails the step instead.
+        let task = Task(1);
+        ctx.send_event(task);
         Ok(StopEvent::new(()))
     }
 }
@@ -233,7 +236,7 @@ impl Reporter {
         ev: StartEvent<u32>,
     ) -> Result<Emit<(Slow, StopEvent<u32>)>, SendError> {
         for i in 1..=ev.input {
-            ctx.write_event_to_stream(Progress(i))?;
+            ctx.write_event_to_stream(Progress(i));
         }
         if ev.input == 0 {
             return Ok(Emit::new(Slow));
@@ -245,7 +248,7 @@ impl Reporter {
     #[step(streams = [Progress])]
     async fn slow(&self, ctx: &Context<()>, _ev: Slow) -> Result<StopEvent<u32>, SendError> {
         tokio::time::sleep(Duration::from_secs(3600)).await;
-        ctx.write_event_to_stream(Progress(999))?;
+        ctx.write_event_to_stream(Progress(999));
         Ok(StopEvent::new(0))
     }
 }
@@ -281,7 +284,7 @@ impl StopsFirst {
     #[step(streams = [Progress])]
     async fn late(&self, ctx: &Context<()>, _ev: Late) -> Result<Option<StopEvent<()>>, SendError> {
         tokio::time::sleep(Duration::from_millis(30)).await;
-        let _ = ctx.write_event_to_stream(Progress(1));
+        ctx.write_event_to_stream(Progress(1));
         Ok(None)
     }
 }
@@ -717,7 +720,7 @@ impl AwaitsThenStreams {
     async fn work(&self, ctx: &Context<()>, _ev: StartEvent<()>) -> Result<StopEvent<u32>, SendError> {
         tokio::time::sleep(Duration::from_millis(1)).await;
         for i in 0..20 {
-            ctx.write_event_to_stream(Progress(i))?;
+            ctx.write_event_to_stream(Progress(i));
         }
         Ok(StopEvent::new(20))
     }
@@ -798,4 +801,55 @@ async fn a_run_of_light_steps_that_never_stops_still_times_out() {
         "{err:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
+// ------------------------------------------------------------ writes after the end
+
+/// Hands a clone of its context to a task that writes after the run ended.
+struct Lingering {
+    wrote: Arc<tokio::sync::Notify>,
+}
+
+#[workflow]
+impl Lingering {
+    #[step(sends = [Task], streams = [Progress])]
+    async fn first(&self, ctx: &Context, _ev: StartEvent<()>) -> StopEvent<()> {
+        let (ctx, wrote) = (ctx.clone(), Arc::clone(&self.wrote));
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            ctx.write_event_to_stream(Progress(1));
+            ctx.send_event(Task(1));
+            wrote.notify_one();
+        });
+        StopEvent::new(())
+    }
+
+    #[step]
+    async fn task(&self, _ev: Task) -> Option<StopEvent<()>> {
+        None
+    }
+}
+
+#[test]
+fn a_write_or_send_after_the_run_ended_is_dropped_and_traced_never_a_panic() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let flow = Arc::new(Lingering { wrote: Arc::new(tokio::sync::Notify::new()) });
+        let mut handler = Arc::clone(&flow).start(());
+        let events = drain(&mut handler).await;
+        assert!(matches!(events.last(), Some(RunEvent::Finished(RunOutcome::Stopped))), "{events:?}");
+        handler.await.unwrap();
+        // The task wrote after the end (and did not panic: it got here).
+        tokio::time::timeout(Duration::from_secs(5), flow.wrote.notified()).await.unwrap();
+    });
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(log.matches("dropped: the run has ended").count(), 2, "{log}");
 }

@@ -142,7 +142,7 @@ impl Streamer {
     #[step(streams = [Item])]
     async fn produce(&self, ctx: &Context<()>, ev: StartEvent<u64>) -> Result<StopEvent<u64>, SendError> {
         for i in 0..ev.input {
-            ctx.write_event_to_stream(Item(i))?;
+            ctx.write_event_to_stream(Item(i));
         }
         Ok(StopEvent::new(ev.input))
     }

@@ -133,6 +133,17 @@ pub enum SendError {
     },
 }
 
+impl SendError {
+    /// The type of the event that could not be sent.
+    pub fn event(&self) -> &'static str {
+        match self {
+            SendError::Undeclared { event, .. }
+            | SendError::NotAccepted { event, .. }
+            | SendError::RunEnded { event } => event,
+        }
+    }
+}
+
 impl<S: Default> Context<S> {
     /// A context with `S::default()` and an empty store.
     pub fn new() -> Self {
@@ -296,39 +307,76 @@ impl<S, E> Context<S, E> {
 impl<S, E: WorkflowEvent> Context<S, E> {
     /// Sends `event` to every step that consumes its type, as if the step had
     /// returned it. The step must list the type in `#[step(sends = [..])]`,
-    /// so that the graph checks see the edge; a type that is not an event of
-    /// this workflow does not compile.
-    pub fn send_event<T>(&self, event: T) -> Result<(), SendError>
+    /// so that the graph checks see the edge: a type that is not an event of
+    /// this workflow does not compile, an undeclared one does not compile
+    /// where the macro sees its type in the call, and otherwise fails the
+    /// step (with [`SendError::Undeclared`]) when it returns. After the run
+    /// has ended, the event is dropped (and traced): nothing to handle.
+    pub fn send_event<T>(&self, event: T)
     where
         E: Wrap<T>,
     {
-        let (scope, event) = self.checked(E::wrap(event), E::sent_by)?;
-        scope.link.send(scope.invocation, event, None)
+        self.deliver(E::wrap(event), E::sent_by, |scope, event| {
+            scope.link.send(scope.invocation, event, None)
+        });
     }
 
     /// Sends `event` to one step only, named by the generated step enum
-    /// (`MyFlowStep::Rerank`), so that an unknown step does not compile.
-    pub fn send_event_to<T>(&self, step: E::Step, event: T) -> Result<(), SendError>
+    /// (`MyFlowStep::Rerank`), so that an unknown step does not compile. A
+    /// step that does not take the event fails the sending step when it
+    /// returns ([`SendError::NotAccepted`]).
+    pub fn send_event_to<T>(&self, step: E::Step, event: T)
     where
         E: Wrap<T>,
     {
-        let (scope, event) = self.checked(E::wrap(event), E::sent_by)?;
         let target = step.into();
-        if !event.accepted_by(target) {
-            let target = E::INFO.steps[target].name;
-            return Err(SendError::NotAccepted { target, event: event.name() });
-        }
-        scope.link.send(scope.invocation, event, Some(target))
+        self.deliver(E::wrap(event), E::sent_by, |scope, event| {
+            if !event.accepted_by(target) {
+                let target = E::INFO.steps[target].name;
+                return Err(SendError::NotAccepted { target, event: event.name() });
+            }
+            scope.link.send(scope.invocation, event, Some(target))
+        });
     }
 
     /// Writes `event` to the caller's event stream (see `Handler::events`).
-    /// The step must list the type in `#[step(streams = [..])]`.
-    pub fn write_event_to_stream<T>(&self, event: T) -> Result<(), SendError>
+    /// The step must list the type in `#[step(streams = [..])]`, as for
+    /// [`Context::send_event`]. After the run has ended, or once the caller
+    /// has dropped the stream, the event is dropped (and traced).
+    pub fn write_event_to_stream<T>(&self, event: T)
     where
         E: Wrap<T>,
     {
-        let (scope, event) = self.checked(E::wrap(event), E::streamed_by)?;
-        scope.link.stream(scope.invocation, event)
+        self.deliver(E::wrap(event), E::streamed_by, |scope, event| {
+            scope.link.stream(scope.invocation, event)
+        });
+    }
+
+    /// Checks `event` against the step's declarations and hands it to
+    /// `send`; what cannot be carried out is dropped after the run's end, or
+    /// fails the step when it returns.
+    fn deliver(
+        &self,
+        event: E,
+        declared: fn(&E, StepId) -> bool,
+        send: impl FnOnce(&Scope<E>, E) -> Result<(), SendError>,
+    ) {
+        let error = match self.checked(event, declared) {
+            Ok((scope, event)) => match send(scope, event) {
+                Ok(()) => return,
+                Err(error) => error,
+            },
+            Err(error) => error,
+        };
+        match (&error, &self.scope) {
+            (SendError::RunEnded { .. }, _) | (_, None) => {
+                tracing::debug!(event = error.event(), "dropped: the run has ended");
+            }
+            (_, Some(scope)) => {
+                tracing::warn!(%error, "the step breaks its declarations and will fail");
+                scope.link.poison(scope.invocation, error);
+            }
+        }
     }
 
     /// Waits in place for an event of type `T`, typically an answer the

@@ -76,7 +76,7 @@ impl Indexer {
             c.done += 1;
             (c.done, c.total)
         });
-        ctx.write_event_to_stream(Progress { source: ev.source.clone(), done, total })?;
+        ctx.write_event_to_stream(Progress { source: ev.source.clone(), done, total });
         Ok(Indexed { source: ev.source, words })
     }
 

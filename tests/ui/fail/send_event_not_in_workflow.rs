@@ -14,7 +14,9 @@ struct Elsewhere;
 impl Flow {
     #[step(sends = [A])]
     async fn first(&self, ctx: &Context<()>, _ev: StartEvent<u32>) -> Result<Option<A>, SendError> {
-        ctx.send_event(Elsewhere)?;
+        // Through a variable the macro cannot see the type; rustc can.
+        let elsewhere = Elsewhere;
+        ctx.send_event(elsewhere);
         Ok(None)
     }
 

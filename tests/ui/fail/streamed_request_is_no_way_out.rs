@@ -15,7 +15,7 @@ impl Flow {
     // A streamed request goes to the caller; nothing waits for its answer.
     #[step(streams = [InputRequired<String>])]
     async fn spin(&self, ctx: &Context<()>, _ev: Spin) -> Result<Spin, SendError> {
-        ctx.write_event_to_stream(InputRequired::new("more?".to_string()))?;
+        ctx.write_event_to_stream(InputRequired::new("more?".to_string()));
         Ok(Spin)
     }
 }

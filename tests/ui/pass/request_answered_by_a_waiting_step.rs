@@ -24,7 +24,7 @@ impl Flow {
 
     #[step(sends = [Spin], waits = [HumanResponse<u32>])]
     async fn review(&self, ctx: &Context<()>, _ev: Review) -> Result<StopEvent<u32>, WaitError> {
-        ctx.send_event(Spin(0))?;
+        ctx.send_event(Spin(0));
         let answer = ctx.wait_for_event::<HumanResponse<u32>>().await?;
         Ok(StopEvent::new(answer.response))
     }

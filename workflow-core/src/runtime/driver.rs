@@ -331,6 +331,7 @@ impl<W: Workflow> Driver<W> {
                         if self.run.verbose {
                             report(&result);
                         }
+                        let result = self.with_violations(invocation, result);
                         self.core.step_finished(invocation, result, now, &mut self.commands);
                         self.journal_due = true;
                     }
@@ -418,6 +419,20 @@ impl<W: Workflow> Driver<W> {
         Progress::Idle
     }
 
+    /// A step that broke its declarations (sent or streamed what it did not
+    /// declare, or sent to a step that does not take it) fails, however it
+    /// returned.
+    fn with_violations(
+        &self,
+        invocation: InvocationId,
+        result: Result<Emitted<W::Event>, StepFailure>,
+    ) -> Result<Emitted<W::Event>, StepFailure> {
+        match (self.run.link.take_violation(invocation), result) {
+            (Some(error), Ok(_)) => Err(StepFailure::Error(Box::new(error))),
+            (_, result) => result,
+        }
+    }
+
     /// The verbose mode's line about an invocation that starts.
     fn announce(&self, call: Call) {
         if self.run.verbose {
@@ -453,6 +468,7 @@ impl<W: Workflow> Driver<W> {
                 if self.run.verbose {
                     report(&result);
                 }
+                let result = self.with_violations(invocation, result);
                 self.core.step_finished(invocation, result, now, &mut self.commands);
                 self.journal_due = true;
             }
@@ -550,6 +566,9 @@ impl<W: Workflow> Driver<W> {
         timed: bool,
     ) -> impl std::future::Future<Output = Completion<W::Event>> + Send + 'static {
         let Call { invocation, step, worker, attempt } = call;
+        // A violation left by an earlier holder of this id (a context a
+        // step moved to a task that outlived it) is not this one's.
+        let _ = self.run.link.take_violation(invocation);
         let name = W::INFO.steps[step].name;
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
         let context = self.run.lease.context().scoped(scope);

@@ -1,6 +1,6 @@
 //! The channel from a run's steps and its caller to its driver.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::oneshot;
@@ -37,11 +37,22 @@ pub(crate) struct RunLink<E> {
     /// `ctx.collect_events` buffers, per step (grown on first use).
     pub(crate) collected: Mutex<Vec<Vec<E>>>,
     next_waiter: AtomicU64,
+    /// Sends and stream writes a step made against its declarations: the
+    /// step fails with the first when it returns. Counted, so that the hot
+    /// path reads an atomic, not a lock.
+    violations: Mutex<Vec<(InvocationId, SendError)>>,
+    violations_pending: AtomicUsize,
 }
 
 impl<E: WorkflowEvent> RunLink<E> {
     pub(crate) fn new() -> Self {
-        Self { inbox: Mailbox::new(), collected: Mutex::new(Vec::new()), next_waiter: AtomicU64::new(0) }
+        Self {
+            inbox: Mailbox::new(),
+            collected: Mutex::new(Vec::new()),
+            next_waiter: AtomicU64::new(0),
+            violations: Mutex::new(Vec::new()),
+            violations_pending: AtomicUsize::new(0),
+        }
     }
 
     fn post(&self, message: Inbound<E>, event: &'static str) -> Result<(), SendError> {
@@ -76,6 +87,27 @@ impl<E: WorkflowEvent> RunLink<E> {
 }
 
 impl<E> RunLink<E> {
+    /// Records that invocation `from` broke its declarations with `error`;
+    /// the first one is its failure when it returns.
+    pub(crate) fn poison(&self, from: InvocationId, error: SendError) {
+        let mut violations = self.violations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !violations.iter().any(|(i, _)| *i == from) {
+            violations.push((from, error));
+            self.violations_pending.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// The violation of invocation `of`, if it made one; forgets it.
+    pub(crate) fn take_violation(&self, of: InvocationId) -> Option<SendError> {
+        if self.violations_pending.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut violations = self.violations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = violations.iter().position(|(i, _)| *i == of)?;
+        self.violations_pending.fetch_sub(1, Ordering::Release);
+        Some(violations.swap_remove(at).1)
+    }
+
     pub(crate) fn unwait(&self, waiter: WaiterId) {
         let _ = self.inbox.send(Inbound::Unwait(waiter));
     }

@@ -80,6 +80,9 @@ pub struct Step {
     pub ident: syn::Ident,
     /// The method's name without `r#`: `match` for `r#match`.
     pub name: String,
+    /// Whether its body sends or streams a type it does not declare (an
+    /// error already reported; the graph checks are then skipped).
+    pub undeclared: bool,
     /// Its variant in the generated step enum: `CheckAnswer` for `check_answer`.
     pub variant: syn::Ident,
     pub num_workers: usize,

@@ -52,7 +52,10 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
         step_methods.push(method.sig.ident.clone());
         reject_cfg(method, cx);
         match step::parse_step(method, attr::step_args(&step_attr, cx), cx) {
-            Some(step) => steps.push(step),
+            Some(step) => {
+                incomplete |= step.undeclared;
+                steps.push(step);
+            }
             None => {
                 incomplete = true;
                 let quiet = Ctxt::new();

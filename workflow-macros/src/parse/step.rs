@@ -144,6 +144,10 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         }
     }
     undeclared_waits(method, &args.waits, cx);
+    let returned: Vec<EventTy> = output.as_ref().map(|o| o.shape.events().to_vec()).unwrap_or_default();
+    // The graph would miss the undeclared edges and report their
+    // consequences too: the declaration error is the one to show.
+    let undeclared = undeclared_sends(method, &returned, &args.sends, &args.streams, cx);
     let Some(event) = event else {
         if rejected_event {
             return None; // the parameter's own error says what is wrong
@@ -163,6 +167,7 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
     };
     Some(Step {
         ident: name.clone(),
+        undeclared,
         name: unraw,
         variant,
         num_workers: args.num_workers,
@@ -229,6 +234,83 @@ fn ungroup(ty: &syn::Type) -> &syn::Type {
 
 fn is_context_path(ty: &syn::Type) -> bool {
     last_segment(ty).is_some_and(|s| s.ident == "Context")
+}
+
+/// Every `send_event`, `send_event_to` and `write_event_to_stream` in the
+/// step's body whose event's type can be read off the call (`Job { .. }`,
+/// `Job(..)`, `Job`, `Job::new(..)`) and that the step does not declare:
+/// the macro sees these, so they do not compile (the runtime fails the
+/// step for the others).
+fn undeclared_sends(
+    method: &syn::ImplItemFn,
+    returned: &[EventTy],
+    sends: &[EventTy],
+    streams: &[EventTy],
+    cx: &Ctxt,
+) -> bool {
+    struct Finder<'a> {
+        sendable: Vec<String>,
+        streamable: Vec<String>,
+        step: &'a syn::Ident,
+        cx: &'a Ctxt,
+        found: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            let method = call.method.to_string();
+            let (arg, stream) = match method.as_str() {
+                "send_event" => (call.args.first(), false),
+                "send_event_to" => (call.args.iter().nth(1), false),
+                "write_event_to_stream" => (call.args.first(), true),
+                _ => (None, false),
+            };
+            if let Some(name) = arg.and_then(visible_type) {
+                let (declared, key) =
+                    if stream { (&self.streamable, "streams") } else { (&self.sendable, "sends") };
+                if !declared.contains(&name) {
+                    self.found = true;
+                    let step = self.step;
+                    self.cx.error_spanned_by(
+                        arg,
+                        format!(
+                            "step `{step}` passes `{name}` to `ctx.{method}` but does not declare it; add it to \
+                             `#[step({key} = [..])]`"
+                        ),
+                    );
+                }
+            }
+            syn::visit::visit_expr_method_call(self, call);
+        }
+    }
+    let base = |e: &EventTy| e.last_segment().map(|s| s.ident.to_string());
+    let sendable = returned.iter().chain(sends).filter_map(base).collect();
+    let streamable = streams.iter().filter_map(base).collect();
+    let mut finder = Finder { sendable, streamable, step: &method.sig.ident, cx, found: false };
+    syn::visit::Visit::visit_block(&mut finder, &method.block);
+    finder.found
+}
+
+/// The type an expression builds, when it says so: `Job { .. }`, `Job(..)`,
+/// `Job` or `Job::new(..)` (by the type's last path segment).
+fn visible_type(expr: &syn::Expr) -> Option<String> {
+    let capitalized = |ident: &syn::Ident| ident.to_string().chars().next().is_some_and(char::is_uppercase);
+    match expr {
+        syn::Expr::Struct(s) => s.path.segments.last().map(|s| s.ident.to_string()),
+        syn::Expr::Call(call) => match &*call.func {
+            syn::Expr::Path(p) => {
+                let segments: Vec<&syn::PathSegment> = p.path.segments.iter().collect();
+                match segments.as_slice() {
+                    [.., last] if capitalized(&last.ident) => Some(last.ident.to_string()),
+                    [.., ty, _] if capitalized(&ty.ident) => Some(ty.ident.to_string()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+        syn::Expr::Path(p) => p.path.get_ident().filter(|i| capitalized(i)).map(ToString::to_string),
+        syn::Expr::Paren(p) => visible_type(&p.expr),
+        _ => None,
+    }
 }
 
 fn has_receiver(sig: &syn::Signature) -> bool {
