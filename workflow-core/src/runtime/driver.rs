@@ -331,7 +331,8 @@ impl<W: Workflow> Driver<W> {
                         if self.run.verbose {
                             report(&result);
                         }
-                        let result = self.with_violations(invocation, result);
+                        let mut result = result;
+                        self.fail_on_violation(invocation, &mut result);
                         self.core.step_finished(invocation, result, now, &mut self.commands);
                         self.journal_due = true;
                     }
@@ -422,14 +423,16 @@ impl<W: Workflow> Driver<W> {
     /// A step that broke its declarations (sent or streamed what it did not
     /// declare, or sent to a step that does not take it) fails, however it
     /// returned.
-    fn with_violations(
+    #[inline]
+    fn fail_on_violation(
         &self,
         invocation: InvocationId,
-        result: Result<Emitted<W::Event>, StepFailure>,
-    ) -> Result<Emitted<W::Event>, StepFailure> {
-        match (self.run.link.take_violation(invocation), result) {
-            (Some(error), Ok(_)) => Err(StepFailure::Error(Box::new(error))),
-            (_, result) => result,
+        result: &mut Result<Emitted<W::Event>, StepFailure>,
+    ) {
+        if let Some(error) = self.run.link.take_violation(invocation) {
+            if result.is_ok() {
+                *result = Err(StepFailure::Error(Box::new(error)));
+            }
         }
     }
 
@@ -468,7 +471,8 @@ impl<W: Workflow> Driver<W> {
                 if self.run.verbose {
                     report(&result);
                 }
-                let result = self.with_violations(invocation, result);
+                let mut result = result;
+                self.fail_on_violation(invocation, &mut result);
                 self.core.step_finished(invocation, result, now, &mut self.commands);
                 self.journal_due = true;
             }

@@ -98,10 +98,16 @@ impl<E> RunLink<E> {
     }
 
     /// The violation of invocation `of`, if it made one; forgets it.
+    #[inline]
     pub(crate) fn take_violation(&self, of: InvocationId) -> Option<SendError> {
         if self.violations_pending.load(Ordering::Acquire) == 0 {
             return None;
         }
+        self.take_violation_slow(of)
+    }
+
+    #[cold]
+    fn take_violation_slow(&self, of: InvocationId) -> Option<SendError> {
         let mut violations = self.violations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let at = violations.iter().position(|(i, _)| *i == of)?;
         self.violations_pending.fetch_sub(1, Ordering::Release);
