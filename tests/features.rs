@@ -660,8 +660,8 @@ impl std::io::Write for Buffer {
     }
 }
 
-#[test]
-fn every_run_and_step_invocation_has_a_tracing_span() {
+/// What `run` traces at debug level, on a current-thread runtime.
+fn traced<F: std::future::Future>(run: impl FnOnce() -> F) -> String {
     let buffer = Buffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -671,8 +671,14 @@ fn every_run_and_step_invocation_has_a_tracing_span() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async { Search.run(2).await.unwrap() });
+    runtime.block_on(run());
     let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    log
+}
+
+#[test]
+fn every_run_and_step_invocation_has_a_tracing_span() {
+    let log = traced(|| async { Search.run(2).await.unwrap() });
     assert!(log.contains(r#"workflow_run{workflow="Search" run_id="#), "{log}");
     assert!(log.contains(r#"workflow_step{step="search" worker=0 attempt=1}: "#), "{log}");
     assert!(log.contains("step finished succeeded=true"), "{log}");
@@ -832,16 +838,7 @@ impl Lingering {
 
 #[test]
 fn a_write_or_send_after_the_run_ended_is_dropped_and_traced_never_a_panic() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
+    let log = traced(|| async {
         let flow = Arc::new(Lingering { wrote: Arc::new(tokio::sync::Notify::new()) });
         let mut handler = Arc::clone(&flow).start(());
         let events = drain(&mut handler).await;
@@ -850,6 +847,5 @@ fn a_write_or_send_after_the_run_ended_is_dropped_and_traced_never_a_panic() {
         // The task wrote after the end (and did not panic: it got here).
         tokio::time::timeout(Duration::from_secs(5), flow.wrote.notified()).await.unwrap();
     });
-    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     assert_eq!(log.matches("dropped: the run has ended").count(), 2, "{log}");
 }

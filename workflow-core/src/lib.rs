@@ -45,10 +45,10 @@ extern crate self as workflow_core;
 // and the contract with generated code are modules of their own; the
 // runtime's internals are not public.
 pub mod context;
-pub mod durable;
 pub mod emit;
 mod error;
 mod event;
+mod journal;
 pub mod registry;
 mod retry;
 mod runtime;
@@ -63,6 +63,13 @@ pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, Step
 pub use retry::RetryPolicy;
 pub use runtime::{EventStream, Handler, RunEvent, RunOptions, RunOutcome, WorkflowExt};
 pub use workflow::Workflow;
+
+/// Durable runs: where they journal themselves ([`RunStore`](durable::RunStore);
+/// `RunOptions::durable` starts one) and what recovering them gives.
+pub mod durable {
+    pub use crate::journal::RunStore;
+    pub use crate::runtime::{RecoverError, Recovered};
+}
 
 /// Marks an `impl` block as a workflow; see the crate documentation.
 pub use workflow_macros::workflow;

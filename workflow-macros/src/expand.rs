@@ -68,12 +68,8 @@ fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[Reported]) -> Toke
     let mut firsts: Vec<(String, syn::Type)> = Vec::new();
     // A type naming a parameter of a generic impl cannot be checked outside it
     // (and is an error of its own).
-    let params: Vec<String> = def.item.generics.type_params().map(|p| p.ident.to_string()).collect();
-    let names_a_parameter = |ty: &syn::Type| {
-        let text = quote::ToTokens::to_token_stream(ty).to_string();
-        text.split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| params.iter().any(|p| p == w))
-    };
-    for ty in def.event_types().into_iter().filter(|ty| !names_a_parameter(ty)) {
+    let names_a_parameter = |ty: &syn::Type| def.type_parameter_in(ty).is_some();
+    for ty in def.events().into_iter().map(|e| &e.ty).filter(|ty| !names_a_parameter(ty)) {
         let key = EventTy::new(ty.clone()).key;
         if !firsts.iter().any(|(k, _)| *k == key) {
             firsts.push((key, ty.clone()));

@@ -12,7 +12,7 @@
 use quote::ToTokens;
 
 use crate::internals::Ctxt;
-use crate::parse::ast::{EventTy, WorkflowDef};
+use crate::parse::ast::WorkflowDef;
 
 /// A type's path structure, as far as identity needs it.
 #[derive(Debug, PartialEq)]
@@ -98,7 +98,7 @@ struct Spelling {
 /// spellings rustc must confirm are one type: (the kept one, another).
 pub fn resolve(def: &mut WorkflowDef, cx: &Ctxt) -> Vec<(syn::Type, syn::Type)> {
     let mut spellings: Vec<Spelling> = Vec::new();
-    for event in events_mut(def) {
+    for event in def.events_mut() {
         if !spellings.iter().any(|s| s.key == event.key) {
             let shape = Shape::of(&event.ty);
             spellings.push(Spelling { key: event.key.clone(), ty: event.ty.clone(), shape });
@@ -158,30 +158,12 @@ pub fn resolve(def: &mut WorkflowDef, cx: &Ctxt) -> Vec<(syn::Type, syn::Type)> 
             confirm.push((spellings[kept].ty.clone(), spellings[i].ty.clone()));
         }
     }
-    for event in events_mut(def) {
+    for event in def.events_mut() {
         if let Some((_, kept)) = renamed.iter().find(|(from, _)| *from == event.key) {
             event.key = kept.clone();
         }
     }
     confirm
-}
-
-/// Every event type the definition names, in order of appearance.
-fn events_mut(def: &mut WorkflowDef) -> Vec<&mut EventTy> {
-    let args = &mut def.args;
-    let mut all: Vec<&mut EventTy> = Vec::new();
-    all.extend(args.start.iter_mut());
-    all.extend(args.stop.iter_mut());
-    all.extend(args.external.iter_mut());
-    all.extend(args.requests.iter_mut());
-    for step in &mut def.steps {
-        all.extend(step.input.events.iter_mut());
-        all.extend(step.output.shape.events.iter_mut());
-        all.extend(step.sends.iter_mut());
-        all.extend(step.streams.iter_mut());
-        all.extend(step.waits.iter_mut());
-    }
-    all
 }
 
 #[cfg(test)]

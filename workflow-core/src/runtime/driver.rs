@@ -23,8 +23,8 @@ use super::mailbox::Mailbox;
 use super::options::RunOptions;
 use crate::context::lock;
 use crate::context::{Lease, Scope};
-use crate::durable::Journal;
 use crate::error::WorkflowError;
+use crate::journal::Journal;
 use crate::snapshot::{compose, event_data, CollectData, SnapshotError};
 use crate::trace::Trace;
 use crate::workflow::{Emitted, StepId, StepInput, Workflow, WorkflowEvent};
@@ -75,7 +75,7 @@ impl<W: Workflow> Run<W> {
             store: d.store,
             key: d.key,
             state: d.state,
-            output: crate::durable::output_json::<W::Output>,
+            output: crate::journal::output_json::<W::Output>,
         });
         let context = options.context.unwrap_or_default();
         let lease = context.lease(W::INFO.name)?;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::durable::{state_json, RunStore};
+use crate::journal::{state_json, RunStore};
 use crate::snapshot::SnapshotError;
 
 /// How to run a workflow: its timeout, its context, and what to report.

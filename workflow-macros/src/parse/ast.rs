@@ -106,15 +106,50 @@ pub struct Step {
 }
 
 impl WorkflowDef {
-    /// Every event type the definition names, in order of appearance.
-    pub fn event_types(&self) -> Vec<&syn::Type> {
+    /// Every event type the definition names, in order of appearance: the
+    /// workflow's arguments, then each step's input, output, sends, streams
+    /// and waits.
+    pub fn events(&self) -> Vec<&EventTy> {
         let args = &self.args;
         let mut all: Vec<&EventTy> = Vec::new();
         all.extend(args.start.iter().chain(&args.stop).chain(&args.external).chain(&args.requests));
         for step in &self.steps {
             all.extend(step.consumes().iter().chain(step.produces()).chain(&step.streams).chain(&step.waits));
         }
-        all.into_iter().map(|e| &e.ty).collect()
+        all
+    }
+
+    /// [`WorkflowDef::events`], to rewrite their keys.
+    pub fn events_mut(&mut self) -> Vec<&mut EventTy> {
+        let args = &mut self.args;
+        let mut all: Vec<&mut EventTy> = Vec::new();
+        all.extend(
+            args.start.iter_mut().chain(&mut args.stop).chain(&mut args.external).chain(&mut args.requests),
+        );
+        for step in &mut self.steps {
+            all.extend(step.input.events.iter_mut().chain(&mut step.output.shape.events));
+            all.extend(step.sends.iter_mut().chain(&mut step.streams).chain(&mut step.waits));
+        }
+        all
+    }
+
+    /// The impl's type parameter that `ty` names, if any (`R` in
+    /// `StopEvent<R::Answer>`): such a type differs between instantiations.
+    pub fn type_parameter_in(&self, ty: &syn::Type) -> Option<syn::Ident> {
+        fn flatten(tree: proc_macro2::TokenTree) -> Vec<proc_macro2::TokenTree> {
+            match tree {
+                proc_macro2::TokenTree::Group(g) => g.stream().into_iter().flat_map(flatten).collect(),
+                other => vec![other],
+            }
+        }
+        let params: Vec<&syn::Ident> = self.item.generics.type_params().map(|p| &p.ident).collect();
+        if params.is_empty() {
+            return None;
+        }
+        ty.to_token_stream().into_iter().flat_map(flatten).find_map(|t| match t {
+            proc_macro2::TokenTree::Ident(i) if params.iter().any(|p| **p == i) => Some(i),
+            _ => None,
+        })
     }
 }
 

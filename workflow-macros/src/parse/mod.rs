@@ -69,14 +69,13 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
     }
     drop_duplicate_steps(&mut item, &mut steps, cx, &mut incomplete);
     generated_fn_clash(&item, &args, cx);
-    events_mentioning_parameters(&item.generics, &steps, &args, cx);
     if !found_step && item.trait_.is_none() {
         cx.error_spanned_by(
             &item.self_ty,
             format!("workflow `{name}` has no steps: mark its async methods with `#[step]`"),
         );
     }
-    WorkflowDef {
+    let def = WorkflowDef {
         item,
         name,
         args,
@@ -85,7 +84,9 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
         incomplete,
         unreadable_returns,
         same_types: Vec::new(),
-    }
+    };
+    events_mentioning_parameters(&def, cx);
+    def
 }
 
 /// Type parameters are fine (they are how a workflow is handed its LLM
@@ -116,47 +117,23 @@ fn check_generics(generics: &syn::Generics, cx: &Ctxt) {
 
 /// Events are shared by every instantiation of a generic workflow (one
 /// event enum): an event type that names a type parameter is an error.
-fn events_mentioning_parameters(generics: &syn::Generics, steps: &[Step], args: &WorkflowArgs, cx: &Ctxt) {
-    let params: Vec<&syn::Ident> = generics.type_params().map(|p| &p.ident).collect();
-    if params.is_empty() {
-        return;
-    }
-    let mentions = |ty: &syn::Type| -> Option<String> {
-        let words = quote::ToTokens::to_token_stream(ty).into_iter().flat_map(flatten);
-        words
-            .filter_map(|t| match t {
-                proc_macro2::TokenTree::Ident(i) if params.iter().any(|p| **p == i) => Some(i.to_string()),
-                _ => None,
-            })
-            .next()
-    };
-    let mut reported: Vec<String> = Vec::new();
-    let all = args.start.iter().chain(&args.stop).chain(&args.external).chain(&args.requests).chain(
-        steps.iter().flat_map(|s| s.consumes().iter().chain(s.produces()).chain(&s.streams).chain(&s.waits)),
-    );
-    for event in all {
-        if let Some(param) = mentions(&event.ty) {
-            if reported.contains(&event.key) {
-                continue;
-            }
-            reported.push(event.key.clone());
-            cx.error_spanned_by(
-                &event.ty,
-                format!(
-                    "event type `{}` names the workflow's type parameter `{param}`, but events are the same for \
-                     every instantiation (one generated event enum); use a concrete type here (say \
-                     `String`), and convert to or from `{param}`'s types inside the step",
-                    event.key
-                ),
-            );
+fn events_mentioning_parameters(def: &WorkflowDef, cx: &Ctxt) {
+    let mut reported: Vec<&str> = Vec::new();
+    for event in def.events() {
+        let Some(param) = def.type_parameter_in(&event.ty) else { continue };
+        if reported.contains(&event.key.as_str()) {
+            continue;
         }
-    }
-}
-
-fn flatten(tree: proc_macro2::TokenTree) -> Vec<proc_macro2::TokenTree> {
-    match tree {
-        proc_macro2::TokenTree::Group(g) => g.stream().into_iter().flat_map(flatten).collect(),
-        other => vec![other],
+        reported.push(&event.key);
+        cx.error_spanned_by(
+            &event.ty,
+            format!(
+                "event type `{}` names the workflow's type parameter `{param}`, but events are the same for \
+                 every instantiation (one generated event enum); use a concrete type here (say \
+                 `String`), and convert to or from `{param}`'s types inside the step",
+                event.key
+            ),
+        );
     }
 }
 

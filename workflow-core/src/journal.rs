@@ -14,8 +14,6 @@ use crate::error::BoxError;
 use crate::snapshot::{Snapshot, SnapshotError};
 use crate::workflow::Workflow;
 
-pub use crate::runtime::{RecoverError, Recovered};
-
 /// Where durable runs keep their journals.
 pub trait RunStore: Send + Sync + 'static {
     /// Replaces the journal of run `key` (of workflow `workflow`) with `snapshot`.
