@@ -93,7 +93,7 @@ impl<S> RunOptions<S> {
 impl<S: Serialize> RunOptions<S> {
     /// Makes the run durable: it journals itself to `store` under `key`
     /// when it starts and at every step boundary, and records how it ended,
-    /// so that if the process dies, [`WorkflowExt::recover`](crate::WorkflowExt::recover)
+    /// so that if the process dies, `WorkflowExt::recover`
     /// in the next one finishes it. Steps that were running when the process
     /// died run again from the top (at least once); finished steps do not.
     ///
