@@ -2,19 +2,22 @@
 //! and, inside a step, the handle on the run: send, stream, wait, collect.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::contract::{InvocationId, StepId, Variant, WorkflowEvent};
 use crate::error::WorkflowError;
-use crate::runtime::RunLink;
-use crate::workflow::{StepId, WorkflowEvent};
+use crate::link::RunLink;
+use crate::sync::lock;
 
 mod collect;
 mod wait;
 
+pub use crate::contract::Wrap;
+pub use crate::error::SendError;
 pub use collect::Collect;
 pub use wait::{WaitError, WaitFor};
 
@@ -47,7 +50,7 @@ struct Shared<S> {
 /// What a step's context knows of the invocation it was given to.
 pub(crate) struct Scope<E> {
     pub(crate) link: Arc<RunLink<E>>,
-    pub(crate) invocation: usize,
+    pub(crate) invocation: InvocationId,
     pub(crate) step: StepId,
     pub(crate) worker: usize,
     pub(crate) attempt: u32,
@@ -100,48 +103,6 @@ pub enum ContextError {
         #[source]
         source: serde_json::Error,
     },
-}
-
-/// Why an event could not be sent into a run.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// The step did not declare the event it sends.
-    #[error(
-        "step `{step}` sends `{event}` but does not declare it; list it in the step's \
-         `#[step(sends = [..])]` to send it to steps, or `streams = [..]` to write it to the caller's stream"
-    )]
-    Undeclared {
-        /// The sending step.
-        step: &'static str,
-        /// The event's type.
-        event: &'static str,
-    },
-    /// A targeted send named a step that does not take the event.
-    #[error("step `{target}` does not consume `{event}`; send it to a step that takes `ev: {event}`")]
-    NotAccepted {
-        /// The step named as target.
-        target: &'static str,
-        /// The event's type.
-        event: &'static str,
-    },
-    /// The run is over (or this context is not a step's).
-    #[error("the run has ended, so `{event}` cannot be sent into it")]
-    RunEnded {
-        /// The event's type.
-        event: &'static str,
-    },
-}
-
-impl SendError {
-    /// The type of the event that could not be sent.
-    pub fn event(&self) -> &'static str {
-        match self {
-            SendError::Undeclared { event, .. }
-            | SendError::NotAccepted { event, .. }
-            | SendError::RunEnded { event } => event,
-        }
-    }
 }
 
 impl<S: Default> Context<S> {
@@ -386,7 +347,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
     /// then `.await` it.
     pub fn wait_for_event<T>(&self) -> WaitFor<'_, S, E, T>
     where
-        E: crate::workflow::Variant<T>,
+        E: Variant<T>,
     {
         WaitFor::new(self)
     }
@@ -433,19 +394,6 @@ impl<S, E: WorkflowEvent> Context<S, E> {
     }
 }
 
-/// Wraps one of a workflow's event types into the workflow's event enum:
-/// implemented by `#[workflow]` on the enum, once for each event type (and
-/// each `OneOf<..>` a step takes). The way back is [`Variant`](crate::workflow::Variant).
-#[diagnostic::on_unimplemented(
-    message = "`{T}` is not an event of this workflow",
-    label = "not one of the workflow's event types",
-    note = "only types that appear in the workflow's step signatures (or their `sends`/`streams` lists) can be sent"
-)]
-pub trait Wrap<T>: Sized {
-    /// Wraps `event` in the enum.
-    fn wrap(event: T) -> Self;
-}
-
 /// A run's exclusive claim on a [`Context`].
 pub(crate) struct Lease<S> {
     context: Context<S>,
@@ -469,12 +417,6 @@ fn decode<T: DeserializeOwned>(key: &str, json: Value) -> Result<T, ContextError
         expected: std::any::type_name::<T>(),
         source,
     })
-}
-
-/// Locks, recovering from poison: a step that panicked mid-edit fails its own
-/// run, and the next run must still be able to use the context.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

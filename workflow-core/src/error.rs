@@ -1,4 +1,4 @@
-//! The errors a run can end with.
+//! The errors a run can end with, and those of sending an event into one.
 
 use std::fmt;
 use std::time::Duration;
@@ -119,6 +119,48 @@ impl WorkflowError {
         match self {
             Self::StepFailed { step, .. } | Self::StepPanicked { step, .. } => Some(step),
             _ => None,
+        }
+    }
+}
+
+/// Why an event could not be sent into a run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The step did not declare the event it sends.
+    #[error(
+        "step `{step}` sends `{event}` but does not declare it; list it in the step's \
+         `#[step(sends = [..])]` to send it to steps, or `streams = [..]` to write it to the caller's stream"
+    )]
+    Undeclared {
+        /// The sending step.
+        step: &'static str,
+        /// The event's type.
+        event: &'static str,
+    },
+    /// A targeted send named a step that does not take the event.
+    #[error("step `{target}` does not consume `{event}`; send it to a step that takes `ev: {event}`")]
+    NotAccepted {
+        /// The step named as target.
+        target: &'static str,
+        /// The event's type.
+        event: &'static str,
+    },
+    /// The run is over (or this context is not a step's).
+    #[error("the run has ended, so `{event}` cannot be sent into it")]
+    RunEnded {
+        /// The event's type.
+        event: &'static str,
+    },
+}
+
+impl SendError {
+    /// The type of the event that could not be sent.
+    pub fn event(&self) -> &'static str {
+        match self {
+            SendError::Undeclared { event, .. }
+            | SendError::NotAccepted { event, .. }
+            | SendError::RunEnded { event } => event,
         }
     }
 }

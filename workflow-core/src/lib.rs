@@ -45,14 +45,16 @@ extern crate self as workflow_core;
 // and the contract with generated code are modules of their own; the
 // runtime's internals are not public.
 pub mod context;
+mod contract;
 pub mod emit;
 mod error;
 mod event;
-mod journal;
+mod link;
 pub mod registry;
 mod retry;
 mod runtime;
 pub mod snapshot;
+mod sync;
 pub mod trace;
 pub mod workflow;
 
@@ -67,8 +69,7 @@ pub use workflow::Workflow;
 /// Durable runs: where they journal themselves ([`RunStore`](durable::RunStore);
 /// `RunOptions::durable` starts one) and what recovering them gives.
 pub mod durable {
-    pub use crate::journal::RunStore;
-    pub use crate::runtime::{RecoverError, Recovered};
+    pub use crate::runtime::{RecoverError, Recovered, RunStore};
 }
 
 /// Marks an `impl` block as a workflow; see the crate documentation.
@@ -125,15 +126,14 @@ pub mod __private {
         type Step;
     }
 
-    pub use crate::context::Wrap;
+    pub use crate::contract::{
+        Dispatch, Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent,
+        WorkflowInfo, Wrap,
+    };
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
     pub use crate::registry::start_json;
     pub use crate::registry::{JsonRun, Registration, StartError};
-    pub use crate::workflow::{
-        Dispatch, Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent,
-        WorkflowInfo,
-    };
     pub use crate::RunOptions;
     pub use crate::{BoxError, Collected, Context, Emit, Event, RetryPolicy, StepFailed, Workflow};
     pub use inventory;

@@ -11,9 +11,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{BoxError, WorkflowError};
+use crate::contract::{WorkflowEvent, WorkflowInfo};
+use crate::error::{BoxError, SendError, WorkflowError};
 use crate::runtime::{Handler, RunEvent, RunOptions, WorkflowExt};
-use crate::workflow::{Workflow, WorkflowEvent, WorkflowInfo};
+use crate::workflow::Workflow;
 
 /// One registered workflow: its graph, its schemas, and a way to run it from JSON.
 pub struct Registration {
@@ -264,7 +265,7 @@ pub enum SendJsonError {
     },
     /// The run could not take it (it has ended).
     #[error(transparent)]
-    Send(#[from] crate::context::SendError),
+    Send(#[from] SendError),
 }
 
 impl Stream for JsonRun {

@@ -104,7 +104,17 @@ impl RetryPolicy {
         error: &BoxError,
         random: f64,
     ) -> Option<Duration> {
-        if attempts >= self.max_attempts || self.retry_if.is_some_and(|retry| !retry(error)) {
+        self.retries(error).then(|| self.delay_after(attempts, elapsed, random)).flatten()
+    }
+
+    /// Whether this policy retries `error` at all (its `retry_if`).
+    pub(crate) fn retries(&self, error: &BoxError) -> bool {
+        self.retry_if.is_none_or(|retry| retry(error))
+    }
+
+    /// [`next_delay`](Self::next_delay) for an error this policy retries.
+    pub(crate) fn delay_after(&self, attempts: u32, elapsed: Duration, random: f64) -> Option<Duration> {
+        if attempts >= self.max_attempts {
             return None;
         }
         let growth = self.factor.saturating_pow(attempts.saturating_sub(1));

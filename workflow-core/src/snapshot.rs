@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::workflow::{StepInput, WorkflowEvent, WorkflowInfo};
+use crate::contract::{StepInput, WorkflowEvent, WorkflowInfo};
 
 /// The snapshot format this build writes and reads.
 pub const SNAPSHOT_FORMAT: u32 = 1;
@@ -219,28 +219,6 @@ impl Snapshot {
             }
         }
         Ok(())
-    }
-}
-
-/// A snapshot of a run of `W`, from its parts.
-pub(crate) fn compose<W: crate::Workflow>(
-    parts: crate::runtime::CoreParts,
-    collected: Vec<CollectData>,
-    state: Value,
-    store: Map<String, Value>,
-) -> Snapshot {
-    Snapshot {
-        format: SNAPSHOT_FORMAT,
-        workflow: W::INFO.name.to_owned(),
-        events: W::INFO.events.iter().map(|e| (*e).to_owned()).collect(),
-        steps: W::INFO.steps.iter().map(|s| s.name.to_owned()).collect(),
-        state,
-        store,
-        inputs: parts.inputs,
-        unclaimed: parts.unclaimed,
-        pending_requests: parts.pending_requests,
-        batches: parts.batches,
-        collected,
     }
 }
 

@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::context::lock;
-use crate::workflow::{StepId, WorkflowInfo};
+use crate::contract::{StepId, WorkflowInfo};
+use crate::sync::lock;
 
 /// Counts of a run's deliveries, per (step, event type): fixed-size tables,
 /// so a long run costs no more memory than a short one.

@@ -1,15 +1,16 @@
-//! The traits `#[workflow]` implements, and the graph metadata it writes.
+//! The trait `#[workflow]` implements: a workflow's types and its entry
+//! points for the runtime. The contract types it is written in are
+//! re-exported here, where users of the graph metadata look for them.
 
-use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 
 use crate::context::Context;
-use crate::error::BoxError;
 use crate::retry::RetryPolicy;
 
-/// Index of a step in [`WorkflowInfo::steps`].
-pub type StepId = usize;
+pub use crate::contract::{
+    Dispatch, Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent, WorkflowInfo,
+};
 
 /// A workflow: the routing table and step calls that `#[workflow]` generates.
 ///
@@ -45,171 +46,4 @@ pub trait Workflow: Send + Sync + Sized + 'static {
         context: Context<Self::State, Self::Event>,
         input: StepInput<Self::Event>,
     ) -> impl Future<Output = StepOutcome<Self::Event>> + Send + 'static;
-}
-
-/// The generated enum of a workflow's events.
-pub trait WorkflowEvent: Clone + Debug + Send + 'static {
-    /// The generated enum of the workflow's steps, for targeted sends.
-    type Step: Copy + Debug + Into<StepId> + Send + 'static;
-
-    /// The workflow's graph.
-    const INFO: &'static WorkflowInfo;
-
-    /// The name of this event's type, as written in the signatures.
-    fn name(&self) -> &'static str;
-
-    /// The position of this event's type in [`WorkflowInfo::events`].
-    fn index(&self) -> usize;
-
-    /// Whether step `step` consumes this event's type.
-    fn accepted_by(&self, step: StepId) -> bool;
-
-    /// Whether step `step` declares that it hands this event's type to other
-    /// steps: in its return type or its `sends = [..]`.
-    fn sent_by(&self, step: StepId) -> bool;
-
-    /// Whether step `step` declares that it writes this event's type to the
-    /// caller's stream, in its `streams = [..]`.
-    fn streamed_by(&self, step: StepId) -> bool;
-
-    /// This event as JSON, for failure reports and snapshots.
-    fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
-
-    /// The event of type `name` (as in [`WorkflowInfo::events`]) read from
-    /// `data`; `None` if the workflow has no such event type.
-    fn from_json(name: &str, data: serde_json::Value) -> Option<Result<Self, serde_json::Error>>;
-
-    /// The runtime's failure report as an event, if some step consumes it.
-    fn step_failed(failure: crate::StepFailed) -> Option<Self>;
-}
-
-/// Reads one of its event types out of a workflow's event enum (the other
-/// way is [`Wrap`](crate::context::Wrap)).
-#[diagnostic::on_unimplemented(
-    message = "`{T}` is not an event of this workflow",
-    label = "`{T}` is not one of the workflow's event types",
-    note = "to wait for `{T}`, the step must declare it: `#[step(waits = [{T}])]`"
-)]
-pub trait Variant<T>: Sized {
-    /// The position of `T` in [`WorkflowInfo::events`].
-    const INDEX: usize;
-    /// The event, if it is a `T`.
-    fn as_variant(&self) -> Option<&T>;
-    /// The event, if it is a `T`; itself otherwise.
-    fn into_variant(self) -> Result<T, Self>;
-}
-
-/// The result of routing one event.
-#[derive(Debug)]
-pub enum Dispatch<E, O> {
-    /// Deliver the event as the route says.
-    Route(&'static Route, E),
-    /// The stop event: the run is over with this output.
-    Stop(O),
-}
-
-/// Where events of one type go.
-#[derive(Debug)]
-pub struct Route {
-    /// Steps that take the event itself, each in its own invocation.
-    pub steps: &'static [StepId],
-    /// Steps that take `Collected<E>`: all events of one fan-out at once.
-    pub collectors: &'static [StepId],
-    /// Whether the event asks for outside input: it is written to the
-    /// caller's stream, and the run waits for an answer instead of stalling.
-    pub request: bool,
-}
-
-/// What a step invocation is given.
-#[derive(Clone, Debug)]
-pub enum StepInput<E> {
-    /// One event.
-    One(E),
-    /// The events collected for a `Collected<E>` parameter.
-    Collected(Vec<E>),
-}
-
-/// What one step invocation emitted.
-#[derive(Debug)]
-pub enum Emitted<E> {
-    /// No event (`None`, or an empty `Vec`).
-    Nothing,
-    /// A single event.
-    One(E),
-    /// Several events from a `Vec` (a fan-out), routed in order.
-    Many(Vec<E>),
-}
-
-/// What a step invocation returns to the runtime.
-pub type StepOutcome<E> = Result<Emitted<E>, BoxError>;
-
-/// The graph of a workflow, as constants the macro writes.
-#[derive(Debug)]
-pub struct WorkflowInfo {
-    /// The workflow type's name.
-    pub name: &'static str,
-    /// The start event's type, as written in the signatures.
-    pub start: &'static str,
-    /// The stop event's type, as written in the signatures.
-    pub stop: &'static str,
-    /// Every event type, in the order of the generated enum.
-    pub events: &'static [&'static str],
-    /// Every step, indexed by [`StepId`].
-    pub steps: &'static [StepInfo],
-    /// The event types the caller may send in (`HumanResponse<T>`, the
-    /// types of `#[workflow(external = [..])]`, and those steps wait for).
-    pub answers: &'static [&'static str],
-    /// The event types that ask the caller for input (`InputRequired<T>`
-    /// and the types of `#[workflow(requests = [..])]`).
-    pub requests: &'static [&'static str],
-    /// The graph as a mermaid `flowchart`.
-    pub mermaid: &'static str,
-}
-
-/// One step of a workflow.
-#[derive(Debug)]
-pub struct StepInfo {
-    /// The method's name.
-    pub name: &'static str,
-    /// The event types it consumes.
-    pub accepts: &'static [&'static str],
-    /// The event types it returns or sends to other steps.
-    pub emits: &'static [&'static str],
-    /// The event types it writes to the caller's stream.
-    pub streams: &'static [&'static str],
-    /// How many invocations may run at once.
-    pub num_workers: usize,
-    /// The `Collected` steps a fan-out of this step feeds: each runs once
-    /// per fan-out, with an empty list if none of its events reached it.
-    pub fan_in: &'static [StepId],
-    /// The events it declares it waits for (`waits = [..]`), as indices
-    /// into [`WorkflowInfo::events`].
-    pub waits: &'static [usize],
-}
-
-impl WorkflowInfo {
-    /// The step called `name`, if there is one.
-    pub fn step(&self, name: &str) -> Option<&StepInfo> {
-        self.steps.iter().find(|s| s.name == name)
-    }
-
-    /// The graph, as the macro drew it into the rustdoc.
-    pub fn graph(&self) -> workflow_graph::Graph {
-        let specs: Vec<workflow_graph::StepSpec<'_>> = self
-            .steps
-            .iter()
-            .map(|s| workflow_graph::StepSpec {
-                name: s.name,
-                accepts: s.accepts,
-                emits: s.emits,
-                streams: s.streams,
-            })
-            .collect();
-        workflow_graph::Graph::workflow(self.events, &specs, self.start, self.stop)
-    }
-
-    /// The graph as a self-contained SVG element.
-    pub fn svg(&self) -> String {
-        self.graph().svg(None)
-    }
 }

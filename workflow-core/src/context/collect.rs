@@ -1,6 +1,6 @@
 //! `ctx.collect_events::<(A, B, B)>(ev)`: wait for a multiset of events.
 
-use crate::workflow::Variant;
+use crate::contract::Variant;
 
 /// A tuple of event types that [`Context::collect_events`](super::Context::collect_events)
 /// fills from the events a step has seen; implemented for tuples of 1 to 8.

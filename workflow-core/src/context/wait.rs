@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::{Context, SendError, Wrap};
-use crate::runtime::RunLink;
-use crate::workflow::{Variant, WorkflowEvent};
+use super::Context;
+use crate::contract::{Variant, WaiterId, WorkflowEvent, Wrap};
+use crate::error::SendError;
+use crate::link::RunLink;
 
 /// Why a wait for an event ended without one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,7 +153,7 @@ where
 /// future dropped), so that a later event is not handed to nobody.
 struct Registration<E> {
     link: Arc<RunLink<E>>,
-    id: Option<u64>,
+    id: Option<WaiterId>,
 }
 
 impl<E> Registration<E> {

@@ -9,19 +9,18 @@ use std::task::{ready, Context as TaskContext, Poll};
 use futures::Stream;
 use tokio::task::JoinHandle;
 
-use super::core::RunCore;
-use super::core::{RunEvent, RunOutcome};
+use super::core::{RunCore, RunEvent, RunOutcome};
 use super::driver::{drive, Run, Start};
-use super::link::RunLink;
-use super::mailbox::Mailbox;
+use super::durable::{self, state_json, Journal, RecoverError, RunStore};
 use super::options::RunOptions;
 use crate::context::Context;
-use crate::context::{SendError, Wrap};
-use crate::error::WorkflowError;
-use crate::journal::{output_json, state_json, Journal, RunStore};
-use crate::snapshot::{compose, Snapshot, SnapshotError};
+use crate::contract::{WorkflowEvent, Wrap};
+use crate::error::{SendError, WorkflowError};
+use crate::link::RunLink;
+use crate::snapshot::{Snapshot, SnapshotError};
+use crate::sync::Mailbox;
 use crate::trace::Trace;
-use crate::workflow::{Workflow, WorkflowEvent};
+use crate::workflow::Workflow;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -103,7 +102,7 @@ impl<W: Workflow> Handler<W> {
                     run.journal = journal;
                 }
                 let link = Arc::clone(&run.link);
-                let context = Some(run.lease.context().clone());
+                let context = Some(run.context().clone());
                 let task = tokio::spawn(drive(run, start));
                 Self { run_id, trace, context, state: State::Running(task), link: Some(link), events }
             }
@@ -180,10 +179,9 @@ impl<W: Workflow> Handler<W> {
             return Err(SnapshotError::RunEnded);
         };
         let (reply, answer) = oneshot::channel();
-        link.snapshot(reply);
-        let (parts, collected) = answer.await.map_err(|_| SnapshotError::RunEnded)??;
-        let state = context.read(state_json)?;
-        Ok(compose::<W>(parts, collected, state, context.store_snapshot()))
+        let context = context.clone();
+        link.snapshot(Box::new(move || context.read(state_json)), reply);
+        answer.await.map_err(|_| SnapshotError::RunEnded)?
     }
 
     /// Ends the run with [`WorkflowError::Cancelled`]; steps in flight are
@@ -305,13 +303,6 @@ pub trait WorkflowExt: Sized + Send + 'static {
     }
 }
 
-fn journal<W: Workflow>(store: Arc<dyn RunStore>, key: String) -> Journal<W>
-where
-    W::State: Serialize,
-{
-    Journal { store, key, state: state_json::<W::State>, output: output_json::<W::Output> }
-}
-
 /// A run resumed from `snapshot`, journaled if `journal` is given.
 fn resume_with<W: Workflow>(
     flow: Arc<W>,
@@ -347,33 +338,14 @@ where
     W: Workflow,
     W::State: Serialize + DeserializeOwned,
 {
-    let runs = store.unfinished(W::INFO.name).map_err(RecoverError::Store)?;
+    let runs = durable::unfinished::<W>(&store)?;
     let mut handlers = Vec::with_capacity(runs.len());
-    for (key, snapshot) in runs {
-        let journal = journal::<W>(Arc::clone(&store), key.clone());
+    for (key, snapshot, journal) in runs {
         let handler = resume_with(Arc::clone(&flow), snapshot, RunOptions::new(), Some(journal))
             .map_err(|source| RecoverError::Snapshot { key: key.clone(), source })?;
         handlers.push((key, handler));
     }
     Ok(handlers)
-}
-
-/// Why unfinished runs could not be recovered.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RecoverError {
-    /// The store could not list them.
-    #[error("the run store failed: {0}")]
-    Store(#[source] crate::BoxError),
-    /// One journal could not be resumed.
-    #[error("the journal of run `{key}` cannot be resumed: {source}")]
-    Snapshot {
-        /// The run's key.
-        key: String,
-        /// Why.
-        #[source]
-        source: SnapshotError,
-    },
 }
 
 impl<W: Workflow> WorkflowExt for W {

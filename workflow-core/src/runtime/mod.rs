@@ -1,18 +1,18 @@
 //! Running a workflow: a deterministic core, a tokio driver, and the caller's handle.
 //!
-//! `core` decides (state + input → commands) and knows nothing of tokio;
-//! `driver` carries the commands out on tokio tasks; `link` carries what
-//! steps and the caller send to the driver; `handler` is what the caller holds.
+//! `core` decides (one input in, commands out) and knows nothing of tokio;
+//! `driver` tells it what happened and carries its commands out on tokio
+//! tasks; `handler` is what the caller holds; `options` is how a run is
+//! set up, `durable` how it journals itself, `verbose` how it reports.
 
 mod core;
 mod driver;
+mod durable;
 mod handler;
-mod link;
-mod mailbox;
 mod options;
+mod verbose;
 
-pub(crate) use self::core::CoreParts;
 pub use self::core::{RunEvent, RunOutcome};
-pub use self::handler::{EventStream, Handler, RecoverError, Recovered, WorkflowExt};
-pub(crate) use self::link::RunLink;
+pub use self::durable::{RecoverError, RunStore};
+pub use self::handler::{EventStream, Handler, Recovered, WorkflowExt};
 pub use self::options::RunOptions;

@@ -1,12 +1,12 @@
+//! How a run is set up: what the caller chooses for it.
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
 
+use super::durable::{Durable, RunStore};
 use crate::context::Context;
-use crate::journal::{state_json, RunStore};
-use crate::snapshot::SnapshotError;
 
 /// How to run a workflow: its timeout, its context, and what to report.
 ///
@@ -25,20 +25,6 @@ pub struct RunOptions<S> {
     pub(crate) verbose: bool,
     pub(crate) trace: bool,
     pub(crate) durable: Option<Durable<S>>,
-}
-
-/// Where a durable run journals itself, and how it writes its state.
-pub(crate) struct Durable<S> {
-    pub(crate) store: Arc<dyn RunStore>,
-    pub(crate) key: String,
-    /// Taken where `S: Serialize` is known, so the driver needs no bound.
-    pub(crate) state: fn(&S) -> Result<Value, SnapshotError>,
-}
-
-impl<S> std::fmt::Debug for Durable<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Durable").field("key", &self.key).finish_non_exhaustive()
-    }
 }
 
 impl<S> RunOptions<S> {
@@ -107,7 +93,7 @@ impl<S: Serialize> RunOptions<S> {
     /// # Ok(()) }
     /// ```
     pub fn durable(mut self, store: Arc<dyn RunStore>, key: impl Into<String>) -> Self {
-        self.durable = Some(Durable { store, key: key.into(), state: state_json::<S> });
+        self.durable = Some(Durable::new(store, key.into()));
         self
     }
 }

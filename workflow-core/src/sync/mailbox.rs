@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 
-use crate::context::lock;
+use super::lock;
 
 pub(crate) struct Mailbox<T> {
     state: Mutex<State<T>>,

@@ -1,16 +1,29 @@
-//! The channel from a run's steps and its caller to its driver.
+//! The channel from a run's steps and its caller to its driver: what a
+//! step's context and a handler hold of the run. It sits below both the
+//! context and the runtime, so that neither needs the other to reach it.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::mailbox::Mailbox;
+use crate::contract::{InvocationId, StepId, WaiterId, WorkflowEvent};
+use crate::error::SendError;
+use crate::snapshot::{Snapshot, SnapshotError};
+use crate::sync::{lock, Mailbox};
 
-use super::core::{CoreParts, InvocationId, Matcher, WaiterId};
-use crate::context::SendError;
-use crate::snapshot::{CollectData, SnapshotError};
-use crate::workflow::{StepId, WorkflowEvent};
+/// What a waiter accepts: its type and its filter, over the workflow's
+/// events. Code, not data: the driver keeps it and tells the core which
+/// waiter an event went to.
+pub(crate) type Matcher<E> = Box<dyn FnMut(&E) -> bool + Send>;
+
+/// Writes the run's typed state as JSON, for a snapshot: taken where
+/// `State: Serialize` is known, since the driver has no such bound.
+pub(crate) type StateJson = Box<dyn FnOnce() -> Result<Value, SnapshotError> + Send>;
+
+/// Where a snapshot asked for is answered.
+pub(crate) type SnapshotReply = oneshot::Sender<Result<Snapshot, SnapshotError>>;
 
 /// What the driver receives from outside its own loop.
 pub(crate) enum Inbound<E> {
@@ -26,8 +39,8 @@ pub(crate) enum Inbound<E> {
     External(E),
     /// `handler.cancel()`.
     Cancel,
-    /// `handler.snapshot()`: the core's part and the `collect_events` buffers.
-    Snapshot(oneshot::Sender<Result<(CoreParts, Vec<CollectData>), SnapshotError>>),
+    /// `handler.snapshot()`: the whole run, with the state `state` writes.
+    Snapshot { state: StateJson, reply: SnapshotReply },
 }
 
 /// Shared by the steps of one run (through their contexts) and its handler.
@@ -90,7 +103,7 @@ impl<E> RunLink<E> {
     /// Records that invocation `from` broke its declarations with `error`;
     /// the first one is its failure when it returns.
     pub(crate) fn poison(&self, from: InvocationId, error: SendError) {
-        let mut violations = self.violations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut violations = lock(&self.violations);
         if !violations.iter().any(|(i, _)| *i == from) {
             violations.push((from, error));
             self.violations_pending.fetch_add(1, Ordering::Release);
@@ -108,7 +121,7 @@ impl<E> RunLink<E> {
 
     #[cold]
     fn take_violation_slow(&self, of: InvocationId) -> Option<SendError> {
-        let mut violations = self.violations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut violations = lock(&self.violations);
         let at = violations.iter().position(|(i, _)| *i == of)?;
         self.violations_pending.fetch_sub(1, Ordering::Release);
         Some(violations.swap_remove(at).1)
@@ -122,10 +135,7 @@ impl<E> RunLink<E> {
         let _ = self.inbox.send(Inbound::Cancel);
     }
 
-    pub(crate) fn snapshot(
-        &self,
-        reply: oneshot::Sender<Result<(CoreParts, Vec<CollectData>), SnapshotError>>,
-    ) {
-        let _ = self.inbox.send(Inbound::Snapshot(reply));
+    pub(crate) fn snapshot(&self, state: StateJson, reply: SnapshotReply) {
+        let _ = self.inbox.send(Inbound::Snapshot { state, reply });
     }
 }

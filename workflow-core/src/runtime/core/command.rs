@@ -1,0 +1,154 @@
+//! What a run's core tells its driver to do, and what a run writes to its
+//! caller's stream.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::input::step_input_json;
+use crate::contract::{InvocationId, StepId, StepInput, WaiterId, WorkflowEvent};
+use crate::error::WorkflowError;
+use crate::snapshot::{event_data, SnapshotError};
+use crate::workflow::Workflow;
+
+/// What the driver must do next.
+pub enum Command<W: Workflow> {
+    /// Call `step` with `input` on a new task, after `delay` (a retry's backoff).
+    Invoke {
+        /// Reported back in [`Input::StepFinished`](super::Input::StepFinished).
+        invocation: InvocationId,
+        /// The step to call.
+        step: StepId,
+        /// Which of the step's `num_workers` slots runs it.
+        worker: usize,
+        /// 1 for the first try, then 2, 3… on retries.
+        attempt: u32,
+        /// Its input.
+        input: StepInput<W::Event>,
+        /// How long to wait before calling it.
+        delay: Duration,
+    },
+    /// Hand `event` to the step waiting in `ctx.wait_for_event`.
+    Wake {
+        /// The waiter, as in [`Input::Wait`](super::Input::Wait).
+        waiter: WaiterId,
+        /// The event it waited for.
+        event: W::Event,
+    },
+    /// Write to the caller's event stream.
+    Stream(RunEvent<W::Event>),
+    /// The run is over: drop every task still in flight and return this.
+    Finish(Result<W::Output, WorkflowError>),
+}
+
+/// An item of a run's event stream.
+#[derive(Clone, Debug)]
+pub enum RunEvent<E> {
+    /// An event a step wrote with `ctx.write_event_to_stream`, or a request
+    /// for outside input.
+    Event(E),
+    /// A step invocation started (with `RunOptions::internal_events`).
+    StepStarted {
+        /// The step.
+        step: &'static str,
+        /// Its worker slot, in `0..num_workers`.
+        worker: usize,
+        /// 1 for the first try.
+        attempt: u32,
+    },
+    /// A step invocation ended (with `RunOptions::internal_events`).
+    StepFinished {
+        /// The step.
+        step: &'static str,
+        /// Its worker slot.
+        worker: usize,
+        /// Which try this was.
+        attempt: u32,
+        /// Whether it returned events rather than failing.
+        succeeded: bool,
+    },
+    /// The last item: how the run ended.
+    Finished(RunOutcome),
+}
+
+impl<E> RunEvent<E> {
+    /// The same item with its event converted.
+    pub fn map<F>(self, convert: impl FnOnce(E) -> F) -> RunEvent<F> {
+        match self {
+            RunEvent::Event(event) => RunEvent::Event(convert(event)),
+            RunEvent::StepStarted { step, worker, attempt } => {
+                RunEvent::StepStarted { step, worker, attempt }
+            }
+            RunEvent::StepFinished { step, worker, attempt, succeeded } => {
+                RunEvent::StepFinished { step, worker, attempt, succeeded }
+            }
+            RunEvent::Finished(outcome) => RunEvent::Finished(outcome),
+        }
+    }
+}
+
+/// How a run ended, as its stream's last item reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// A stop event ended it; await the handler for the result.
+    Stopped,
+    /// It was cancelled through its handler.
+    Cancelled,
+    /// It failed; the message is the [`WorkflowError`]'s.
+    Failed(String),
+}
+
+impl<W: Workflow> Command<W> {
+    /// The command as JSON: events as in snapshots, steps by name, the
+    /// result of a finish as JSON or its error's message.
+    pub fn to_json(&self) -> Result<Value, SnapshotError> {
+        let event = |e: &W::Event| event_data(e).map(|d| json!(d));
+        Ok(match self {
+            Command::Invoke { invocation, step, worker, attempt, input, delay } => json!({ "invoke": {
+                "invocation": invocation,
+                "step": W::INFO.steps[*step].name,
+                "worker": worker,
+                "attempt": attempt,
+                "input": step_input_json(input)?,
+                "delay_ns": delay.as_nanos() as u64,
+            }}),
+            Command::Wake { waiter, event: e } => json!({ "wake": { "waiter": waiter, "event": event(e)? } }),
+            Command::Stream(RunEvent::Event(e)) => json!({ "stream": event(e)? }),
+            Command::Stream(RunEvent::StepStarted { step, worker, attempt }) => {
+                json!({ "step_started": { "step": step, "worker": worker, "attempt": attempt } })
+            }
+            Command::Stream(RunEvent::StepFinished { step, worker, attempt, succeeded }) => json!({
+                "step_finished": { "step": step, "worker": worker, "attempt": attempt, "succeeded": succeeded }
+            }),
+            Command::Stream(RunEvent::Finished(outcome)) => json!({ "finished": format!("{outcome:?}") }),
+            Command::Finish(Ok(output)) => json!({ "finish": { "output": serde_json::to_value(output)
+                .map_err(|e| SnapshotError::Unserializable {
+                    what: "the output".into(),
+                    path: ".".into(),
+                    message: e.to_string(),
+                })? } }),
+            Command::Finish(Err(error)) => json!({ "finish": { "error": error.to_string() } }),
+        })
+    }
+}
+
+impl<W: Workflow> fmt::Debug for Command<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Invoke { step, worker, attempt, delay, .. } => f
+                .debug_struct("Invoke")
+                .field("step", &W::INFO.steps[*step].name)
+                .field("worker", worker)
+                .field("attempt", attempt)
+                .field("delay", delay)
+                .finish_non_exhaustive(),
+            Command::Wake { waiter, event } => {
+                f.debug_struct("Wake").field("waiter", waiter).field("event", &event.name()).finish()
+            }
+            Command::Stream(event) => f.debug_tuple("Stream").field(event).finish(),
+            Command::Finish(Ok(_)) => f.write_str("Finish(Ok(..))"),
+            Command::Finish(Err(error)) => f.debug_tuple("Finish").field(error).finish(),
+        }
+    }
+}

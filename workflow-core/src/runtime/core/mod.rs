@@ -1,0 +1,597 @@
+//! The deterministic heart of a run: queues, worker slots, routing, fan-in
+//! batches, retries, stop and stall detection, as one reducer.
+//!
+//! A run's core is told what happened, one [`Input`] at a time, through its
+//! one entry [`RunCore::handle`], and answers with [`Command`]s (invoke a
+//! step, wake a waiter, write to the stream, finish). No tokio, no clock,
+//! no I/O: the driver passes the run's elapsed time in, and the same inputs
+//! always give the same commands.
+
+mod command;
+mod containers;
+mod input;
+mod restore;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+pub use self::command::{Command, RunEvent, RunOutcome};
+use self::containers::{Copies, Queue, Recent, Slab};
+pub use self::input::{Input, StepFailure};
+pub(crate) use self::restore::Restored;
+use crate::contract::{Dispatch, Emitted, InvocationId, StepId, StepInput, WaiterId, WorkflowEvent};
+use crate::error::WorkflowError;
+use crate::event::StepFailed;
+use crate::trace::RunTrace;
+use crate::workflow::Workflow;
+
+/// Options of the core that the caller chooses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CoreOptions {
+    /// Whether to stream `StepStarted`/`StepFinished` events.
+    pub internal_events: bool,
+    /// Seed of the jitter of retry delays.
+    pub seed: u64,
+    /// Whether to count the edges taken, for [`Trace`](crate::trace::Trace).
+    pub trace: bool,
+    /// Whether to keep a copy of every input in flight, so that the run can
+    /// be snapshotted (a copy per invocation).
+    pub snapshots: bool,
+}
+
+/// How many event names a [`WorkflowError::Stalled`] reports.
+const RECENT_EVENTS: usize = 5;
+
+type BatchId = usize;
+
+struct Queued<E> {
+    input: StepInput<E>,
+    batch: Option<BatchId>,
+    /// 1, or the attempt a resumed in-flight input was on.
+    attempt: u32,
+}
+
+struct Invocation<E> {
+    step: StepId,
+    worker: usize,
+    attempt: u32,
+    batch: Option<BatchId>,
+    /// A copy of the input, kept when a retry or a failure report may need it.
+    input: Option<StepInput<E>>,
+    /// When the first attempt started, for `RetryPolicy::max_elapsed`.
+    started: Duration,
+}
+
+/// What the core keeps per step.
+struct StepState<E> {
+    /// Inputs waiting for a free worker, oldest first.
+    queue: Queue<Queued<E>>,
+    /// Where its stretch of `slots` starts, and how many of it are free.
+    slot_start: usize,
+    free: usize,
+    /// Whether an invocation keeps a copy of its input, for a retry, a
+    /// `StepFailed` report or a snapshot.
+    keep_input: bool,
+    /// Whether it is listed in `dirty`.
+    dirty: bool,
+}
+
+/// The events of one fan-out that are still on their way.
+struct Batch<E> {
+    /// The step whose fan-out opened it (unknown in a snapshot of an older
+    /// build): its `fan_in` steps each run once when the batch settles.
+    origin: Option<StepId>,
+    /// Queued events and running invocations that carry this batch.
+    outstanding: usize,
+    /// Events for `Collected<_>` steps, in arrival order.
+    collected: Vec<(StepId, E)>,
+}
+
+/// Where an event being routed comes from, which decides how it counts
+/// toward the requests for input that keep a run waiting.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A step returned or sent it (or it is the start event): a request
+    /// among them is streamed and counted until answered.
+    Step,
+    /// A waiting step's request: streamed whatever its type, and not
+    /// counted, since the waiting step keeps the run alive itself.
+    WaitRequest,
+    /// The caller sent it and no waiter took it: kept if no step takes it,
+    /// else it answers a returned request.
+    Caller,
+}
+
+/// The state of one run.
+pub struct RunCore<W: Workflow> {
+    options: CoreOptions,
+    /// Per-step queues, worker slots and flags.
+    steps: Vec<StepState<W::Event>>,
+    /// The free worker slots of every step, each step in its own stretch.
+    slots: Vec<usize>,
+    /// Steps with a new input or a freed worker since the last `advance`.
+    dirty: Vec<StepId>,
+    invocations: Slab<Invocation<W::Event>>,
+    /// Open fan-out batches; boxed, since most runs have none.
+    batches: Box<Slab<Batch<W::Event>>>,
+    /// Events from the caller that no waiter or step took yet.
+    unclaimed: VecDeque<W::Event>,
+    /// Requests for outside input not answered yet.
+    pending_requests: usize,
+    recent: Recent<RECENT_EVENTS>,
+    random: u64,
+    trace: Option<Box<RunTrace>>,
+    finished: bool,
+}
+
+impl<W: Workflow> fmt::Debug for RunCore<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunCore")
+            .field("workflow", &W::INFO.name)
+            .field("queued", &self.steps.iter().map(|s| s.queue.len()).collect::<Vec<_>>())
+            .field("running", &self.running())
+            .field("pending_requests", &self.pending_requests)
+            .field("recent", &self.recent_events())
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl<W: Workflow> Default for RunCore<W> {
+    fn default() -> Self {
+        Self::new(CoreOptions::default())
+    }
+}
+
+impl<W: Workflow> RunCore<W> {
+    /// A run that has not started.
+    pub fn new(options: CoreOptions) -> Self {
+        let info = W::INFO.steps;
+        let reports_failures = W::Event::step_failed(StepFailed::default()).is_some();
+        let mut slots = Vec::with_capacity(info.iter().map(|s| s.num_workers).sum());
+        let mut steps = Vec::with_capacity(info.len());
+        for (id, step) in info.iter().enumerate() {
+            steps.push(StepState {
+                queue: Queue::default(),
+                slot_start: slots.len(),
+                free: step.num_workers,
+                keep_input: options.snapshots || reports_failures || W::retry_policy(id).is_some(),
+                dirty: false,
+            });
+            slots.extend((0..step.num_workers).rev());
+        }
+        Self {
+            options,
+            steps,
+            slots,
+            dirty: Vec::new(),
+            invocations: Slab::default(),
+            batches: Box::default(),
+            unclaimed: VecDeque::new(),
+            pending_requests: 0,
+            recent: Recent::default(),
+            random: scramble(options.seed) | 1,
+            trace: options.trace.then(|| Box::new(RunTrace::new(W::INFO))),
+            finished: false,
+        }
+    }
+
+    /// Takes in one thing that happened to the run and appends what to do
+    /// about it to `out`. `now` is the run's elapsed time. After the run
+    /// has finished, every input is ignored.
+    pub fn handle(&mut self, input: Input<W::Event>, now: Duration, out: &mut Vec<Command<W>>) {
+        if self.finished {
+            return;
+        }
+        match input {
+            Input::Start(event) => self.route(event, Origin::Step, None, out),
+            Input::Resume => {
+                for id in self.batches.ids().collect::<Vec<_>>() {
+                    self.settle(Some(id)); // a batch whose events were all handled
+                }
+            }
+            Input::StepFinished { invocation, result } => self.step_finished(invocation, result, now, out),
+            Input::Send { from, event, target } => self.sent(from, event, target, out),
+            Input::Stream { from, event } => {
+                if let (Some(inv), Some(trace)) = (self.invocations.get(from), &mut self.trace) {
+                    trace.streamed(inv.step, event.index());
+                }
+                out.push(Command::Stream(RunEvent::Event(event)));
+            }
+            Input::Wait { waiter, claim, request } => self.wait(waiter, claim, request, out),
+            Input::External { event, waiter: Some(waiter) } => {
+                // An answer to a step waiting in place: its request was never
+                // counted (the waiting step keeps the run alive), so no count drops.
+                self.recent.note(event.index());
+                out.push(Command::Wake { waiter, event });
+            }
+            Input::External { event, waiter: None } => self.route(event, Origin::Caller, None, out),
+            Input::PutBack(event) => self.unclaimed.push_front(event),
+            Input::Cancel => self.finish(Err(WorkflowError::Cancelled { workflow: W::INFO.name }), out),
+            Input::TimedOut { after } => {
+                let active_steps = self.active_steps();
+                self.finish(Err(WorkflowError::Timeout { workflow: W::INFO.name, after, active_steps }), out);
+            }
+        }
+        self.advance(now, out);
+    }
+
+    /// Hands over the trace, at the end of the run.
+    pub fn take_trace(&mut self) -> Option<Box<RunTrace>> {
+        self.trace.take()
+    }
+
+    /// Whether a `Finish` command has been issued.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Invocations in flight, per step.
+    pub fn running(&self) -> Vec<usize> {
+        W::INFO.steps.iter().zip(&self.steps).map(|(s, state)| s.num_workers - state.free).collect()
+    }
+
+    /// Events the caller sent that no waiter or step took yet, oldest
+    /// first: where a new wait looks for its answer.
+    pub fn unclaimed(&self) -> impl Iterator<Item = &W::Event> {
+        self.unclaimed.iter()
+    }
+
+    /// Steps with an invocation in flight or an input queued.
+    pub fn active_steps(&self) -> Vec<&'static str> {
+        let running = self.running();
+        (0..running.len())
+            .filter(|&s| running[s] > 0 || self.steps[s].queue.len() > 0)
+            .map(|s| W::INFO.steps[s].name)
+            .collect()
+    }
+
+    fn step_finished(
+        &mut self,
+        invocation: InvocationId,
+        result: Result<Emitted<W::Event>, StepFailure>,
+        now: Duration,
+        out: &mut Vec<Command<W>>,
+    ) {
+        let Some(inv) = self.invocations.get(invocation) else { return };
+        let (step, worker, attempt, batch) = (inv.step, inv.worker, inv.attempt, inv.batch);
+        self.internal(out, || RunEvent::StepFinished {
+            step: W::INFO.steps[step].name,
+            worker,
+            attempt,
+            succeeded: result.is_ok(),
+        });
+        match result {
+            Ok(emitted) => self.emitted(step, batch, emitted, out),
+            Err(failure) => {
+                if self.retry(invocation, &failure, now, out) {
+                    return;
+                }
+                self.fail(invocation, failure, out);
+            }
+        }
+        self.end_invocation(invocation);
+    }
+
+    /// Routes what an invocation of `step` (of fan-out `batch`) returned; a
+    /// fan-out opens a batch of its own if it is not part of one already.
+    fn emitted(
+        &mut self,
+        step: StepId,
+        batch: Option<BatchId>,
+        emitted: Emitted<W::Event>,
+        out: &mut Vec<Command<W>>,
+    ) {
+        if let Some(trace) = &mut self.trace {
+            match &emitted {
+                Emitted::Nothing => {}
+                Emitted::One(event) => trace.emitted(step, event.index()),
+                Emitted::Many(events) => events.iter().for_each(|e| trace.emitted(step, e.index())),
+            }
+        }
+        match emitted {
+            Emitted::Nothing => {}
+            Emitted::One(event) => self.route(event, Origin::Step, batch, out),
+            Emitted::Many(events) => {
+                let fan_out = match batch {
+                    Some(batch) => Some(batch),
+                    None => Some(self.batches.insert(Batch {
+                        origin: Some(step),
+                        outstanding: 0,
+                        collected: Vec::new(),
+                    })),
+                };
+                for event in events {
+                    if self.finished {
+                        break; // events after the stop event are never routed
+                    }
+                    self.route(event, Origin::Step, fan_out, out);
+                }
+                if fan_out != batch {
+                    self.settle(fan_out);
+                }
+            }
+        }
+    }
+
+    fn sent(
+        &mut self,
+        from: InvocationId,
+        event: W::Event,
+        target: Option<StepId>,
+        out: &mut Vec<Command<W>>,
+    ) {
+        let batch = self.invocations.get(from).and_then(|i| i.batch);
+        if let (Some(inv), Some(trace)) = (self.invocations.get(from), &mut self.trace) {
+            trace.emitted(inv.step, event.index());
+        }
+        match target {
+            None => self.route(event, Origin::Step, batch, out),
+            Some(step) => {
+                self.recent.note(event.index());
+                self.enqueue(step, StepInput::One(event), batch);
+            }
+        }
+    }
+
+    /// A step waits: `claim` picks the unclaimed event that answers it at
+    /// once, and `request` is written to the stream and routed.
+    fn wait(
+        &mut self,
+        waiter: WaiterId,
+        claim: Option<usize>,
+        request: Option<W::Event>,
+        out: &mut Vec<Command<W>>,
+    ) {
+        if let Some(event) = claim.and_then(|at| self.unclaimed.remove(at)) {
+            out.push(Command::Wake { waiter, event });
+        }
+        if let Some(request) = request {
+            self.route(request, Origin::WaitRequest, None, out);
+        }
+    }
+
+    /// The one place an event is routed by its type: queued for the steps
+    /// that consume it, the end of the run if it is the stop event, written
+    /// to the stream and counted if it asks for input, kept if it came from
+    /// the caller and nothing takes it.
+    fn route(&mut self, event: W::Event, origin: Origin, batch: Option<BatchId>, out: &mut Vec<Command<W>>) {
+        self.recent.note(event.index());
+        let (route, event) = match W::dispatch(event) {
+            Dispatch::Stop(output) => return self.finish(Ok(output), out),
+            Dispatch::Route(route, event) => (route, event),
+        };
+        let consumed = !route.steps.is_empty() || !route.collectors.is_empty();
+        if origin == Origin::Caller {
+            if !consumed {
+                self.unclaimed.push_back(event);
+                return;
+            }
+            // Taken by a step: this answers a returned request.
+            self.pending_requests = self.pending_requests.saturating_sub(1);
+        }
+        if route.request && origin != Origin::WaitRequest {
+            self.pending_requests += 1;
+        }
+        if route.request || origin == Origin::WaitRequest {
+            out.push(Command::Stream(RunEvent::Event(event.clone())));
+        }
+        if !consumed {
+            return;
+        }
+        let mut copies = Copies::new(event, route.steps.len() + route.collectors.len());
+        for &step in route.steps {
+            self.enqueue(step, StepInput::One(copies.next()), batch);
+        }
+        for &step in route.collectors {
+            let event = copies.next();
+            match batch.and_then(|b| self.batches.get_mut(b)) {
+                Some(open) => open.collected.push((step, event)),
+                None => self.enqueue(step, StepInput::Collected(vec![event]), None),
+            }
+        }
+    }
+
+    fn enqueue(&mut self, step: StepId, input: StepInput<W::Event>, batch: Option<BatchId>) {
+        if let Some(open) = batch.and_then(|b| self.batches.get_mut(b)) {
+            open.outstanding += 1;
+        }
+        self.steps[step].queue.push(Queued { input, batch, attempt: 1 });
+        self.mark(step);
+    }
+
+    /// Lists `step` for the next `advance`.
+    fn mark(&mut self, step: StepId) {
+        if !self.steps[step].dirty {
+            self.steps[step].dirty = true;
+            self.dirty.push(step);
+        }
+    }
+
+    /// The last events routed, oldest first.
+    fn recent_events(&self) -> Vec<&'static str> {
+        self.recent.iter().map(|event| W::INFO.events[event]).collect()
+    }
+
+    /// Tries the invocation again if its step's policy allows; true if so.
+    fn retry(
+        &mut self,
+        invocation: InvocationId,
+        failure: &StepFailure,
+        now: Duration,
+        out: &mut Vec<Command<W>>,
+    ) -> bool {
+        let StepFailure::Error { retryable, .. } = failure else { return false };
+        let random = self.next_random();
+        let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
+        let Some(policy) = W::retry_policy(inv.step).filter(|_| *retryable) else { return false };
+        let Some(delay) = policy.delay_after(inv.attempt, now.saturating_sub(inv.started), random) else {
+            return false;
+        };
+        let Some(input) = inv.input.clone() else { return false };
+        inv.attempt += 1;
+        let (step, worker, attempt) = (inv.step, inv.worker, inv.attempt);
+        self.internal(out, || RunEvent::StepStarted { step: W::INFO.steps[step].name, worker, attempt });
+        out.push(Command::Invoke { invocation, step, worker, attempt, input, delay });
+        true
+    }
+
+    /// Reports a failure that will not be retried: as a `StepFailed` event if
+    /// a step consumes it (and the failing step is not that one), else by
+    /// ending the run.
+    fn fail(&mut self, invocation: InvocationId, failure: StepFailure, out: &mut Vec<Command<W>>) {
+        let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
+        let (step, attempts, batch) = (inv.step, inv.attempt, inv.batch);
+        let input = inv.input.take();
+        let (event, json) = match &input {
+            Some(StepInput::One(e)) => (e.name(), e.to_json().unwrap_or_default()),
+            Some(StepInput::Collected(es)) => (
+                es.first().map_or("Collected", |e| e.name()),
+                serde_json::Value::Array(es.iter().map(|e| e.to_json().unwrap_or_default()).collect()),
+            ),
+            None => ("", serde_json::Value::Null),
+        };
+        let name = W::INFO.steps[step].name;
+        let report = StepFailed {
+            step: name.to_owned(),
+            event: event.to_owned(),
+            input: json,
+            error: failure.to_string(),
+            attempts,
+        };
+        // A failing failure handler is not sent its own failure: that could loop forever.
+        match W::Event::step_failed(report).filter(|report| !report.accepted_by(step)) {
+            Some(event) => self.route(event, Origin::Step, batch, out),
+            None => {
+                let workflow = W::INFO.name;
+                let error = match failure {
+                    StepFailure::Error { error: source, .. } => {
+                        WorkflowError::StepFailed { workflow, step: name, attempts, source }
+                    }
+                    StepFailure::Panic(message) => {
+                        WorkflowError::StepPanicked { workflow, step: name, message }
+                    }
+                };
+                self.finish(Err(error), out);
+            }
+        }
+    }
+
+    /// Frees the invocation's worker and counts it out of its batch.
+    fn end_invocation(&mut self, invocation: InvocationId) {
+        if let Some(inv) = self.invocations.remove(invocation) {
+            let state = &mut self.steps[inv.step];
+            self.slots[state.slot_start + state.free] = inv.worker;
+            state.free += 1;
+            self.mark(inv.step);
+            if let Some(open) = inv.batch.and_then(|b| self.batches.get_mut(b)) {
+                open.outstanding -= 1;
+            }
+            self.settle(inv.batch);
+        }
+    }
+
+    /// Delivers a batch's collected events once nothing of it is on its way.
+    fn settle(&mut self, batch: Option<BatchId>) {
+        let Some(id) = batch else { return };
+        if self.batches.get(id).is_none_or(|b| b.outstanding > 0) {
+            return;
+        }
+        let done = self.batches.remove(id).expect("the batch exists");
+        // Every collector the fan-out feeds runs once, even if nothing
+        // reached it: a search that found nothing still gets to its merge.
+        let fed = done.origin.map_or(&[][..], |origin| W::INFO.steps[origin].fan_in);
+        let mut per_step: Vec<(StepId, Vec<W::Event>)> = fed.iter().map(|&step| (step, Vec::new())).collect();
+        for (step, event) in done.collected {
+            match per_step.iter_mut().find(|(s, _)| *s == step) {
+                Some((_, events)) => events.push(event),
+                None => per_step.push((step, vec![event])),
+            }
+        }
+        for (step, events) in per_step {
+            self.enqueue(step, StepInput::Collected(events), None);
+        }
+    }
+
+    /// Hands queued inputs to free workers, and detects a stall.
+    fn advance(&mut self, now: Duration, out: &mut Vec<Command<W>>) {
+        if self.finished {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for step in dirty.drain(..) {
+            self.steps[step].dirty = false;
+            while self.steps[step].free > 0 {
+                let state = &mut self.steps[step];
+                let Some(queued) = state.queue.pop() else { break };
+                state.free -= 1;
+                let worker = self.slots[state.slot_start + state.free];
+                let input = state.keep_input.then(|| queued.input.clone());
+                if let Some(trace) = &mut self.trace {
+                    trace.invocations[step] += 1;
+                    match &queued.input {
+                        StepInput::One(event) => trace.consumed(step, event.index()),
+                        StepInput::Collected(events) => {
+                            events.iter().for_each(|e| trace.consumed(step, e.index()))
+                        }
+                    }
+                }
+                let attempt = queued.attempt;
+                let invocation = self.invocations.insert(Invocation {
+                    step,
+                    worker,
+                    attempt,
+                    batch: queued.batch,
+                    input,
+                    started: now,
+                });
+                self.internal(out, || RunEvent::StepStarted {
+                    step: W::INFO.steps[step].name,
+                    worker,
+                    attempt,
+                });
+                let delay = Duration::ZERO;
+                out.push(Command::Invoke { invocation, step, worker, attempt, input: queued.input, delay });
+            }
+        }
+        self.dirty = dirty; // keep the allocation
+        if self.invocations.is_empty() && self.pending_requests == 0 {
+            let error = WorkflowError::Stalled { workflow: W::INFO.name, last_events: self.recent_events() };
+            self.finish(Err(error), out);
+        }
+    }
+
+    fn internal(&self, out: &mut Vec<Command<W>>, event: impl FnOnce() -> RunEvent<W::Event>) {
+        if self.options.internal_events {
+            out.push(Command::Stream(event()));
+        }
+    }
+
+    fn finish(&mut self, outcome: Result<W::Output, WorkflowError>, out: &mut Vec<Command<W>>) {
+        self.finished = true;
+        out.retain(|c| matches!(c, Command::Stream(_)));
+        out.push(Command::Finish(outcome));
+    }
+
+    /// xorshift64: deterministic jitter, seeded per run (see [`scramble`]).
+    fn next_random(&mut self) -> f64 {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        (self.random >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// splitmix64's finalizer: spreads a small seed (run ids are 1, 2, 3…) over
+/// all 64 bits. xorshift's first outputs from a small seed are tiny, which
+/// gave the first retry of every run almost no jitter, so that runs
+/// failing together retried in lockstep.
+fn scramble(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

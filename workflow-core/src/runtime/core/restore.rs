@@ -1,0 +1,162 @@
+//! A core written down as snapshot data, and rebuilt from it.
+
+use super::{Batch, BatchId, CoreOptions, Queued, RunCore};
+use crate::contract::{StepId, StepInput};
+use crate::snapshot::{
+    event_data, event_from, input_data, step_index, BatchData, EventData, PendingInput, Snapshot,
+    SnapshotError,
+};
+use crate::workflow::Workflow;
+
+/// What the core contributes to a [`Snapshot`].
+pub(crate) struct CoreParts {
+    pub(crate) inputs: Vec<PendingInput>,
+    pub(crate) unclaimed: Vec<EventData>,
+    pub(crate) pending_requests: usize,
+    pub(crate) batches: Vec<BatchData>,
+}
+
+/// A snapshot, decoded and checked against the workflow: what a resumed
+/// run starts from.
+pub(crate) struct Restored<E> {
+    inputs: Vec<(StepId, Queued<E>)>,
+    /// Open batches, none outstanding yet (a batch's id is its index).
+    batches: Vec<Batch<E>>,
+    unclaimed: Vec<E>,
+    pending_requests: usize,
+    /// `collect_events` buffers, per step; the driver puts them back.
+    pub(crate) collected: Vec<(StepId, Vec<E>)>,
+}
+
+impl<W: Workflow> RunCore<W> {
+    /// What the core holds, as snapshot data: inputs in flight (they run
+    /// again on resume) then queued, unclaimed events, open requests, batches.
+    pub(crate) fn export(&self) -> Result<CoreParts, SnapshotError> {
+        let live: Vec<BatchId> = self.batches.ids().collect();
+        let batch_index = |id: Option<BatchId>| id.and_then(|id| live.iter().position(|&b| b == id));
+        let mut inputs = Vec::new();
+        for inv in self.invocations.values() {
+            let step = W::INFO.steps[inv.step].name;
+            let input = inv.input.as_ref().ok_or(SnapshotError::InputNotKept { step })?;
+            let (collected, events) = input_data(input)?;
+            let (attempt, batch) = (inv.attempt, batch_index(inv.batch));
+            inputs.push(PendingInput { step: step.to_owned(), attempt, batch, collected, events });
+        }
+        for (id, state) in self.steps.iter().enumerate() {
+            for queued in state.queue.iter() {
+                let (collected, events) = input_data(&queued.input)?;
+                inputs.push(PendingInput {
+                    step: W::INFO.steps[id].name.to_owned(),
+                    attempt: queued.attempt,
+                    batch: batch_index(queued.batch),
+                    collected,
+                    events,
+                });
+            }
+        }
+        let batches = live
+            .iter()
+            .map(|&b| {
+                let batch = self.batches.get(b).expect("the batch is live");
+                let collected = batch
+                    .collected
+                    .iter()
+                    .map(|(step, e)| Ok((W::INFO.steps[*step].name.to_owned(), event_data(e)?)))
+                    .collect::<Result<_, SnapshotError>>()?;
+                let origin = batch.origin.map(|step| W::INFO.steps[step].name.to_owned());
+                Ok(BatchData { origin, collected })
+            })
+            .collect::<Result<_, SnapshotError>>()?;
+        Ok(CoreParts {
+            inputs,
+            unclaimed: self.unclaimed.iter().map(event_data).collect::<Result<_, _>>()?,
+            pending_requests: self.pending_requests,
+            batches,
+        })
+    }
+
+    /// Decodes and checks everything of a snapshot the run needs (its
+    /// inputs, batches, unclaimed events, `collect_events` buffers), so that
+    /// a bad snapshot fails before the run starts, with the place it is bad.
+    pub(crate) fn decode(snapshot: &Snapshot) -> Result<Restored<W::Event>, SnapshotError> {
+        let events = |list: &[EventData], at: &str| {
+            list.iter()
+                .enumerate()
+                .map(|(j, e)| event_from(e, &format!("{at}[{j}]")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut batches = Vec::with_capacity(snapshot.batches.len());
+        for (b, batch) in snapshot.batches.iter().enumerate() {
+            let mut collected = Vec::with_capacity(batch.collected.len());
+            for (i, (step, event)) in batch.collected.iter().enumerate() {
+                let at = format!("batches[{b}].collected[{i}]");
+                collected.push((step_index(W::INFO, step, &at)?, event_from(event, &at)?));
+            }
+            let origin = match &batch.origin {
+                Some(step) => Some(step_index(W::INFO, step, &format!("batches[{b}].origin"))?),
+                None => None,
+            };
+            batches.push(Batch { origin, outstanding: 0, collected });
+        }
+        let mut inputs = Vec::with_capacity(snapshot.inputs.len());
+        for (i, pending) in snapshot.inputs.iter().enumerate() {
+            let at = format!("inputs[{i}]");
+            let step = step_index(W::INFO, &pending.step, &format!("{at}.step"))?;
+            let mut decoded = events(&pending.events, &format!("{at}.events"))?;
+            let input = match (pending.collected, decoded.len()) {
+                (true, _) => StepInput::Collected(decoded),
+                (false, 1) => StepInput::One(decoded.remove(0)),
+                (false, n) => {
+                    let message = format!("a step takes one event, not {n}");
+                    return Err(SnapshotError::BadData {
+                        name: pending.step.clone(),
+                        at: format!("{at}.events"),
+                        message,
+                    });
+                }
+            };
+            if pending.batch.is_some_and(|b| b >= batches.len()) {
+                let message = format!("there are {} batches", batches.len());
+                return Err(SnapshotError::BadData {
+                    name: "batch".into(),
+                    at: format!("{at}.batch"),
+                    message,
+                });
+            }
+            inputs.push((step, Queued { input, batch: pending.batch, attempt: pending.attempt.max(1) }));
+        }
+        let mut collected = Vec::with_capacity(snapshot.collected.len());
+        for (i, buffer) in snapshot.collected.iter().enumerate() {
+            let at = format!("collected[{i}]");
+            let step = step_index(W::INFO, &buffer.step, &format!("{at}.step"))?;
+            collected.push((step, events(&buffer.events, &format!("{at}.events"))?));
+        }
+        Ok(Restored {
+            inputs,
+            batches,
+            unclaimed: events(&snapshot.unclaimed, "unclaimed")?,
+            pending_requests: snapshot.pending_requests,
+            collected,
+        })
+    }
+
+    /// A core rebuilt from a decoded snapshot; [`Input::Resume`](super::Input::Resume)
+    /// then starts its inputs.
+    pub(crate) fn restored(options: CoreOptions, restored: Restored<W::Event>) -> Self {
+        let mut core = Self::new(options);
+        // In a fresh slab, the batches get the ids 0, 1, 2…: their indices in the snapshot.
+        for batch in restored.batches {
+            core.batches.insert(batch);
+        }
+        for (step, queued) in restored.inputs {
+            if let Some(open) = queued.batch.and_then(|b| core.batches.get_mut(b)) {
+                open.outstanding += 1;
+            }
+            core.steps[step].queue.push(queued);
+            core.mark(step);
+        }
+        core.unclaimed.extend(restored.unclaimed);
+        core.pending_requests = restored.pending_requests;
+        core
+    }
+}

@@ -1,0 +1,507 @@
+//! The core, driven by hand: each test feeds inputs and reads the commands.
+
+use std::time::Duration;
+
+use super::*;
+use crate::prelude::*;
+
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+struct Job(u8);
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+struct Done(u8);
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+struct Approval(bool);
+
+/// Start → `split` → Job×n → `work` (1 worker) and `audit` (broadcast,
+/// 2 workers) → Done → `gather` (collects a fan-out) → stop.
+struct Flow;
+
+#[workflow(external = [Approval])]
+impl Flow {
+    #[step]
+    async fn split(&self, ev: StartEvent<u8>) -> Vec<Job> {
+        (0..ev.input).map(Job).collect()
+    }
+
+    #[step(num_workers = 1)]
+    async fn work(&self, ev: Job) -> Option<Done> {
+        Some(Done(ev.0))
+    }
+
+    #[step(num_workers = 2)]
+    async fn audit(&self, ev: Job) -> Vec<Emit<(Job, StopEvent<u8>)>> {
+        vec![Emit::new(ev)]
+    }
+
+    #[step]
+    async fn gather(&self, ev: Collected<Done>) -> Emit<(InputRequired<u8>, StopEvent<u8>)> {
+        Emit::new(StopEvent::new(ev.len() as u8))
+    }
+
+    #[step]
+    async fn approve(&self, ev: Approval) -> StopEvent<u8> {
+        StopEvent::new(u8::from(ev.0))
+    }
+}
+
+const SPLIT: StepId = 0;
+const WORK: StepId = 1;
+const AUDIT: StepId = 2;
+const GATHER: StepId = 3;
+const NOW: Duration = Duration::ZERO;
+
+type Cmds = Vec<Command<Flow>>;
+
+/// The invocations among `commands` (which are drained), as (id, step, input).
+fn invoked(commands: &mut Cmds) -> Vec<(InvocationId, StepId, String)> {
+    commands
+        .drain(..)
+        .filter_map(|c| match c {
+            Command::Invoke { invocation, step, input, .. } => Some((invocation, step, format!("{input:?}"))),
+            Command::Finish(outcome) => panic!("unexpected finish: {:?}", outcome.map(|_| ())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn finished(commands: &mut Cmds) -> Result<u8, WorkflowError> {
+    match commands.pop() {
+        Some(Command::Finish(outcome)) => outcome,
+        other => panic!("expected a finish, got {other:?}"),
+    }
+}
+
+/// A core that has started with `input`, and the invocation of `split`.
+fn started(input: u8) -> (RunCore<Flow>, Cmds, InvocationId) {
+    let (mut core, mut commands) = (RunCore::<Flow>::default(), Vec::new());
+    core.handle(Input::Start(Flow::start_event(input)), NOW, &mut commands);
+    let calls = invoked(&mut commands);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].1, SPLIT);
+    (core, commands, calls[0].0)
+}
+
+fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
+    Emitted::Many(range.map(|i| FlowEvent::Job(Job(i))).collect())
+}
+
+#[test]
+fn start_invokes_the_start_consumer() {
+    let (mut core, mut commands) = (RunCore::<Flow>::default(), Vec::new());
+    core.handle(Input::Start(Flow::start_event(3)), NOW, &mut commands);
+    let calls = invoked(&mut commands);
+    assert_eq!(calls[0].2, "One(StartEvent(StartEvent { input: 3 }))");
+}
+
+#[test]
+fn events_are_broadcast_and_held_back_beyond_num_workers() {
+    let (mut core, mut commands, split) = started(3);
+    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..3)) }, NOW, &mut commands);
+    let calls = invoked(&mut commands);
+    // `work` has one worker, `audit` two: three jobs give 1 + 2 invocations now.
+    assert_eq!(calls.iter().filter(|c| c.1 == WORK).count(), 1);
+    assert_eq!(calls.iter().filter(|c| c.1 == AUDIT).count(), 2);
+    assert_eq!(core.active_steps(), ["work", "audit"]);
+
+    // `work` finishes without an event: the next queued job goes to it, in order.
+    let work = calls.iter().find(|c| c.1 == WORK).unwrap().0;
+    core.handle(Input::StepFinished { invocation: work, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+    assert_eq!(invoked(&mut commands)[0].2, "One(Job(Job(1)))");
+}
+
+#[test]
+fn a_collector_runs_once_when_its_fan_out_has_settled() {
+    let (mut core, mut commands, split) = started(3);
+    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..3)) }, NOW, &mut commands);
+    let mut pending = invoked(&mut commands);
+    let mut gathered = None;
+    // Drive every invocation: `work` turns each job into `Done` (but job 1
+    // into nothing), `audit` emits nothing, until `gather` is invoked.
+    while let Some((id, step, input)) = pending.pop() {
+        let result = match step {
+            WORK if input.contains("Job(1)") => Emitted::Nothing,
+            WORK => Emitted::One(FlowEvent::Done(Done(9))),
+            AUDIT => Emitted::Nothing,
+            GATHER => {
+                gathered = Some(input);
+                continue;
+            }
+            other => panic!("unexpected step {other}"),
+        };
+        core.handle(Input::StepFinished { invocation: id, result: Ok(result) }, NOW, &mut commands);
+        pending.extend(invoked(&mut commands));
+    }
+    assert_eq!(gathered.as_deref(), Some("Collected([Done(Done(9)), Done(Done(9))])"));
+}
+
+#[test]
+fn an_empty_fan_out_still_runs_its_collector_once_with_nothing() {
+    let (mut core, mut commands, split) = started(0);
+    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..0)) }, NOW, &mut commands);
+    let calls = invoked(&mut commands);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!((calls[0].1, calls[0].2.as_str()), (GATHER, "Collected([])"));
+}
+
+#[test]
+fn a_fan_out_whose_branches_emit_nothing_still_runs_its_collector() {
+    let (mut core, mut commands, split) = started(2);
+    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..2)) }, NOW, &mut commands);
+    let mut pending = invoked(&mut commands);
+    let mut gathered = Vec::new();
+    while let Some((id, step, input)) = pending.pop() {
+        if step == GATHER {
+            gathered.push(input);
+            continue;
+        }
+        core.handle(Input::StepFinished { invocation: id, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+        pending.extend(invoked(&mut commands));
+    }
+    assert_eq!(gathered, ["Collected([])"], "once, when the last branch ended");
+}
+
+#[test]
+fn the_stop_event_finishes_at_once_and_later_completions_are_ignored() {
+    let (mut core, mut commands, split) = started(1);
+    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..2)) }, NOW, &mut commands);
+    let calls = invoked(&mut commands);
+    let audit = calls.iter().find(|c| c.1 == AUDIT).unwrap().0;
+    let emitted = Emitted::Many(vec![
+        FlowEvent::StopEvent(StopEvent::new(7)),
+        FlowEvent::Job(Job(9)), // after the stop: never routed
+    ]);
+    core.handle(Input::StepFinished { invocation: audit, result: Ok(emitted) }, NOW, &mut commands);
+    assert_eq!(finished(&mut commands).unwrap(), 7);
+    assert!(commands.is_empty(), "a finish is the only command");
+    let work = calls.iter().find(|c| c.1 == WORK).unwrap().0;
+    core.handle(Input::StepFinished { invocation: work, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+    assert!(commands.is_empty(), "nothing happens after the finish");
+}
+
+#[test]
+fn no_work_left_and_no_stop_is_a_stall_naming_recent_events() {
+    let (mut core, mut commands, split) = started(0);
+    core.handle(Input::StepFinished { invocation: split, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+    let err = finished(&mut commands).unwrap_err();
+    assert!(
+        matches!(&err, WorkflowError::Stalled { last_events, .. } if last_events == &["StartEvent<u8>"]),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_request_for_input_keeps_the_run_waiting_until_the_caller_answers() {
+    let (mut core, mut commands) = (RunCore::<Flow>::default(), Vec::new());
+    core.handle(Input::Start(Flow::start_event(0)), NOW, &mut commands);
+    let split = invoked(&mut commands)[0].0;
+    // Pretend `split` asked for input: the request is streamed, the run waits.
+    let request = FlowEvent::InputRequired(InputRequired::new(1));
+    core.handle(
+        Input::StepFinished { invocation: split, result: Ok(Emitted::One(request)) },
+        NOW,
+        &mut commands,
+    );
+    assert!(matches!(commands.as_slice(), [Command::Stream(RunEvent::Event(FlowEvent::InputRequired(_)))]));
+    commands.clear();
+    assert!(!core.is_finished(), "waiting for input is not a stall");
+    core.handle(
+        Input::External { event: FlowEvent::Approval(Approval(true)), waiter: None },
+        NOW,
+        &mut commands,
+    );
+    let approve = invoked(&mut commands)[0].0;
+    core.handle(
+        Input::StepFinished {
+            invocation: approve,
+            result: Ok(Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)))),
+        },
+        NOW,
+        &mut commands,
+    );
+    assert_eq!(finished(&mut commands).unwrap(), 1);
+}
+
+#[test]
+fn a_waiter_gets_the_matching_external_event_and_others_are_kept() {
+    let (mut core, mut commands, _split) = started(1);
+    core.handle(
+        Input::External { event: FlowEvent::InputRequired(InputRequired::new(5)), waiter: None },
+        NOW,
+        &mut commands,
+    );
+    assert!(commands.is_empty(), "an event nobody takes is kept, not lost");
+    // The driver found it among the unclaimed events with the wait's filter.
+    assert_eq!(core.unclaimed().count(), 1);
+    core.handle(Input::Wait { waiter: 42, claim: Some(0), request: None }, NOW, &mut commands);
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::Wake { waiter: 42, event: FlowEvent::InputRequired(r) }] if r.request == 5
+    ));
+    assert_eq!(core.unclaimed().count(), 0, "a claimed event is taken once");
+}
+
+#[test]
+fn answering_a_waiting_step_leaves_a_returned_request_open() {
+    let (mut core, mut commands, split) = started(1);
+    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..1)) }, NOW, &mut commands);
+    let calls = invoked(&mut commands);
+    let work = calls.iter().find(|c| c.1 == WORK).unwrap().0;
+    let audit = calls.iter().find(|c| c.1 == AUDIT).unwrap().0;
+    // `work` waits in place for an approval; `audit` returns a request.
+    core.handle(Input::Wait { waiter: 7, claim: None, request: None }, NOW, &mut commands);
+    let request = FlowEvent::InputRequired(InputRequired::new(3));
+    core.handle(
+        Input::StepFinished { invocation: audit, result: Ok(Emitted::One(request)) },
+        NOW,
+        &mut commands,
+    );
+    commands.clear();
+
+    // The caller answers the waiting step: that answers no returned request.
+    let answer = FlowEvent::Approval(Approval(false));
+    core.handle(Input::External { event: answer, waiter: Some(7) }, NOW, &mut commands);
+    assert!(matches!(commands.as_slice(), [Command::Wake { waiter: 7, .. }]));
+    commands.clear();
+    core.handle(Input::StepFinished { invocation: work, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+    assert!(!core.is_finished(), "the returned request is still open: {commands:?}");
+
+    // The answer to the request reaches `approve`, which stops the run.
+    core.handle(
+        Input::External { event: FlowEvent::Approval(Approval(true)), waiter: None },
+        NOW,
+        &mut commands,
+    );
+    let approve = invoked(&mut commands)[0].0;
+    let stop = Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)));
+    core.handle(Input::StepFinished { invocation: approve, result: Ok(stop) }, NOW, &mut commands);
+    assert_eq!(finished(&mut commands).unwrap(), 1);
+}
+
+#[test]
+fn a_failure_finishes_the_run_naming_the_step() {
+    let (mut core, mut commands, split) = started(1);
+    core.handle(
+        Input::StepFinished { invocation: split, result: Err(StepFailure::Panic("boom".into())) },
+        NOW,
+        &mut commands,
+    );
+    let err = finished(&mut commands).unwrap_err();
+    assert!(matches!(err, WorkflowError::StepPanicked { step: "split", .. }), "{err:?}");
+}
+
+#[test]
+fn cancel_and_timeout_finish_with_their_own_errors() {
+    let (mut core, mut commands, _) = started(1);
+    core.handle(Input::TimedOut { after: Duration::from_secs(1) }, NOW, &mut commands);
+    let err = finished(&mut commands).unwrap_err();
+    assert!(matches!(&err, WorkflowError::Timeout { active_steps, .. } if active_steps == &["split"]));
+
+    let (mut core, mut commands, _) = started(1);
+    core.handle(Input::Cancel, NOW, &mut commands);
+    assert!(matches!(finished(&mut commands).unwrap_err(), WorkflowError::Cancelled { workflow: "Flow" }));
+}
+
+#[test]
+fn a_stall_reports_the_last_five_events_oldest_first() {
+    let (mut core, mut commands, split) = started(7);
+    // `work` and `audit` both take each job; finish them all with nothing.
+    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..7)) }, NOW, &mut commands);
+    let mut pending = invoked(&mut commands);
+    while let Some((id, _, _)) = pending.pop() {
+        core.handle(Input::StepFinished { invocation: id, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+        if core.is_finished() {
+            break;
+        }
+        pending.extend(invoked(&mut commands));
+    }
+    let err = finished(&mut commands).unwrap_err();
+    let WorkflowError::Stalled { last_events, .. } = err else { panic!("{err:?}") };
+    assert_eq!(last_events, ["Job", "Job", "Job", "Job", "Job"], "StartEvent<u8> has left the ring");
+}
+
+#[test]
+fn internal_events_report_worker_slots() {
+    let mut core =
+        RunCore::<Flow>::new(CoreOptions { internal_events: true, seed: 1, trace: false, snapshots: false });
+    let mut commands = Vec::new();
+    core.handle(Input::Start(Flow::start_event(1)), NOW, &mut commands);
+    assert!(matches!(
+        commands.first(),
+        Some(Command::Stream(RunEvent::StepStarted { step: "split", worker: 0, attempt: 1 }))
+    ));
+}
+
+#[test]
+fn runs_with_consecutive_ids_draw_their_first_jitter_apart() {
+    let firsts: Vec<f64> = (1..=8)
+        .map(|seed| RunCore::<Flow>::new(CoreOptions { seed, ..CoreOptions::default() }).next_random())
+        .collect();
+    // Seeded with the bare run id, all eight were below 1e-6: no jitter at all.
+    assert!(firsts.iter().filter(|&&r| r > 0.1).count() >= 4, "{firsts:?}");
+}
+
+/// A run recorded through the driver, replayed on a fresh core.
+mod replay {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::Value;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    use super::*;
+    use crate::runtime::verbose::RECORD;
+    use crate::BoxError;
+
+    #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    struct Part(u8);
+    #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    struct Done(u8);
+    #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    struct Ask(u8);
+    #[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    struct Answer(u8);
+
+    /// A fan-out whose second branch fails once and is retried, then a
+    /// merge that waits for the caller's answer and asks again; the caller
+    /// cancels the run instead of answering twice.
+    struct Recorded;
+
+    #[workflow]
+    impl Recorded {
+        #[step]
+        async fn split(&self, ev: StartEvent<u8>) -> Vec<Part> {
+            (0..ev.input).map(Part).collect()
+        }
+
+        #[step(retry = RetryPolicy::exponential(3).base_delay(Duration::from_millis(2)))]
+        async fn work(&self, ctx: &Context, ev: Part) -> Result<Done, BoxError> {
+            if ev.0 == 1 && ctx.attempt() == 1 {
+                return Err("flaky".into());
+            }
+            Ok(Done(ev.0))
+        }
+
+        #[step(streams = [Ask], waits = [Answer])]
+        async fn merge(&self, ctx: &Context, ev: Collected<Done>) -> Result<InputRequired<u8>, WaitError> {
+            let answer = ctx.wait_for_event::<Answer>().request(Ask(ev.len() as u8)).await?;
+            Ok(InputRequired::new(answer.0))
+        }
+
+        #[step]
+        async fn finish(&self, ev: HumanResponse<u8>) -> StopEvent<u8> {
+            StopEvent::new(ev.response)
+        }
+    }
+
+    /// Keeps the JSON of every `core input` record.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<(u64, Value, Value)>>>);
+
+    #[derive(Default)]
+    struct Fields {
+        now_ns: u64,
+        input: String,
+        commands: String,
+    }
+
+    impl Visit for Fields {
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            if field.name() == "now_ns" {
+                self.now_ns = value;
+            }
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            match field.name() {
+                "input" => self.input = format!("{value:?}"),
+                "commands" => self.commands = format!("{value:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    impl Subscriber for Recorder {
+        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+            metadata.target() == RECORD
+        }
+        fn event(&self, event: &Event<'_>) {
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            if fields.input.is_empty() {
+                return; // "core created"
+            }
+            let parse = |text: &str| serde_json::from_str::<Value>(text).expect("recorded as JSON");
+            self.0.lock().unwrap().push((fields.now_ns, parse(&fields.input), parse(&fields.commands)));
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// Runs `Recorded` on a current-thread runtime under the recorder:
+    /// answers the first request, cancels at the second. Returns the run's
+    /// id (the seed of its core) and the record.
+    fn record() -> (u64, Vec<(u64, Value, Value)>) {
+        let recorder = Recorder::default();
+        let _guard = tracing::subscriber::set_default(recorder.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let run_id = runtime.block_on(async {
+            let mut handler = Recorded.start(3);
+            let run_id = handler.run_id();
+            while let Some(event) = handler.events().next().await {
+                match event {
+                    RunEvent::Event(RecordedEvent::Ask(_)) => handler.send_event(Answer(7)).unwrap(),
+                    RunEvent::Event(RecordedEvent::InputRequired(_)) => handler.cancel(),
+                    _ => {}
+                }
+            }
+            let outcome = handler.await;
+            assert!(matches!(outcome, Err(WorkflowError::Cancelled { .. })), "{outcome:?}");
+            run_id
+        });
+        let record = recorder.0.lock().unwrap().clone();
+        (run_id, record)
+    }
+
+    #[test]
+    fn a_recorded_run_replays_to_the_same_commands_on_a_fresh_core() {
+        let (run_id, record) = record();
+        let kinds: Vec<String> = record
+            .iter()
+            .map(|(_, input, _)| match input {
+                Value::String(word) => word.clone(),
+                other => other.as_object().unwrap().keys().next().unwrap().clone(),
+            })
+            .collect();
+        for kind in ["start", "step_finished", "wait", "external", "cancel"] {
+            assert!(kinds.iter().any(|k| k == kind), "no `{kind}` input in {kinds:?}");
+        }
+        let retried = record.iter().flat_map(|(_, _, commands)| commands.as_array().unwrap()).any(|c| {
+            c.pointer("/invoke/attempt") == Some(&Value::from(2))
+                && c.pointer("/invoke/delay_ns") != Some(&0.into())
+        });
+        assert!(retried, "the flaky branch was invoked again after a delay");
+        let fan_out = record.iter().any(|(_, input, _)| {
+            input
+                .pointer("/step_finished/result/emitted")
+                .is_some_and(|e| e.as_array().is_some_and(|a| a.len() == 3))
+        });
+        assert!(fan_out, "split fanned out three parts");
+
+        // As the driver set it up for a run started with `start`.
+        let options = CoreOptions { internal_events: false, seed: run_id, trace: false, snapshots: true };
+        let mut core = RunCore::<Recorded>::new(options);
+        for (i, (now_ns, input, commands)) in record.iter().enumerate() {
+            let decoded = Input::<RecordedEvent>::from_json(input).unwrap();
+            let mut out = Vec::new();
+            core.handle(decoded, Duration::from_nanos(*now_ns), &mut out);
+            let replayed: Vec<Value> = out.iter().map(|c| c.to_json().unwrap()).collect();
+            assert_eq!(&Value::Array(replayed), commands, "input {i}: {input}");
+        }
+        assert!(core.is_finished(), "the replayed run ends as the recorded one did");
+    }
+}

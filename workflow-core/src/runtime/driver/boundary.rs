@@ -1,0 +1,78 @@
+//! What the driver does between batches of work, when no inline step is
+//! halfway through its completion: answer the snapshots asked for, and
+//! write the journal. (A snapshot taken while a step's completion is being
+//! handled would show the step in flight after its effects, such as what
+//! it put in a `collect_events` buffer, and a resume would apply them twice.)
+
+use serde_json::Value;
+
+use super::Driver;
+use crate::context::Context;
+use crate::error::WorkflowError;
+use crate::snapshot::{event_data, CollectData, Snapshot, SnapshotError, SNAPSHOT_FORMAT};
+use crate::sync::lock;
+use crate::workflow::Workflow;
+
+impl<W: Workflow> Driver<W> {
+    /// Answers the snapshots asked for, and writes the journal if it is due;
+    /// a journal that cannot be written ends the run.
+    pub(super) fn at_boundary(&mut self) -> Result<(), WorkflowError> {
+        for (state, reply) in std::mem::take(&mut self.snapshot_requests) {
+            let _ = reply.send(self.snapshot(|_| state()));
+        }
+        self.write_journal()
+    }
+
+    /// Writes the run to its journal, if it has one and a step boundary
+    /// passed; a store that fails ends the run, which would no longer be durable.
+    fn write_journal(&mut self) -> Result<(), WorkflowError> {
+        if !self.journal_due || self.core.is_finished() {
+            return Ok(());
+        }
+        let Some(journal) = &self.run.journal else { return Ok(()) };
+        let saved = self
+            .snapshot(|context| context.read(journal.state))
+            .map_err(|error| error.to_string())
+            .and_then(|snapshot| journal.save(&snapshot));
+        self.journal_due = false;
+        saved.map_err(|reason| WorkflowError::Journal { workflow: W::INFO.name, reason })
+    }
+
+    /// The run as it is now, with the state `state` writes: the one place a
+    /// snapshot is put together, for the caller's and the journal's alike.
+    fn snapshot(
+        &self,
+        state: impl FnOnce(&Context<W::State>) -> Result<Value, SnapshotError>,
+    ) -> Result<Snapshot, SnapshotError> {
+        let parts = self.core.export()?;
+        let collected = self.collected()?;
+        let context = self.run.context();
+        Ok(Snapshot {
+            format: SNAPSHOT_FORMAT,
+            workflow: W::INFO.name.to_owned(),
+            events: W::INFO.events.iter().map(|e| (*e).to_owned()).collect(),
+            steps: W::INFO.steps.iter().map(|s| s.name.to_owned()).collect(),
+            state: state(context)?,
+            store: context.store_snapshot(),
+            inputs: parts.inputs,
+            unclaimed: parts.unclaimed,
+            pending_requests: parts.pending_requests,
+            batches: parts.batches,
+            collected,
+        })
+    }
+
+    /// The `collect_events` buffers as snapshot data.
+    fn collected(&self) -> Result<Vec<CollectData>, SnapshotError> {
+        let buffers = lock(&self.run.link.collected);
+        buffers
+            .iter()
+            .enumerate()
+            .filter(|(_, events)| !events.is_empty())
+            .map(|(step, events)| {
+                let events = events.iter().map(event_data).collect::<Result<_, _>>()?;
+                Ok(CollectData { step: W::INFO.steps[step].name.to_owned(), events })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,482 @@
+//! Carries out a run on tokio: tells the core what happened (a step
+//! finished, a message came in, time ran out) and does what it answers,
+//! running each invocation inline or on a task of its own.
+
+mod boundary;
+mod invocation;
+mod placement;
+mod waiters;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, Instant, Sleep};
+use tracing::instrument::WithSubscriber;
+use tracing::Instrument;
+
+use self::invocation::{invocation, Call, Completion, Shared};
+use self::placement::Placement;
+use self::waiters::Waiters;
+use super::core::{Command, CoreOptions, Input, Restored, RunCore, RunEvent, RunOutcome};
+use super::durable::Journal;
+use super::options::RunOptions;
+use super::verbose::{self, Verbose};
+use crate::context::{Context, Scope};
+use crate::contract::StepInput;
+use crate::error::WorkflowError;
+use crate::link::{Inbound, RunLink, SnapshotReply, StateJson};
+use crate::sync::{lock, Mailbox};
+use crate::trace::Trace;
+use crate::workflow::Workflow;
+
+/// Everything one run needs; [`drive`] consumes it.
+pub(crate) struct Run<W: Workflow> {
+    shared: Shared<W>,
+    timeout: Option<Duration>,
+    verbose: bool,
+    internal_events: bool,
+    run_id: u64,
+    pub(crate) link: Arc<RunLink<W::Event>>,
+    /// The caller's event stream, if the caller holds a handler.
+    stream: Option<Arc<Mailbox<RunEvent<W::Event>>>>,
+    /// Where the run's trace goes when it ends, if anyone can read it.
+    trace: Option<Trace>,
+    /// Where the run journals itself, for a durable run.
+    pub(crate) journal: Option<Journal<W>>,
+}
+
+impl<W: Workflow> Run<W> {
+    /// Everything a run of `flow` needs, on `options`' context (claimed now),
+    /// with a stream and a trace if a handler will read them.
+    pub(crate) fn prepare(
+        flow: Arc<W>,
+        options: RunOptions<W::State>,
+        run_id: u64,
+        stream: Option<Arc<Mailbox<RunEvent<W::Event>>>>,
+        trace: Option<Trace>,
+    ) -> Result<Self, WorkflowError> {
+        let context = options.context.unwrap_or_default();
+        let lease = Arc::new(context.lease(W::INFO.name)?);
+        Ok(Self {
+            shared: Shared { flow, lease },
+            timeout: options.timeout,
+            verbose: options.verbose,
+            internal_events: options.internal_events,
+            run_id,
+            link: Arc::new(RunLink::new()),
+            stream,
+            trace,
+            journal: options.durable.map(Journal::from),
+        })
+    }
+
+    /// The run's context (claimed by it).
+    pub(crate) fn context(&self) -> &Context<W::State> {
+        self.shared.lease.context()
+    }
+}
+
+/// How a run begins.
+pub(crate) enum Start<W: Workflow> {
+    /// From its input.
+    Fresh(W::Input),
+    /// From a snapshot, decoded and checked already.
+    Restored(Box<Restored<W::Event>>),
+}
+
+/// Runs one workflow to its end, and writes how it ended to the stream.
+/// Dropping this future drops every step invocation still in flight, then
+/// the context's lease.
+pub(crate) async fn drive<W: Workflow>(run: Run<W>, start: Start<W>) -> Result<W::Output, WorkflowError> {
+    let span = tracing::info_span!("workflow_run", workflow = W::INFO.name, run_id = run.run_id);
+    let verbose = run.verbose;
+    let (mut driver, first) = Driver::new(run, start);
+    let running = driver.run(first).instrument(span);
+    let outcome =
+        if verbose { running.with_subscriber(Verbose::around_default()).await } else { running.await };
+    driver.end(outcome)
+}
+
+struct Driver<W: Workflow> {
+    run: Run<W>,
+    started: Instant,
+    core: RunCore<W>,
+    /// Invocations on tasks of their own; created on first use, since most
+    /// runs of light steps never spawn one.
+    tasks: Option<JoinSet<Completion<W::Event>>>,
+    waiters: Waiters<W::Event>,
+    commands: Vec<Command<W>>,
+    /// The batch being carried out: swapped with `commands`, so that neither
+    /// allocates once warm.
+    batch: Vec<Command<W>>,
+    placement: Placement,
+    /// The timeout's timer, boxed: most runs have none, and a waiting run
+    /// should not carry one.
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// Whether a step boundary passed since the journal was last written.
+    journal_due: bool,
+    /// Snapshots asked for, answered at the next boundary.
+    snapshot_requests: Vec<(StateJson, SnapshotReply)>,
+}
+
+/// How many invocations run inline before the driver yields to the runtime.
+const INLINE_BUDGET: usize = 256;
+
+/// What `execute` left to do.
+enum Progress<O> {
+    /// The run is over.
+    Finished(Result<O, WorkflowError>),
+    /// Nothing to do until a task, a message or the deadline wakes the driver.
+    Idle,
+    /// The inline budget ran out with work left: yield, then go on.
+    Busy,
+}
+
+impl<W: Workflow> Drop for Driver<W> {
+    fn drop(&mut self) {
+        // Refuse further messages and stream events: the run is over (or
+        // its driver was dropped), and senders must be told so.
+        self.run.link.inbox.close();
+        if let Some(stream) = &self.run.stream {
+            stream.close();
+        }
+    }
+}
+
+impl<W: Workflow> Driver<W> {
+    /// The driver of `run`, with its core built fresh or from a snapshot,
+    /// and the input that sets it going.
+    fn new(run: Run<W>, start: Start<W>) -> (Self, Input<W::Event>) {
+        let options = CoreOptions {
+            internal_events: run.internal_events,
+            seed: run.run_id,
+            trace: run.trace.is_some(),
+            snapshots: run.stream.is_some() || run.journal.is_some(),
+        };
+        let (core, first) = match start {
+            Start::Fresh(input) => (RunCore::new(options), Input::Start(W::start_event(input))),
+            Start::Restored(mut restored) => {
+                let mut buffers = lock(&run.link.collected);
+                for (step, events) in std::mem::take(&mut restored.collected) {
+                    if buffers.len() <= step {
+                        buffers.resize_with(W::INFO.steps.len(), Vec::new);
+                    }
+                    buffers[step].extend(events);
+                }
+                drop(buffers);
+                (RunCore::restored(options, *restored), Input::Resume)
+            }
+        };
+        tracing::trace!(target: verbose::RECORD, workflow = W::INFO.name, options = ?options, "core created");
+        let driver = Self {
+            started: Instant::now(),
+            core,
+            tasks: None,
+            waiters: Waiters::default(),
+            commands: Vec::new(),
+            batch: Vec::new(),
+            placement: Placement::new(W::INFO.steps.len()),
+            sleep: None,
+            journal_due: false,
+            snapshot_requests: Vec::new(),
+            run,
+        };
+        (driver, first)
+    }
+
+    fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Tells the core what happened; what it answers is carried out by the
+    /// next `execute`.
+    fn handle(&mut self, input: Input<W::Event>, now: Duration) {
+        if tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE) {
+            return self.handle_recorded(input, now);
+        }
+        self.core.handle(input, now, &mut self.commands);
+    }
+
+    /// [`handle`](Self::handle), writing the input, the time and the
+    /// commands it gave as JSON to `tracing` (target [`verbose::RECORD`],
+    /// level trace): what a fresh core needs to replay the run.
+    #[cold]
+    fn handle_recorded(&mut self, input: Input<W::Event>, now: Duration) {
+        let recorded =
+            input.to_json().unwrap_or_else(|e| serde_json::json!({ "unrecordable": e.to_string() }));
+        let mut answered = Vec::new();
+        self.core.handle(input, now, &mut answered);
+        let commands: Vec<serde_json::Value> = answered
+            .iter()
+            .map(|c| c.to_json().unwrap_or_else(|e| serde_json::json!({ "unrecordable": e.to_string() })))
+            .collect();
+        if self.core.is_finished() {
+            // As the core does when it finishes: what was still to run is dropped.
+            self.commands.retain(|c| matches!(c, Command::Stream(_)));
+        }
+        self.commands.append(&mut answered);
+        tracing::trace!(
+            target: verbose::RECORD,
+            workflow = W::INFO.name,
+            now_ns = now.as_nanos() as u64,
+            input = %recorded,
+            commands = %serde_json::Value::Array(commands),
+            "core input"
+        );
+    }
+
+    /// Ends the run if its deadline has passed.
+    fn check_deadline(&mut self) {
+        if let (Some(at), Some(after)) = (self.deadline(), self.run.timeout) {
+            if Instant::now() >= at {
+                self.handle(Input::TimedOut { after }, self.now());
+            }
+        }
+    }
+
+    /// When the run times out, if it has a timeout.
+    fn deadline(&self) -> Option<Instant> {
+        self.run.timeout.and_then(|t| self.started.checked_add(t))
+    }
+
+    /// Sets the run going with `first` and carries it out to its end.
+    async fn run(&mut self, first: Input<W::Event>) -> Result<W::Output, WorkflowError> {
+        self.sleep = self.deadline().map(|at| Box::pin(sleep_until(at)));
+        self.journal_due = true;
+        self.handle(first, self.now());
+        loop {
+            match self.execute() {
+                Progress::Finished(outcome) => return outcome,
+                Progress::Busy => {
+                    self.at_boundary()?;
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                Progress::Idle => {
+                    self.at_boundary()?;
+                    // Idle, maybe for hours: give the command buffers back.
+                    self.commands = Vec::new();
+                    self.batch = Vec::new();
+                }
+            }
+            // Biased: the deadline first, so that a busy run cannot starve its
+            // timeout; then messages, so that what a step sent or streamed
+            // before it returned is handled before its completion. The clock
+            // is read after the wake-up, not before: the driver may have been
+            // idle for a whole retry back-off, and a retry decision taken with
+            // the time it went idle would start an attempt past `max_elapsed`.
+            tokio::select! {
+                biased;
+                () = poll_sleep(&mut self.sleep) => {
+                    let after = self.run.timeout.unwrap_or_default();
+                    self.handle(Input::TimedOut { after }, self.now());
+                }
+                Some(message) = self.run.link.inbox.recv() => {
+                    let now = self.now();
+                    self.receive(message, now);
+                }
+                Some(joined) = join_next(&mut self.tasks) => match joined {
+                    Ok(completion) => {
+                        let now = self.now();
+                        self.placement.completed_on_task(completion.step, completion.took);
+                        self.completed(completion, now);
+                    }
+                    Err(join_error) => {
+                        return Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
+                    }
+                },
+            }
+        }
+    }
+
+    /// Carries out the pending commands, running light steps inline.
+    fn execute(&mut self) -> Progress<W::Output> {
+        let mut budget = INLINE_BUDGET;
+        while !self.commands.is_empty() {
+            // Swap the two buffers: commands issued while this batch is
+            // carried out go to the other one, and neither reallocates.
+            let mut batch = std::mem::take(&mut self.batch);
+            std::mem::swap(&mut self.commands, &mut batch);
+            let now = self.now();
+            let mut commands = batch.drain(..);
+            while let Some(command) = commands.next() {
+                match command {
+                    Command::Invoke { invocation, step, worker, attempt, input, delay } => {
+                        if self.core.is_finished() {
+                            continue; // an earlier invocation of this batch ended the run
+                        }
+                        let more_of_this_step = || {
+                            commands
+                                .as_slice()
+                                .iter()
+                                .any(|c| matches!(c, Command::Invoke { step: s, .. } if *s == step))
+                        };
+                        let call = Call { invocation, step, worker, attempt };
+                        if !self.placement.inline(step, delay, more_of_this_step) {
+                            self.spawn(call, input, delay);
+                        } else if budget == 0 {
+                            self.check_deadline();
+                            if self.core.is_finished() {
+                                continue;
+                            }
+                            let first = Command::Invoke { invocation, step, worker, attempt, input, delay };
+                            let rest: Vec<Command<W>> = std::iter::once(first).chain(commands).collect();
+                            self.commands.splice(0..0, rest);
+                            self.batch = batch;
+                            return Progress::Busy;
+                        } else {
+                            budget -= 1;
+                            self.run_inline(call, input, now);
+                        }
+                    }
+                    Command::Wake { waiter, event } => {
+                        if let Err(event) = self.waiters.wake(waiter, event) {
+                            self.handle(Input::PutBack(event), now);
+                        }
+                    }
+                    Command::Stream(event) => {
+                        if let Some(stream) = &self.run.stream {
+                            let _ = stream.send(event);
+                        }
+                    }
+                    Command::Finish(outcome) => return Progress::Finished(outcome),
+                }
+            }
+            drop(commands);
+            self.batch = batch;
+            // A long inline stretch must not outrun the timeout.
+            self.check_deadline();
+        }
+        Progress::Idle
+    }
+
+    /// Turns what came in through the link into the core's input; waits are
+    /// matched here, where their filters are.
+    fn receive(&mut self, message: Inbound<W::Event>, now: Duration) {
+        let input = match message {
+            Inbound::Send { from, event, target } => Input::Send { from, event, target },
+            Inbound::Stream { from, event } => Input::Stream { from, event },
+            Inbound::Wait { waiter, matches, request, reply } => {
+                let claim = self.waiters.begin(waiter, matches, reply, self.core.unclaimed());
+                Input::Wait { waiter, claim, request }
+            }
+            Inbound::External(event) => Input::External { waiter: self.waiters.choose(&event), event },
+            Inbound::Cancel => Input::Cancel,
+            Inbound::Unwait(waiter) => return self.waiters.withdraw(waiter),
+            Inbound::Snapshot { state, reply } => return self.snapshot_requests.push((state, reply)),
+        };
+        self.handle(input, now);
+    }
+
+    /// An invocation ended: what it sent or streamed before it returned
+    /// comes first, then what it returned, unless it broke its declarations.
+    fn completed(&mut self, completion: Completion<W::Event>, now: Duration) {
+        while let Some(message) = self.run.link.inbox.try_recv() {
+            self.receive(message, now);
+        }
+        let Completion { invocation, mut result, step, .. } = completion;
+        tracing::debug!(
+            target: verbose::TARGET,
+            workflow = W::INFO.name,
+            outcome = %verbose::Outcome(&result),
+            "step returned"
+        );
+        if let Some(error) = self.run.link.take_violation(invocation) {
+            if result.is_ok() {
+                result = Err(invocation::failure::<W>(step, Box::new(error)));
+            }
+        }
+        self.handle(Input::StepFinished { invocation, result }, now);
+        self.journal_due = true;
+    }
+
+    /// The context `call` is given, and the report that it starts.
+    fn start_call(&self, call: Call) -> Context<W::State, W::Event> {
+        let Call { invocation, step, worker, attempt } = call;
+        tracing::debug!(
+            target: verbose::TARGET,
+            workflow = W::INFO.name,
+            step = W::INFO.steps[step].name,
+            worker,
+            attempt,
+            "invoking step"
+        );
+        // A violation left by an earlier holder of this id (a context a
+        // step moved to a task that outlived it) is not this one's.
+        let _ = self.run.link.take_violation(invocation);
+        let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
+        self.run.context().scoped(scope)
+    }
+
+    /// Polls an invocation once on the driver: done if it completes, else
+    /// handed to a task of its own.
+    fn run_inline(&mut self, call: Call, input: StepInput<W::Event>, now: Duration) {
+        let step = call.step;
+        let context = self.start_call(call);
+        let mut future = Box::pin(invocation(&self.run.shared, context, call, input, Duration::ZERO, false));
+        let started = self.placement.time_inline(step).then(Instant::now);
+        match future.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
+            Poll::Ready(completion) => {
+                self.placement.completed_inline(step, started.map(|at| at.elapsed()));
+                self.completed(completion, now);
+            }
+            Poll::Pending => {
+                self.placement.went_pending(step);
+                self.tasks.get_or_insert_with(JoinSet::new).spawn(future);
+            }
+        }
+    }
+
+    fn spawn(&mut self, call: Call, input: StepInput<W::Event>, delay: Duration) {
+        let context = self.start_call(call);
+        let timed = self.placement.spawning(call.step);
+        let future = invocation(&self.run.shared, context, call, input, delay, timed);
+        self.tasks.get_or_insert_with(JoinSet::new).spawn(future);
+    }
+
+    /// Records how the run ended (journal, trace), stops what is still in
+    /// flight, and tells the stream.
+    fn end(mut self, outcome: Result<W::Output, WorkflowError>) -> Result<W::Output, WorkflowError> {
+        let outcome = match &self.run.journal {
+            Some(journal) => journal.finish(outcome),
+            None => outcome,
+        };
+        if let (Some(trace), Some(recorded)) = (&self.run.trace, self.core.take_trace()) {
+            trace.record(recorded);
+        }
+        self.run.link.inbox.close();
+        // Abort what is still in flight before anyone hears that the run is over.
+        if let Some(tasks) = &mut self.tasks {
+            tasks.abort_all();
+        }
+        if let Some(stream) = &self.run.stream {
+            let summary = match &outcome {
+                Ok(_) => RunOutcome::Stopped,
+                Err(WorkflowError::Cancelled { .. }) => RunOutcome::Cancelled,
+                Err(error) => RunOutcome::Failed(error.to_string()),
+            };
+            let _ = stream.send(RunEvent::Finished(summary));
+        }
+        outcome
+    }
+}
+
+/// The next invocation task to end, or never if there is none.
+async fn join_next<T: 'static>(tasks: &mut Option<JoinSet<T>>) -> Option<Result<T, tokio::task::JoinError>> {
+    match tasks {
+        Some(tasks) if !tasks.is_empty() => tasks.join_next().await,
+        _ => std::future::pending().await,
+    }
+}
+
+/// The timeout's timer, or never.
+async fn poll_sleep(sleep: &mut Option<Pin<Box<Sleep>>>) {
+    match sleep {
+        Some(sleep) => sleep.as_mut().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,142 @@
+//! Durable runs: a run journals itself to a [`RunStore`] when it starts and
+//! at every step boundary, and records how it ended, so that a process that
+//! dies can resume its unfinished runs. Everything of it is here: the
+//! store's trait, what `RunOptions::durable` records, the journal a run
+//! writes, and what recovery reads back.
+//!
+//! The store is a small trait, so that an embedded store (SQLite, in the
+//! `workflow-durable` crate) and a server-grade one can both back it without
+//! touching the runtime.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{BoxError, WorkflowError};
+use crate::snapshot::{Snapshot, SnapshotError};
+use crate::workflow::Workflow;
+
+/// Where durable runs keep their journals.
+pub trait RunStore: Send + Sync + 'static {
+    /// Replaces the journal of run `key` (of workflow `workflow`) with `snapshot`.
+    fn save(&self, key: &str, workflow: &str, snapshot: &Snapshot) -> Result<(), BoxError>;
+    /// Records that run `key` ended, with its result as JSON or its error's message.
+    fn finish(&self, key: &str, outcome: Result<&Value, &str>) -> Result<(), BoxError>;
+    /// The runs of `workflow` that have a journal and no end, with their journals.
+    fn unfinished(&self, workflow: &str) -> Result<Vec<(String, Snapshot)>, BoxError>;
+}
+
+/// What `RunOptions::durable` records: where the run journals itself, and
+/// how it writes its state (taken where `S: Serialize` is known, so that
+/// the driver needs no bound).
+pub(crate) struct Durable<S> {
+    store: Arc<dyn RunStore>,
+    key: String,
+    state: fn(&S) -> Result<Value, SnapshotError>,
+}
+
+impl<S: Serialize> Durable<S> {
+    pub(crate) fn new(store: Arc<dyn RunStore>, key: String) -> Self {
+        Self { store, key, state: state_json::<S> }
+    }
+}
+
+impl<S> std::fmt::Debug for Durable<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Durable").field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+/// A run's journal: where it goes, under which key, and how to write the
+/// state and the result.
+pub(crate) struct Journal<W: Workflow> {
+    store: Arc<dyn RunStore>,
+    key: String,
+    /// Writes the run's state, for each snapshot the journal saves.
+    pub(crate) state: fn(&W::State) -> Result<Value, SnapshotError>,
+}
+
+impl<W: Workflow> From<Durable<W::State>> for Journal<W> {
+    fn from(durable: Durable<W::State>) -> Self {
+        Self { store: durable.store, key: durable.key, state: durable.state }
+    }
+}
+
+impl<W: Workflow> Journal<W> {
+    /// Replaces the journal with `snapshot`; the error says why it could not.
+    pub(crate) fn save(&self, snapshot: &Snapshot) -> Result<(), String> {
+        self.store.save(&self.key, W::INFO.name, snapshot).map_err(|e| e.to_string())
+    }
+
+    /// Records how the run ended. A result that cannot be recorded turns
+    /// the run's success into [`WorkflowError::Journal`]: it is no longer durable.
+    pub(crate) fn finish(
+        &self,
+        outcome: Result<W::Output, WorkflowError>,
+    ) -> Result<W::Output, WorkflowError> {
+        let recorded = match &outcome {
+            Ok(output) => serde_json::to_value(output)
+                .map_err(|e| e.to_string())
+                .and_then(|json| self.store.finish(&self.key, Ok(&json)).map_err(|e| e.to_string())),
+            Err(error) => self.store.finish(&self.key, Err(&error.to_string())).map_err(|e| e.to_string()),
+        };
+        match (recorded, outcome) {
+            (Err(reason), Ok(_)) => Err(WorkflowError::Journal { workflow: W::INFO.name, reason }),
+            (_, outcome) => outcome,
+        }
+    }
+}
+
+impl<W: Workflow> std::fmt::Debug for Journal<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+/// The unfinished runs of `W` in `store`: each one's key, journal so far,
+/// and the journal to go on writing.
+pub(crate) fn unfinished<W: Workflow>(
+    store: &Arc<dyn RunStore>,
+) -> Result<Vec<(String, Snapshot, Journal<W>)>, RecoverError>
+where
+    W::State: Serialize,
+{
+    let runs = store.unfinished(W::INFO.name).map_err(RecoverError::Store)?;
+    Ok(runs
+        .into_iter()
+        .map(|(key, snapshot)| {
+            let journal = Durable::new(Arc::clone(store), key.clone()).into();
+            (key, snapshot, journal)
+        })
+        .collect())
+}
+
+/// Why unfinished runs could not be recovered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecoverError {
+    /// The store could not list them.
+    #[error("the run store failed: {0}")]
+    Store(#[source] BoxError),
+    /// One journal could not be resumed.
+    #[error("the journal of run `{key}` cannot be resumed: {source}")]
+    Snapshot {
+        /// The run's key.
+        key: String,
+        /// Why.
+        #[source]
+        source: SnapshotError,
+    },
+}
+
+/// The state as JSON, naming the field that cannot be written.
+pub(crate) fn state_json<S: Serialize>(state: &S) -> Result<Value, SnapshotError> {
+    serde_path_to_error::serialize(state, serde_json::value::Serializer).map_err(|e| {
+        SnapshotError::Unserializable {
+            what: "the state".into(),
+            path: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        }
+    })
+}
