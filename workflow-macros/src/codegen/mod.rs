@@ -667,3 +667,6 @@ fn info(ir: &Ir) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
