@@ -22,7 +22,7 @@ pub use self::command::{Command, RunEvent, RunOutcome};
 use self::containers::{Copies, Queue, Recent, Slab};
 pub use self::input::{Input, StepFailure};
 pub(crate) use self::restore::Restored;
-use crate::contract::{Dispatch, Emitted, InvocationId, StepId, StepInput, WaiterId, WorkflowEvent};
+use crate::contract::{Dispatch, Emitted, InvocationId, StepId, StepInput, WorkflowEvent};
 use crate::error::WorkflowError;
 use crate::event::StepFailed;
 use crate::trace::RunTrace;
@@ -201,7 +201,16 @@ impl<W: Workflow> RunCore<W> {
                 }
                 out.push(Command::Stream(RunEvent::Event(event)));
             }
-            Input::Wait { waiter, claim, request } => self.wait(waiter, claim, request, out),
+            Input::Wait { waiter, claim, request } => {
+                // `claim` picks the unclaimed event that answers the wait at
+                // once; the request is written to the stream and routed.
+                if let Some(event) = claim.and_then(|at| self.unclaimed.remove(at)) {
+                    out.push(Command::Wake { waiter, event });
+                }
+                if let Some(request) = request {
+                    self.route(request, Origin::WaitRequest, None, out);
+                }
+            }
             Input::External { event, waiter: Some(waiter) } => {
                 // An answer to a step waiting in place: its request was never
                 // counted (the waiting step keeps the run alive), so no count drops.
@@ -334,23 +343,6 @@ impl<W: Workflow> RunCore<W> {
                 self.recent.note(event.index());
                 self.enqueue(step, StepInput::One(event), batch);
             }
-        }
-    }
-
-    /// A step waits: `claim` picks the unclaimed event that answers it at
-    /// once, and `request` is written to the stream and routed.
-    fn wait(
-        &mut self,
-        waiter: WaiterId,
-        claim: Option<usize>,
-        request: Option<W::Event>,
-        out: &mut Vec<Command<W>>,
-    ) {
-        if let Some(event) = claim.and_then(|at| self.unclaimed.remove(at)) {
-            out.push(Command::Wake { waiter, event });
-        }
-        if let Some(request) = request {
-            self.route(request, Origin::WaitRequest, None, out);
         }
     }
 

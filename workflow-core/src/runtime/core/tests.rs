@@ -81,6 +81,35 @@ fn started(input: u8) -> (RunCore<Flow>, Cmds, InvocationId) {
     (core, commands, calls[0].0)
 }
 
+/// A core started with `input` whose `split` fanned out `jobs` jobs, and
+/// the invocations that gave.
+fn fanned_out(input: u8, jobs: u8) -> (RunCore<Flow>, Cmds, Vec<(InvocationId, StepId, String)>) {
+    let (mut core, mut commands, split) = started(input);
+    returns(&mut core, split, self::jobs(0..jobs), &mut commands);
+    let calls = invoked(&mut commands);
+    (core, commands, calls)
+}
+
+/// The invocation of `step` among `calls`.
+fn of(calls: &[(InvocationId, StepId, String)], step: StepId) -> InvocationId {
+    calls.iter().find(|c| c.1 == step).expect("the step was invoked").0
+}
+
+/// Invocation `invocation` returns `emitted`.
+fn returns(
+    core: &mut RunCore<Flow>,
+    invocation: InvocationId,
+    emitted: Emitted<FlowEvent>,
+    commands: &mut Cmds,
+) {
+    core.handle(Input::StepFinished { invocation, result: Ok(emitted) }, NOW, commands);
+}
+
+/// The caller sends `event` and no waiter takes it.
+fn caller_sends(core: &mut RunCore<Flow>, event: FlowEvent, commands: &mut Cmds) {
+    core.handle(Input::External { event, waiter: None }, NOW, commands);
+}
+
 fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
     Emitted::Many(range.map(|i| FlowEvent::Job(Job(i))).collect())
 }
@@ -95,25 +124,21 @@ fn start_invokes_the_start_consumer() {
 
 #[test]
 fn events_are_broadcast_and_held_back_beyond_num_workers() {
-    let (mut core, mut commands, split) = started(3);
-    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..3)) }, NOW, &mut commands);
-    let calls = invoked(&mut commands);
+    let (mut core, mut commands, calls) = fanned_out(3, 3);
     // `work` has one worker, `audit` two: three jobs give 1 + 2 invocations now.
     assert_eq!(calls.iter().filter(|c| c.1 == WORK).count(), 1);
     assert_eq!(calls.iter().filter(|c| c.1 == AUDIT).count(), 2);
     assert_eq!(core.active_steps(), ["work", "audit"]);
 
     // `work` finishes without an event: the next queued job goes to it, in order.
-    let work = calls.iter().find(|c| c.1 == WORK).unwrap().0;
-    core.handle(Input::StepFinished { invocation: work, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+    let work = of(&calls, WORK);
+    returns(&mut core, work, Emitted::Nothing, &mut commands);
     assert_eq!(invoked(&mut commands)[0].2, "One(Job(Job(1)))");
 }
 
 #[test]
 fn a_collector_runs_once_when_its_fan_out_has_settled() {
-    let (mut core, mut commands, split) = started(3);
-    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..3)) }, NOW, &mut commands);
-    let mut pending = invoked(&mut commands);
+    let (mut core, mut commands, mut pending) = fanned_out(3, 3);
     let mut gathered = None;
     // Drive every invocation: `work` turns each job into `Done` (but job 1
     // into nothing), `audit` emits nothing, until `gather` is invoked.
@@ -128,7 +153,7 @@ fn a_collector_runs_once_when_its_fan_out_has_settled() {
             }
             other => panic!("unexpected step {other}"),
         };
-        core.handle(Input::StepFinished { invocation: id, result: Ok(result) }, NOW, &mut commands);
+        returns(&mut core, id, result, &mut commands);
         pending.extend(invoked(&mut commands));
     }
     assert_eq!(gathered.as_deref(), Some("Collected([Done(Done(9)), Done(Done(9))])"));
@@ -136,25 +161,21 @@ fn a_collector_runs_once_when_its_fan_out_has_settled() {
 
 #[test]
 fn an_empty_fan_out_still_runs_its_collector_once_with_nothing() {
-    let (mut core, mut commands, split) = started(0);
-    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..0)) }, NOW, &mut commands);
-    let calls = invoked(&mut commands);
+    let (mut core, mut commands, calls) = fanned_out(0, 0);
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!((calls[0].1, calls[0].2.as_str()), (GATHER, "Collected([])"));
 }
 
 #[test]
 fn a_fan_out_whose_branches_emit_nothing_still_runs_its_collector() {
-    let (mut core, mut commands, split) = started(2);
-    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..2)) }, NOW, &mut commands);
-    let mut pending = invoked(&mut commands);
+    let (mut core, mut commands, mut pending) = fanned_out(2, 2);
     let mut gathered = Vec::new();
     while let Some((id, step, input)) = pending.pop() {
         if step == GATHER {
             gathered.push(input);
             continue;
         }
-        core.handle(Input::StepFinished { invocation: id, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+        returns(&mut core, id, Emitted::Nothing, &mut commands);
         pending.extend(invoked(&mut commands));
     }
     assert_eq!(gathered, ["Collected([])"], "once, when the last branch ended");
@@ -162,26 +183,24 @@ fn a_fan_out_whose_branches_emit_nothing_still_runs_its_collector() {
 
 #[test]
 fn the_stop_event_finishes_at_once_and_later_completions_are_ignored() {
-    let (mut core, mut commands, split) = started(1);
-    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..2)) }, NOW, &mut commands);
-    let calls = invoked(&mut commands);
-    let audit = calls.iter().find(|c| c.1 == AUDIT).unwrap().0;
+    let (mut core, mut commands, calls) = fanned_out(1, 2);
+    let audit = of(&calls, AUDIT);
     let emitted = Emitted::Many(vec![
         FlowEvent::StopEvent(StopEvent::new(7)),
         FlowEvent::Job(Job(9)), // after the stop: never routed
     ]);
-    core.handle(Input::StepFinished { invocation: audit, result: Ok(emitted) }, NOW, &mut commands);
+    returns(&mut core, audit, emitted, &mut commands);
     assert_eq!(finished(&mut commands).unwrap(), 7);
     assert!(commands.is_empty(), "a finish is the only command");
-    let work = calls.iter().find(|c| c.1 == WORK).unwrap().0;
-    core.handle(Input::StepFinished { invocation: work, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+    let work = of(&calls, WORK);
+    returns(&mut core, work, Emitted::Nothing, &mut commands);
     assert!(commands.is_empty(), "nothing happens after the finish");
 }
 
 #[test]
 fn no_work_left_and_no_stop_is_a_stall_naming_recent_events() {
     let (mut core, mut commands, split) = started(0);
-    core.handle(Input::StepFinished { invocation: split, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+    returns(&mut core, split, Emitted::Nothing, &mut commands);
     let err = finished(&mut commands).unwrap_err();
     assert!(
         matches!(&err, WorkflowError::Stalled { last_events, .. } if last_events == &["StartEvent<u8>"]),
@@ -196,19 +215,11 @@ fn a_request_for_input_keeps_the_run_waiting_until_the_caller_answers() {
     let split = invoked(&mut commands)[0].0;
     // Pretend `split` asked for input: the request is streamed, the run waits.
     let request = FlowEvent::InputRequired(InputRequired::new(1));
-    core.handle(
-        Input::StepFinished { invocation: split, result: Ok(Emitted::One(request)) },
-        NOW,
-        &mut commands,
-    );
+    returns(&mut core, split, Emitted::One(request), &mut commands);
     assert!(matches!(commands.as_slice(), [Command::Stream(RunEvent::Event(FlowEvent::InputRequired(_)))]));
     commands.clear();
     assert!(!core.is_finished(), "waiting for input is not a stall");
-    core.handle(
-        Input::External { event: FlowEvent::Approval(Approval(true)), waiter: None },
-        NOW,
-        &mut commands,
-    );
+    caller_sends(&mut core, FlowEvent::Approval(Approval(true)), &mut commands);
     let approve = invoked(&mut commands)[0].0;
     core.handle(
         Input::StepFinished {
@@ -224,11 +235,7 @@ fn a_request_for_input_keeps_the_run_waiting_until_the_caller_answers() {
 #[test]
 fn a_waiter_gets_the_matching_external_event_and_others_are_kept() {
     let (mut core, mut commands, _split) = started(1);
-    core.handle(
-        Input::External { event: FlowEvent::InputRequired(InputRequired::new(5)), waiter: None },
-        NOW,
-        &mut commands,
-    );
+    caller_sends(&mut core, FlowEvent::InputRequired(InputRequired::new(5)), &mut commands);
     assert!(commands.is_empty(), "an event nobody takes is kept, not lost");
     // The driver found it among the unclaimed events with the wait's filter.
     assert_eq!(core.unclaimed().count(), 1);
@@ -242,19 +249,13 @@ fn a_waiter_gets_the_matching_external_event_and_others_are_kept() {
 
 #[test]
 fn answering_a_waiting_step_leaves_a_returned_request_open() {
-    let (mut core, mut commands, split) = started(1);
-    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..1)) }, NOW, &mut commands);
-    let calls = invoked(&mut commands);
-    let work = calls.iter().find(|c| c.1 == WORK).unwrap().0;
-    let audit = calls.iter().find(|c| c.1 == AUDIT).unwrap().0;
+    let (mut core, mut commands, calls) = fanned_out(1, 1);
+    let work = of(&calls, WORK);
+    let audit = of(&calls, AUDIT);
     // `work` waits in place for an approval; `audit` returns a request.
     core.handle(Input::Wait { waiter: 7, claim: None, request: None }, NOW, &mut commands);
     let request = FlowEvent::InputRequired(InputRequired::new(3));
-    core.handle(
-        Input::StepFinished { invocation: audit, result: Ok(Emitted::One(request)) },
-        NOW,
-        &mut commands,
-    );
+    returns(&mut core, audit, Emitted::One(request), &mut commands);
     commands.clear();
 
     // The caller answers the waiting step: that answers no returned request.
@@ -262,18 +263,14 @@ fn answering_a_waiting_step_leaves_a_returned_request_open() {
     core.handle(Input::External { event: answer, waiter: Some(7) }, NOW, &mut commands);
     assert!(matches!(commands.as_slice(), [Command::Wake { waiter: 7, .. }]));
     commands.clear();
-    core.handle(Input::StepFinished { invocation: work, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+    returns(&mut core, work, Emitted::Nothing, &mut commands);
     assert!(!core.is_finished(), "the returned request is still open: {commands:?}");
 
     // The answer to the request reaches `approve`, which stops the run.
-    core.handle(
-        Input::External { event: FlowEvent::Approval(Approval(true)), waiter: None },
-        NOW,
-        &mut commands,
-    );
+    caller_sends(&mut core, FlowEvent::Approval(Approval(true)), &mut commands);
     let approve = invoked(&mut commands)[0].0;
     let stop = Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)));
-    core.handle(Input::StepFinished { invocation: approve, result: Ok(stop) }, NOW, &mut commands);
+    returns(&mut core, approve, stop, &mut commands);
     assert_eq!(finished(&mut commands).unwrap(), 1);
 }
 
@@ -305,10 +302,10 @@ fn cancel_and_timeout_finish_with_their_own_errors() {
 fn a_stall_reports_the_last_five_events_oldest_first() {
     let (mut core, mut commands, split) = started(7);
     // `work` and `audit` both take each job; finish them all with nothing.
-    core.handle(Input::StepFinished { invocation: split, result: Ok(jobs(0..7)) }, NOW, &mut commands);
+    returns(&mut core, split, jobs(0..7), &mut commands);
     let mut pending = invoked(&mut commands);
     while let Some((id, _, _)) = pending.pop() {
-        core.handle(Input::StepFinished { invocation: id, result: Ok(Emitted::Nothing) }, NOW, &mut commands);
+        returns(&mut core, id, Emitted::Nothing, &mut commands);
         if core.is_finished() {
             break;
         }
@@ -371,7 +368,8 @@ mod replay {
     impl Recorded {
         #[step]
         async fn split(&self, ev: StartEvent<u8>) -> Vec<Part> {
-            (0..ev.input).map(Part).collect()
+            let parts = 0..ev.input;
+            parts.map(Part).collect()
         }
 
         #[step(retry = RetryPolicy::exponential(3).base_delay(Duration::from_millis(2)))]
