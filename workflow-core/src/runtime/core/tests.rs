@@ -161,7 +161,7 @@ fn a_collector_runs_once_when_its_fan_out_has_settled() {
 
 #[test]
 fn an_empty_fan_out_still_runs_its_collector_once_with_nothing() {
-    let (mut core, mut commands, calls) = fanned_out(0, 0);
+    let (_, _, calls) = fanned_out(0, 0);
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!((calls[0].1, calls[0].2.as_str()), (GATHER, "Collected([])"));
 }
