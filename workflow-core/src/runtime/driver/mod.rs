@@ -121,6 +121,13 @@ struct Driver<W: Workflow> {
     journal_due: bool,
     /// Snapshots asked for, answered at the next boundary.
     snapshot_requests: Vec<(StateJson, SnapshotReply)>,
+    /// Whether to report each invocation (`verbose`, or a subscriber that
+    /// listens to [`verbose::TARGET`] when the run starts): asked once per
+    /// run, since a hop is a few hundred instructions.
+    report: bool,
+    /// Whether to record the core's inputs (a subscriber that listens to
+    /// [`verbose::RECORD`] when the run starts).
+    record: bool,
 }
 
 /// How many invocations run inline before the driver yields to the runtime.
@@ -183,6 +190,8 @@ impl<W: Workflow> Driver<W> {
             sleep: None,
             journal_due: false,
             snapshot_requests: Vec::new(),
+            report: run.verbose || tracing::enabled!(target: verbose::TARGET, tracing::Level::DEBUG),
+            record: tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE),
             run,
         };
         (driver, first)
@@ -195,7 +204,7 @@ impl<W: Workflow> Driver<W> {
     /// Tells the core what happened; what it answers is carried out by the
     /// next `execute`.
     fn handle(&mut self, input: Input<W::Event>, now: Duration) {
-        if tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE) {
+        if self.record {
             return self.handle_recorded(input, now);
         }
         self.core.handle(input, now, &mut self.commands);
@@ -379,12 +388,14 @@ impl<W: Workflow> Driver<W> {
             self.receive(message, now);
         }
         let Completion { invocation, mut result, step, .. } = completion;
-        tracing::debug!(
-            target: verbose::TARGET,
-            workflow = W::INFO.name,
-            outcome = %verbose::Outcome(&result),
-            "step returned"
-        );
+        if self.report {
+            tracing::debug!(
+                target: verbose::TARGET,
+                workflow = W::INFO.name,
+                outcome = %verbose::Outcome(&result),
+                "step returned"
+            );
+        }
         if let Some(error) = self.run.link.take_violation(invocation) {
             if result.is_ok() {
                 result = Err(invocation::failure::<W>(step, Box::new(error)));
@@ -397,14 +408,16 @@ impl<W: Workflow> Driver<W> {
     /// The context `call` is given, and the report that it starts.
     fn start_call(&self, call: Call) -> Context<W::State, W::Event> {
         let Call { invocation, step, worker, attempt } = call;
-        tracing::debug!(
-            target: verbose::TARGET,
-            workflow = W::INFO.name,
-            step = W::INFO.steps[step].name,
-            worker,
-            attempt,
-            "invoking step"
-        );
+        if self.report {
+            tracing::debug!(
+                target: verbose::TARGET,
+                workflow = W::INFO.name,
+                step = W::INFO.steps[step].name,
+                worker,
+                attempt,
+                "invoking step"
+            );
+        }
         // A violation left by an earlier holder of this id (a context a
         // step moved to a task that outlived it) is not this one's.
         let _ = self.run.link.take_violation(invocation);
