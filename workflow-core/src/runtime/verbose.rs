@@ -21,6 +21,14 @@ pub(crate) const TARGET: &str = "workflow_core::run";
 /// the commands it gave, as JSON (level trace).
 pub(crate) const RECORD: &str = "workflow_core::core";
 
+/// A recorded input or command, or why it could not be written (an event
+/// that does not serialize): the record goes on either way.
+pub(crate) fn recordable(
+    json: Result<serde_json::Value, crate::snapshot::SnapshotError>,
+) -> serde_json::Value {
+    json.unwrap_or_else(|e| serde_json::json!({ "unrecordable": e.to_string() }))
+}
+
 /// Prints the driver's reports; hands everything to `inner` as well.
 pub(crate) struct Verbose {
     inner: Dispatch,

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::input::step_input_json;
+use super::input::event_json;
 use crate::contract::{InvocationId, StepId, StepInput, WaiterId, WorkflowEvent};
 use crate::error::WorkflowError;
-use crate::snapshot::{event_data, SnapshotError};
+use crate::snapshot::{input_data, SnapshotError};
 use crate::workflow::Workflow;
 
 /// What the driver must do next.
@@ -103,7 +103,7 @@ impl<W: Workflow> Command<W> {
     /// The command as JSON: events as in snapshots, steps by name, the
     /// result of a finish as JSON or its error's message.
     pub fn to_json(&self) -> Result<Value, SnapshotError> {
-        let event = |e: &W::Event| event_data(e).map(|d| json!(d));
+        let event = event_json::<W::Event>;
         Ok(match self {
             Command::Invoke { invocation, step, worker, attempt, input, delay } => json!({ "invoke": {
                 "invocation": invocation,
@@ -151,4 +151,10 @@ impl<W: Workflow> fmt::Debug for Command<W> {
             Command::Finish(Err(error)) => f.debug_tuple("Finish").field(error).finish(),
         }
     }
+}
+
+/// A step input as JSON: `{"collected": bool, "events": [..]}`.
+fn step_input_json<E: WorkflowEvent>(input: &StepInput<E>) -> Result<Value, SnapshotError> {
+    let (collected, events) = input_data(input)?;
+    Ok(json!({ "collected": collected, "events": events }))
 }

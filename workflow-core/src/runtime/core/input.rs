@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::contract::{Emitted, InvocationId, StepId, WaiterId, WorkflowEvent};
 use crate::error::BoxError;
-use crate::snapshot::{event_data, input_data, SnapshotError};
+use crate::snapshot::{event_data, SnapshotError};
 
 /// One thing that happened to a run.
 ///
@@ -131,7 +131,7 @@ impl<E: WorkflowEvent> Input<E> {
     /// message (which is all of it a decision reads), and what a step
     /// emitted as `null` (nothing), an event, or a list (a fan-out).
     pub fn to_json(&self) -> Result<Value, SnapshotError> {
-        let event = |e: &E| event_data(e).map(|d| json!(d));
+        let event = event_json::<E>;
         Ok(match self {
             Input::Start(e) => json!({ "start": event(e)? }),
             Input::Resume => json!("resume"),
@@ -225,10 +225,7 @@ impl<E: WorkflowEvent> Input<E> {
     }
 }
 
-/// A step input as JSON (`{"collected": bool, "events": [..]}`), for commands.
-pub(super) fn step_input_json<E: WorkflowEvent>(
-    input: &crate::contract::StepInput<E>,
-) -> Result<Value, SnapshotError> {
-    let (collected, events) = input_data(input)?;
-    Ok(json!({ "collected": collected, "events": events }))
+/// An event as JSON, as in snapshots: `{"event": name, "data": ..}`.
+pub(super) fn event_json<E: WorkflowEvent>(event: &E) -> Result<Value, SnapshotError> {
+    event_data(event).map(|data| json!(data))
 }

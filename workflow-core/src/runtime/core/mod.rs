@@ -562,9 +562,10 @@ impl<W: Workflow> RunCore<W> {
         }
     }
 
+    /// Ends the run. Commands already in `out` stay: the driver carries out
+    /// no invocation or wake once the core is finished, and streams the rest.
     fn finish(&mut self, outcome: Result<W::Output, WorkflowError>, out: &mut Vec<Command<W>>) {
         self.finished = true;
-        out.retain(|c| matches!(c, Command::Stream(_)));
         out.push(Command::Finish(outcome));
     }
 

@@ -215,19 +215,10 @@ impl<W: Workflow> Driver<W> {
     /// level trace): what a fresh core needs to replay the run.
     #[cold]
     fn handle_recorded(&mut self, input: Input<W::Event>, now: Duration) {
-        let recorded =
-            input.to_json().unwrap_or_else(|e| serde_json::json!({ "unrecordable": e.to_string() }));
-        let mut answered = Vec::new();
-        self.core.handle(input, now, &mut answered);
-        let commands: Vec<serde_json::Value> = answered
-            .iter()
-            .map(|c| c.to_json().unwrap_or_else(|e| serde_json::json!({ "unrecordable": e.to_string() })))
-            .collect();
-        if self.core.is_finished() {
-            // As the core does when it finishes: what was still to run is dropped.
-            self.commands.retain(|c| matches!(c, Command::Stream(_)));
-        }
-        self.commands.append(&mut answered);
+        let recorded = verbose::recordable(input.to_json());
+        let before = self.commands.len();
+        self.core.handle(input, now, &mut self.commands);
+        let commands = self.commands[before..].iter().map(|c| verbose::recordable(c.to_json())).collect();
         tracing::trace!(
             target: verbose::RECORD,
             workflow = W::INFO.name,
@@ -314,10 +305,10 @@ impl<W: Workflow> Driver<W> {
             let mut commands = batch.drain(..);
             while let Some(command) = commands.next() {
                 match command {
+                    // The run ended with a command of this batch, or an input
+                    // handled since this command was issued: nothing more runs.
+                    Command::Invoke { .. } if self.core.is_finished() => {}
                     Command::Invoke { invocation, step, worker, attempt, input, delay } => {
-                        if self.core.is_finished() {
-                            continue; // an earlier invocation of this batch ended the run
-                        }
                         let more_of_this_step = || {
                             commands
                                 .as_slice()
@@ -342,6 +333,7 @@ impl<W: Workflow> Driver<W> {
                             self.run_inline(call, input, now);
                         }
                     }
+                    Command::Wake { .. } if self.core.is_finished() => {}
                     Command::Wake { waiter, event } => {
                         if let Err(event) = self.waiters.wake(waiter, event) {
                             self.handle(Input::PutBack(event), now);
