@@ -365,13 +365,10 @@ impl<S, E: WorkflowEvent> Context<S, E> {
         if !T::wants(&event) {
             return None;
         }
-        let mut buffers = lock(&scope.link.collected);
-        if buffers.len() <= scope.step {
-            buffers.resize_with(E::INFO.steps.len(), Vec::new);
-        }
-        let buffer = &mut buffers[scope.step];
-        buffer.push(event);
-        T::take(buffer)
+        scope.link.collect_into(scope.step, |buffer| {
+            buffer.push(event);
+            T::take(buffer)
+        })
     }
 
     /// The scope, if `declared(event, step)` says this step declared the event.

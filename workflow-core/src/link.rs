@@ -72,6 +72,16 @@ impl<E: WorkflowEvent> RunLink<E> {
         self.inbox.send(message).map_err(|_| SendError::RunEnded { event })
     }
 
+    /// Runs `edit` on step `step`'s `collect_events` buffer (the buffers
+    /// are made on first use).
+    pub(crate) fn collect_into<R>(&self, step: StepId, edit: impl FnOnce(&mut Vec<E>) -> R) -> R {
+        let mut buffers = lock(&self.collected);
+        if buffers.len() <= step {
+            buffers.resize_with(E::INFO.steps.len(), Vec::new);
+        }
+        edit(&mut buffers[step])
+    }
+
     pub(crate) fn send(&self, from: InvocationId, event: E, target: Option<StepId>) -> Result<(), SendError> {
         let name = event.name();
         self.post(Inbound::Send { from, event, target }, name)

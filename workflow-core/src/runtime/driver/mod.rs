@@ -29,7 +29,7 @@ use crate::context::{Context, Scope};
 use crate::contract::StepInput;
 use crate::error::WorkflowError;
 use crate::link::{Inbound, RunLink, SnapshotReply, StateJson};
-use crate::sync::{lock, Mailbox};
+use crate::sync::Mailbox;
 use crate::trace::Trace;
 use crate::workflow::Workflow;
 
@@ -167,14 +167,9 @@ impl<W: Workflow> Driver<W> {
         let (core, first) = match start {
             Start::Fresh(input) => (RunCore::new(options), Input::Start(W::start_event(input))),
             Start::Restored(mut restored) => {
-                let mut buffers = lock(&run.link.collected);
                 for (step, events) in std::mem::take(&mut restored.collected) {
-                    if buffers.len() <= step {
-                        buffers.resize_with(W::INFO.steps.len(), Vec::new);
-                    }
-                    buffers[step].extend(events);
+                    run.link.collect_into(step, |buffer| buffer.extend(events));
                 }
-                drop(buffers);
                 (RunCore::restored(options, *restored), Input::Resume)
             }
         };
