@@ -684,6 +684,16 @@ fn every_run_and_step_invocation_has_a_tracing_span() {
     assert!(log.contains("step finished succeeded=true"), "{log}");
 }
 
+#[test]
+fn a_verbose_run_still_traces_to_the_callers_subscriber() {
+    let log = traced(|| async { Search.run_with(2, RunOptions::new().verbose(true)).await.unwrap() });
+    // `split` runs inline, polled inside the verbose run's subscriber,
+    // which must hand its spans and events on.
+    assert!(log.contains(r#"workflow_step{step="split" worker=0 attempt=1}: "#), "{log}");
+    assert!(log.contains("step finished succeeded=true"), "{log}");
+    assert!(log.contains(r#"workflow_run{workflow="Search" run_id="#), "{log}");
+}
+
 /// Runs in a child process (see the next test): a verbose run of `Search`.
 #[test]
 fn verbose_child() {

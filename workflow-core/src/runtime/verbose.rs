@@ -21,6 +21,22 @@ pub(crate) const TARGET: &str = "workflow_core::run";
 /// the commands it gave, as JSON (level trace).
 pub(crate) const RECORD: &str = "workflow_core::core";
 
+/// The message of [`invoking`]'s event, which [`Verbose`] prints.
+const INVOKING: &str = "invoking step";
+
+/// The message of [`returned`]'s event, which [`Verbose`] prints.
+const RETURNED: &str = "step returned";
+
+/// Reports that an invocation of `step` starts.
+pub(crate) fn invoking(workflow: &'static str, step: &'static str, worker: usize, attempt: u32) {
+    tracing::debug!(target: TARGET, workflow, step, worker, attempt, "{INVOKING}");
+}
+
+/// Reports what an invocation returned.
+pub(crate) fn returned<E: WorkflowEvent>(workflow: &'static str, result: &Result<Emitted<E>, StepFailure>) {
+    tracing::debug!(target: TARGET, workflow, outcome = %Outcome(result), "{RETURNED}");
+}
+
 /// A recorded input or command, or why it could not be written (an event
 /// that does not serialize): the record goes on either way.
 pub(crate) fn recordable(
@@ -84,11 +100,11 @@ impl Visit for Report {
 impl Report {
     fn line(&self) -> Option<String> {
         match self.message.as_str() {
-            "invoking step" => Some(format!(
+            INVOKING => Some(format!(
                 "[{}] running step {} (worker {}, attempt {})",
                 self.workflow, self.step, self.worker, self.attempt
             )),
-            "step returned" => Some(format!("  -> {}", self.outcome)),
+            RETURNED => Some(format!("  -> {}", self.outcome)),
             _ => None,
         }
     }
@@ -159,7 +175,7 @@ impl Subscriber for Verbose {
 }
 
 /// What an invocation returned, as a verbose run prints it.
-pub(crate) struct Outcome<'a, E>(pub(crate) &'a Result<Emitted<E>, StepFailure>);
+struct Outcome<'a, E>(&'a Result<Emitted<E>, StepFailure>);
 
 impl<E: WorkflowEvent> fmt::Display for Outcome<'_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

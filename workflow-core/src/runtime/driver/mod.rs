@@ -376,12 +376,7 @@ impl<W: Workflow> Driver<W> {
         }
         let Completion { invocation, mut result, step, .. } = completion;
         if self.report {
-            tracing::debug!(
-                target: verbose::TARGET,
-                workflow = W::INFO.name,
-                outcome = %verbose::Outcome(&result),
-                "step returned"
-            );
+            verbose::returned(W::INFO.name, &result);
         }
         if let Some(error) = self.run.link.take_violation(invocation) {
             if result.is_ok() {
@@ -396,14 +391,7 @@ impl<W: Workflow> Driver<W> {
     fn start_call(&self, call: Call) -> Context<W::State, W::Event> {
         let Call { invocation, step, worker, attempt } = call;
         if self.report {
-            tracing::debug!(
-                target: verbose::TARGET,
-                workflow = W::INFO.name,
-                step = W::INFO.steps[step].name,
-                worker,
-                attempt,
-                "invoking step"
-            );
+            verbose::invoking(W::INFO.name, W::INFO.steps[step].name, worker, attempt);
         }
         // A violation left by an earlier holder of this id (a context a
         // step moved to a task that outlived it) is not this one's.
