@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use crate::error::{BoxError, WorkflowError};
 use crate::snapshot::{Snapshot, SnapshotError};
-use crate::workflow::Workflow;
 
 /// Where durable runs keep their journals.
 pub trait RunStore: Send + Sync + 'static {
@@ -27,54 +26,36 @@ pub trait RunStore: Send + Sync + 'static {
     fn unfinished(&self, workflow: &str) -> Result<Vec<(String, Snapshot)>, BoxError>;
 }
 
-/// What `RunOptions::durable` records: where the run journals itself, and
-/// how it writes its state (taken where `S: Serialize` is known, so that
-/// the driver needs no bound).
-pub(crate) struct Durable<S> {
+/// A run's journal: where it goes, under which key, and how to write the
+/// run's state `S` (taken where `S: Serialize` is known, so that the
+/// driver needs no bound). `RunOptions::durable` makes one; recovery makes
+/// one per unfinished run.
+pub(crate) struct Journal<S> {
     store: Arc<dyn RunStore>,
     key: String,
-    state: fn(&S) -> Result<Value, SnapshotError>,
+    /// Writes the run's state, for each snapshot the journal saves.
+    pub(crate) state: fn(&S) -> Result<Value, SnapshotError>,
 }
 
-impl<S: Serialize> Durable<S> {
+impl<S: Serialize> Journal<S> {
     pub(crate) fn new(store: Arc<dyn RunStore>, key: String) -> Self {
         Self { store, key, state: state_json::<S> }
     }
 }
 
-impl<S> std::fmt::Debug for Durable<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Durable").field("key", &self.key).finish_non_exhaustive()
-    }
-}
-
-/// A run's journal: where it goes, under which key, and how to write the
-/// state and the result.
-pub(crate) struct Journal<W: Workflow> {
-    store: Arc<dyn RunStore>,
-    key: String,
-    /// Writes the run's state, for each snapshot the journal saves.
-    pub(crate) state: fn(&W::State) -> Result<Value, SnapshotError>,
-}
-
-impl<W: Workflow> From<Durable<W::State>> for Journal<W> {
-    fn from(durable: Durable<W::State>) -> Self {
-        Self { store: durable.store, key: durable.key, state: durable.state }
-    }
-}
-
-impl<W: Workflow> Journal<W> {
+impl<S> Journal<S> {
     /// Replaces the journal with `snapshot`; the error says why it could not.
-    pub(crate) fn save(&self, snapshot: &Snapshot) -> Result<(), String> {
-        self.store.save(&self.key, W::INFO.name, snapshot).map_err(|e| e.to_string())
+    pub(crate) fn save(&self, workflow: &str, snapshot: &Snapshot) -> Result<(), String> {
+        self.store.save(&self.key, workflow, snapshot).map_err(|e| e.to_string())
     }
 
     /// Records how the run ended. A result that cannot be recorded turns
     /// the run's success into [`WorkflowError::Journal`]: it is no longer durable.
-    pub(crate) fn finish(
+    pub(crate) fn finish<O: Serialize>(
         &self,
-        outcome: Result<W::Output, WorkflowError>,
-    ) -> Result<W::Output, WorkflowError> {
+        workflow: &'static str,
+        outcome: Result<O, WorkflowError>,
+    ) -> Result<O, WorkflowError> {
         let recorded = match &outcome {
             Ok(output) => serde_json::to_value(output)
                 .map_err(|e| e.to_string())
@@ -82,31 +63,32 @@ impl<W: Workflow> Journal<W> {
             Err(error) => self.store.finish(&self.key, Err(&error.to_string())).map_err(|e| e.to_string()),
         };
         match (recorded, outcome) {
-            (Err(reason), Ok(_)) => Err(WorkflowError::Journal { workflow: W::INFO.name, reason }),
+            (Err(reason), Ok(_)) => Err(WorkflowError::Journal { workflow, reason }),
             (_, outcome) => outcome,
         }
     }
 }
 
-impl<W: Workflow> std::fmt::Debug for Journal<W> {
+impl<S> std::fmt::Debug for Journal<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Journal").field("key", &self.key).finish_non_exhaustive()
     }
 }
 
-/// The unfinished runs of `W` in `store`: each one's key, journal so far,
-/// and the journal to go on writing.
-pub(crate) fn unfinished<W: Workflow>(
+/// An unfinished run: its key, its journal so far, and the journal to go
+/// on writing.
+pub(crate) type Unfinished<S> = (String, Snapshot, Journal<S>);
+
+/// The unfinished runs of `workflow` in `store`.
+pub(crate) fn unfinished<S: Serialize>(
     store: &Arc<dyn RunStore>,
-) -> Result<Vec<(String, Snapshot, Journal<W>)>, RecoverError>
-where
-    W::State: Serialize,
-{
-    let runs = store.unfinished(W::INFO.name).map_err(RecoverError::Store)?;
+    workflow: &str,
+) -> Result<Vec<Unfinished<S>>, RecoverError> {
+    let runs = store.unfinished(workflow).map_err(RecoverError::Store)?;
     Ok(runs
         .into_iter()
         .map(|(key, snapshot)| {
-            let journal = Durable::new(Arc::clone(store), key.clone()).into();
+            let journal = Journal::new(Arc::clone(store), key.clone());
             (key, snapshot, journal)
         })
         .collect())

@@ -89,7 +89,7 @@ impl<W: Workflow> Handler<W> {
         flow: Arc<W>,
         start: Start<W>,
         options: RunOptions<W::State>,
-        journal: Option<Journal<W>>,
+        journal: Option<Journal<W::State>>,
     ) -> Self {
         let run_id = next_run_id();
         let trace = Trace::new(W::INFO);
@@ -308,7 +308,7 @@ fn resume_with<W: Workflow>(
     flow: Arc<W>,
     snapshot: Snapshot,
     options: RunOptions<W::State>,
-    journal: Option<Journal<W>>,
+    journal: Option<Journal<W::State>>,
 ) -> Result<Handler<W>, SnapshotError>
 where
     W::State: DeserializeOwned,
@@ -338,7 +338,7 @@ where
     W: Workflow,
     W::State: Serialize + DeserializeOwned,
 {
-    let runs = durable::unfinished::<W>(&store)?;
+    let runs = durable::unfinished(&store, W::INFO.name)?;
     let mut handlers = Vec::with_capacity(runs.len());
     for (key, snapshot, journal) in runs {
         let handler = resume_with(Arc::clone(&flow), snapshot, RunOptions::new(), Some(journal))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::durable::{Durable, RunStore};
+use super::durable::{Journal, RunStore};
 use crate::context::Context;
 
 /// How to run a workflow: its timeout, its context, and what to report.
@@ -24,7 +24,7 @@ pub struct RunOptions<S> {
     pub(crate) internal_events: bool,
     pub(crate) verbose: bool,
     pub(crate) trace: bool,
-    pub(crate) durable: Option<Durable<S>>,
+    pub(crate) durable: Option<Journal<S>>,
 }
 
 impl<S> RunOptions<S> {
@@ -93,7 +93,7 @@ impl<S: Serialize> RunOptions<S> {
     /// # Ok(()) }
     /// ```
     pub fn durable(mut self, store: Arc<dyn RunStore>, key: impl Into<String>) -> Self {
-        self.durable = Some(Durable::new(store, key.into()));
+        self.durable = Some(Journal::new(store, key.into()));
         self
     }
 }

@@ -33,7 +33,7 @@ impl<W: Workflow> Driver<W> {
         let saved = self
             .snapshot(|context| context.read(journal.state))
             .map_err(|error| error.to_string())
-            .and_then(|snapshot| journal.save(&snapshot));
+            .and_then(|snapshot| journal.save(W::INFO.name, &snapshot));
         self.journal_due = false;
         saved.map_err(|reason| WorkflowError::Journal { workflow: W::INFO.name, reason })
     }

@@ -46,7 +46,7 @@ pub(crate) struct Run<W: Workflow> {
     /// Where the run's trace goes when it ends, if anyone can read it.
     trace: Option<Trace>,
     /// Where the run journals itself, for a durable run.
-    pub(crate) journal: Option<Journal<W>>,
+    pub(crate) journal: Option<Journal<W::State>>,
 }
 
 impl<W: Workflow> Run<W> {
@@ -70,7 +70,7 @@ impl<W: Workflow> Run<W> {
             link: Arc::new(RunLink::new()),
             stream,
             trace,
-            journal: options.durable.map(Journal::from),
+            journal: options.durable,
         })
     }
 
@@ -430,7 +430,7 @@ impl<W: Workflow> Driver<W> {
     /// flight, and tells the stream.
     fn end(mut self, outcome: Result<W::Output, WorkflowError>) -> Result<W::Output, WorkflowError> {
         let outcome = match &self.run.journal {
-            Some(journal) => journal.finish(outcome),
+            Some(journal) => journal.finish(W::INFO.name, outcome),
             None => outcome,
         };
         if let (Some(trace), Some(recorded)) = (&self.run.trace, self.core.take_trace()) {
