@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::core::{RunCore, RunEvent, RunOutcome};
 use super::driver::{drive, Run, Start};
-use super::durable::{self, state_json, Journal, RecoverError, RunStore};
+use super::durable::{self, state_json, RecoverError, RunStore};
 use super::options::RunOptions;
 use crate::context::Context;
 use crate::contract::{WorkflowEvent, Wrap};
@@ -85,22 +85,14 @@ fn next_run_id() -> u64 {
 impl<W: Workflow> Handler<W> {
     /// Claims the context now, so that of two runs started on one context
     /// the first one started is the one that gets it, then spawns the driver.
-    fn spawn(
-        flow: Arc<W>,
-        start: Start<W>,
-        options: RunOptions<W::State>,
-        journal: Option<Journal<W::State>>,
-    ) -> Self {
+    fn spawn(flow: Arc<W>, start: Start<W>, options: RunOptions<W::State>) -> Self {
         let run_id = next_run_id();
         let trace = Trace::new(W::INFO);
         let traced = options.trace.then(|| trace.clone());
         let stream = Arc::new(Mailbox::new());
         let events = EventStream { mailbox: Arc::clone(&stream) };
         match Run::prepare(flow, options, run_id, Some(Arc::clone(&stream)), traced) {
-            Ok(mut run) => {
-                if journal.is_some() {
-                    run.journal = journal;
-                }
+            Ok(run) => {
                 let link = Arc::clone(&run.link);
                 let context = Some(run.context().clone());
                 let task = tokio::spawn(drive(run, start));
@@ -272,7 +264,7 @@ pub trait WorkflowExt: Sized + Send + 'static {
         input: <Self::Flow as Workflow>::Input,
         options: RunOptions<<Self::Flow as Workflow>::State>,
     ) -> Handler<Self::Flow> {
-        Handler::spawn(self.into_shared(), Start::Fresh(input), options, None)
+        Handler::spawn(self.into_shared(), Start::Fresh(input), options)
     }
 
     /// Resumes every unfinished durable run of this workflow journaled in
@@ -299,16 +291,15 @@ pub trait WorkflowExt: Sized + Send + 'static {
     where
         <Self::Flow as Workflow>::State: DeserializeOwned,
     {
-        resume_with(self.into_shared(), snapshot, options, None)
+        resume_with(self.into_shared(), snapshot, options)
     }
 }
 
-/// A run resumed from `snapshot`, journaled if `journal` is given.
+/// A run resumed from `snapshot` (journaled if `options` are durable).
 fn resume_with<W: Workflow>(
     flow: Arc<W>,
     snapshot: Snapshot,
     options: RunOptions<W::State>,
-    journal: Option<Journal<W::State>>,
 ) -> Result<Handler<W>, SnapshotError>
 where
     W::State: DeserializeOwned,
@@ -326,7 +317,7 @@ where
     context.update(|s| *s = state);
     context.restore_store(snapshot.store.clone());
     let options = options.context(context);
-    Ok(Handler::spawn(flow, Start::Restored(Box::new(restored)), options, journal))
+    Ok(Handler::spawn(flow, Start::Restored(Box::new(restored)), options))
 }
 
 /// The runs [`WorkflowExt::recover`] resumed: each run's key and handler.
@@ -341,7 +332,8 @@ where
     let runs = durable::unfinished(&store, W::INFO.name)?;
     let mut handlers = Vec::with_capacity(runs.len());
     for (key, snapshot, journal) in runs {
-        let handler = resume_with(Arc::clone(&flow), snapshot, RunOptions::new(), Some(journal))
+        let options = RunOptions { durable: Some(journal), ..RunOptions::new() };
+        let handler = resume_with(Arc::clone(&flow), snapshot, options)
             .map_err(|source| RecoverError::Snapshot { key: key.clone(), source })?;
         handlers.push((key, handler));
     }

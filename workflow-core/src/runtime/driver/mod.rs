@@ -46,7 +46,7 @@ pub(crate) struct Run<W: Workflow> {
     /// Where the run's trace goes when it ends, if anyone can read it.
     trace: Option<Trace>,
     /// Where the run journals itself, for a durable run.
-    pub(crate) journal: Option<Journal<W::State>>,
+    journal: Option<Journal<W::State>>,
 }
 
 impl<W: Workflow> Run<W> {
