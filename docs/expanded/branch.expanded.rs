@@ -53,6 +53,26 @@ const __WORKFLOW_INFO_Answerer: &'static ::workflow_core::__private::WorkflowInf
             waits: &[],
         },
     ],
+    routes: &[
+        ::workflow_core::__private::Route {
+            steps: &[0usize],
+            collectors: &[],
+            request: false,
+            stop: false,
+        },
+        ::workflow_core::__private::Route {
+            steps: &[1usize],
+            collectors: &[],
+            request: false,
+            stop: false,
+        },
+        ::workflow_core::__private::Route {
+            steps: &[],
+            collectors: &[],
+            request: false,
+            stop: true,
+        },
+    ],
     answers: &[],
     requests: &[],
     mermaid: "flowchart TD\n    n0(((\"StartEvent#lt;String#gt;\")))\n    n1([\"Checked\"])\n    n2(((\"StopEvent#lt;String#gt;\")))\n    n3[\"begin\"]\n    n4[\"check\"]\n    n0 --> n3\n    n3 --> n1\n    n1 --> n4\n    n4 --> n1\n    n4 --> n2\n",
@@ -319,33 +339,13 @@ const _: () = {
         fn start_event(input: Self::Input) -> AnswererEvent {
             AnswererEvent::StartEvent(::workflow_core::StartEvent::new(input))
         }
-        fn dispatch(
-            event: AnswererEvent,
-        ) -> ::workflow_core::__private::Dispatch<AnswererEvent, Self::Output> {
+        fn output(event: AnswererEvent) -> ::core::option::Option<Self::Output> {
             match event {
                 AnswererEvent::StopEvent(event) => {
-                    ::workflow_core::__private::Dispatch::Stop(event.result)
+                    ::core::option::Option::Some(event.result)
                 }
-                event @ AnswererEvent::StartEvent(_) => {
-                    ::workflow_core::__private::Dispatch::Route(
-                        &::workflow_core::__private::Route {
-                            steps: &[0usize],
-                            collectors: &[],
-                            request: false,
-                        },
-                        event,
-                    )
-                }
-                event @ AnswererEvent::Checked(_) => {
-                    ::workflow_core::__private::Dispatch::Route(
-                        &::workflow_core::__private::Route {
-                            steps: &[1usize],
-                            collectors: &[],
-                            request: false,
-                        },
-                        event,
-                    )
-                }
+                #[allow(unreachable_patterns)]
+                _ => ::core::option::Option::None,
             }
         }
         fn retry_policy(

@@ -1,6 +1,7 @@
 //! `Context<S>`: state shared by the steps of a run (and by sequential runs),
 //! and, inside a step, the handle on the run: send, stream, wait, collect.
 
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::contract::{InvocationId, StepId, Variant, WorkflowEvent};
+use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
 use crate::link::RunLink;
 use crate::sync::lock;
@@ -38,7 +40,9 @@ pub use wait::{WaitError, WaitFor};
 /// and [`attempt`](Self::attempt).
 pub struct Context<S, E = ()> {
     shared: Arc<Shared<S>>,
-    scope: Option<Scope<E>>,
+    scope: Option<Scope>,
+    /// The workflow's events, which the scope's link carries erased.
+    _events: PhantomData<fn(E) -> E>,
 }
 
 struct Shared<S> {
@@ -48,15 +52,15 @@ struct Shared<S> {
 }
 
 /// What a step's context knows of the invocation it was given to.
-pub(crate) struct Scope<E> {
-    pub(crate) link: Arc<RunLink<E>>,
+pub(crate) struct Scope {
+    pub(crate) link: Arc<RunLink>,
     pub(crate) invocation: InvocationId,
     pub(crate) step: StepId,
     pub(crate) worker: usize,
     pub(crate) attempt: u32,
 }
 
-impl<E> Clone for Scope<E> {
+impl Clone for Scope {
     fn clone(&self) -> Self {
         Self {
             link: Arc::clone(&self.link),
@@ -120,7 +124,7 @@ impl<S: Default> Default for Context<S> {
 
 impl<S, E> Clone for Context<S, E> {
     fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared), scope: self.scope.clone() }
+        Self { shared: Arc::clone(&self.shared), scope: self.scope.clone(), _events: PhantomData }
     }
 }
 
@@ -144,6 +148,7 @@ impl<S> Context<S> {
                 in_use: AtomicBool::new(false),
             }),
             scope: None,
+            _events: PhantomData,
         }
     }
 
@@ -157,8 +162,8 @@ impl<S> Context<S> {
     }
 
     /// The view of this context that one step invocation is given.
-    pub(crate) fn scoped<E>(&self, scope: Scope<E>) -> Context<S, E> {
-        Context { shared: Arc::clone(&self.shared), scope: Some(scope) }
+    pub(crate) fn scoped<E>(&self, scope: Scope) -> Context<S, E> {
+        Context { shared: Arc::clone(&self.shared), scope: Some(scope), _events: PhantomData }
     }
 }
 
@@ -278,7 +283,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
         E: Wrap<T>,
     {
         self.deliver(E::wrap(event), E::sent_by, |scope, event| {
-            scope.link.send(scope.invocation, event, None)
+            scope.link.send(scope.invocation, ErasedEvent::new(event), None)
         });
     }
 
@@ -296,7 +301,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
                 let target = E::INFO.steps[target].name;
                 return Err(SendError::NotAccepted { target, event: event.name() });
             }
-            scope.link.send(scope.invocation, event, Some(target))
+            scope.link.send(scope.invocation, ErasedEvent::new(event), Some(target))
         });
     }
 
@@ -309,7 +314,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
         E: Wrap<T>,
     {
         self.deliver(E::wrap(event), E::streamed_by, |scope, event| {
-            scope.link.stream(scope.invocation, event)
+            scope.link.stream(scope.invocation, ErasedEvent::new(event))
         });
     }
 
@@ -320,7 +325,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
         &self,
         event: E,
         declared: fn(&E, StepId) -> bool,
-        send: impl FnOnce(&Scope<E>, E) -> Result<(), SendError>,
+        send: impl FnOnce(&Scope, E) -> Result<(), SendError>,
     ) {
         let error = match self.checked(event, declared) {
             Ok((scope, event)) => match send(scope, event) {
@@ -366,8 +371,13 @@ impl<S, E: WorkflowEvent> Context<S, E> {
             return None;
         }
         scope.link.collect_into(scope.step, |buffer| {
-            buffer.push(event);
-            T::take(buffer)
+            // SAFETY: this run's buffers hold only its workflow's events,
+            // erased by this layer: `E`s.
+            let mut typed: Vec<E> = buffer.drain(..).map(|e| unsafe { e.into_typed::<E>() }).collect();
+            typed.push(event);
+            let taken = T::take(&mut typed);
+            buffer.extend(typed.into_iter().map(ErasedEvent::new));
+            taken
         })
     }
 
@@ -376,7 +386,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
         &self,
         event: E,
         declared: fn(&E, StepId) -> bool,
-    ) -> Result<(&Scope<E>, E), SendError> {
+    ) -> Result<(&Scope, E), SendError> {
         let Some(scope) = &self.scope else {
             return Err(SendError::RunEnded { event: event.name() });
         };
@@ -386,7 +396,7 @@ impl<S, E: WorkflowEvent> Context<S, E> {
         Ok((scope, event))
     }
 
-    pub(crate) fn scope(&self) -> Option<&Scope<E>> {
+    pub(crate) fn scope(&self) -> Option<&Scope> {
         self.scope.as_ref()
     }
 }

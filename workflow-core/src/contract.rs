@@ -83,15 +83,6 @@ pub trait Wrap<T>: Sized {
     fn wrap(event: T) -> Self;
 }
 
-/// The result of routing one event.
-#[derive(Debug)]
-pub enum Dispatch<E, O> {
-    /// Deliver the event as the route says.
-    Route(&'static Route, E),
-    /// The stop event: the run is over with this output.
-    Stop(O),
-}
-
 /// Where events of one type go.
 #[derive(Debug)]
 pub struct Route {
@@ -102,6 +93,8 @@ pub struct Route {
     /// Whether the event asks for outside input: it is written to the
     /// caller's stream, and the run waits for an answer instead of stalling.
     pub request: bool,
+    /// Whether it is the stop event: it ends the run with its payload.
+    pub stop: bool,
 }
 
 /// What a step invocation is given.
@@ -140,6 +133,8 @@ pub struct WorkflowInfo {
     pub events: &'static [&'static str],
     /// Every step, indexed by [`StepId`].
     pub steps: &'static [StepInfo],
+    /// Where each event type goes, indexed like `events`.
+    pub routes: &'static [Route],
     /// The event types the caller may send in (`HumanResponse<T>`, the
     /// types of `#[workflow(external = [..])]`, and those steps wait for).
     pub answers: &'static [&'static str],

@@ -47,6 +47,7 @@ extern crate self as workflow_core;
 pub mod context;
 mod contract;
 pub mod emit;
+mod erased;
 mod error;
 mod event;
 mod link;
@@ -127,8 +128,7 @@ pub mod __private {
     }
 
     pub use crate::contract::{
-        Dispatch, Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent,
-        WorkflowInfo, Wrap,
+        Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent, WorkflowInfo, Wrap,
     };
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
@@ -166,6 +166,7 @@ pub mod __private {
         stop: "",
         events: &[],
         steps: &[],
+        routes: &[],
         answers: &[],
         requests: &[],
         mermaid: "",

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::contract::{InvocationId, StepId, WaiterId, WorkflowEvent};
+use crate::contract::{InvocationId, StepId, WaiterId};
+use crate::erased::ErasedEvent;
 use crate::error::SendError;
 use crate::snapshot::{Snapshot, SnapshotError};
 use crate::sync::{lock, Mailbox};
@@ -16,7 +17,7 @@ use crate::sync::{lock, Mailbox};
 /// What a waiter accepts: its type and its filter, over the workflow's
 /// events. Code, not data: the driver keeps it and tells the core which
 /// waiter an event went to.
-pub(crate) type Matcher<E> = Box<dyn FnMut(&E) -> bool + Send>;
+pub(crate) type Matcher<E = ErasedEvent> = Box<dyn FnMut(&E) -> bool + Send>;
 
 /// Writes the run's typed state as JSON, for a snapshot: taken where
 /// `State: Serialize` is known, since the driver has no such bound.
@@ -26,7 +27,7 @@ pub(crate) type StateJson = Box<dyn FnOnce() -> Result<Value, SnapshotError> + S
 pub(crate) type SnapshotReply = oneshot::Sender<Result<Snapshot, SnapshotError>>;
 
 /// What the driver receives from outside its own loop.
-pub(crate) enum Inbound<E> {
+pub(crate) enum Inbound<E = ErasedEvent> {
     /// `ctx.send_event` / `send_event_to`.
     Send { from: InvocationId, event: E, target: Option<StepId> },
     /// `ctx.write_event_to_stream`.
@@ -44,72 +45,78 @@ pub(crate) enum Inbound<E> {
 }
 
 /// Shared by the steps of one run (through their contexts) and its handler.
-pub(crate) struct RunLink<E> {
+pub(crate) struct RunLink {
     /// What the driver has still to read; closed when the driver ends.
-    pub(crate) inbox: Mailbox<Inbound<E>>,
+    pub(crate) inbox: Mailbox<Inbound>,
     /// `ctx.collect_events` buffers, per step (grown on first use).
-    pub(crate) collected: Mutex<Vec<Vec<E>>>,
+    pub(crate) collected: Mutex<Vec<Vec<ErasedEvent>>>,
     next_waiter: AtomicU64,
     /// Sends and stream writes a step made against its declarations: the
     /// step fails with the first when it returns. Counted, so that the hot
     /// path reads an atomic, not a lock.
     violations: Mutex<Vec<(InvocationId, SendError)>>,
     violations_pending: AtomicUsize,
+    /// How many steps the workflow has, for the buffers.
+    steps: usize,
 }
 
-impl<E: WorkflowEvent> RunLink<E> {
-    pub(crate) fn new() -> Self {
+impl RunLink {
+    pub(crate) fn new(steps: usize) -> Self {
         Self {
             inbox: Mailbox::new(),
             collected: Mutex::new(Vec::new()),
+            steps,
             next_waiter: AtomicU64::new(0),
             violations: Mutex::new(Vec::new()),
             violations_pending: AtomicUsize::new(0),
         }
     }
 
-    fn post(&self, message: Inbound<E>, event: &'static str) -> Result<(), SendError> {
+    fn post(&self, message: Inbound, event: &'static str) -> Result<(), SendError> {
         self.inbox.send(message).map_err(|_| SendError::RunEnded { event })
     }
 
     /// Runs `edit` on step `step`'s `collect_events` buffer (the buffers
     /// are made on first use).
-    pub(crate) fn collect_into<R>(&self, step: StepId, edit: impl FnOnce(&mut Vec<E>) -> R) -> R {
+    pub(crate) fn collect_into<R>(&self, step: StepId, edit: impl FnOnce(&mut Vec<ErasedEvent>) -> R) -> R {
         let mut buffers = lock(&self.collected);
         if buffers.len() <= step {
-            buffers.resize_with(E::INFO.steps.len(), Vec::new);
+            buffers.resize_with(self.steps.max(step + 1), Vec::new);
         }
         edit(&mut buffers[step])
     }
 
-    pub(crate) fn send(&self, from: InvocationId, event: E, target: Option<StepId>) -> Result<(), SendError> {
+    pub(crate) fn send(
+        &self,
+        from: InvocationId,
+        event: ErasedEvent,
+        target: Option<StepId>,
+    ) -> Result<(), SendError> {
         let name = event.name();
         self.post(Inbound::Send { from, event, target }, name)
     }
 
-    pub(crate) fn stream(&self, from: InvocationId, event: E) -> Result<(), SendError> {
+    pub(crate) fn stream(&self, from: InvocationId, event: ErasedEvent) -> Result<(), SendError> {
         let name = event.name();
         self.post(Inbound::Stream { from, event }, name)
     }
 
-    pub(crate) fn external(&self, event: E) -> Result<(), SendError> {
+    pub(crate) fn external(&self, event: ErasedEvent) -> Result<(), SendError> {
         let name = event.name();
         self.post(Inbound::External(event), name)
     }
 
     pub(crate) fn wait(
         &self,
-        matches: Matcher<E>,
-        request: Option<E>,
-        reply: oneshot::Sender<E>,
+        matches: Matcher,
+        request: Option<ErasedEvent>,
+        reply: oneshot::Sender<ErasedEvent>,
     ) -> Result<WaiterId, SendError> {
         let waiter = self.next_waiter.fetch_add(1, Ordering::Relaxed);
         self.post(Inbound::Wait { waiter, matches, request, reply }, "a wait")?;
         Ok(waiter)
     }
-}
 
-impl<E> RunLink<E> {
     /// Records that invocation `from` broke its declarations with `error`;
     /// the first one is its failure when it returns.
     pub(crate) fn poison(&self, from: InvocationId, error: SendError) {

@@ -10,7 +10,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::contract::{StepInput, WorkflowEvent, WorkflowInfo};
+use crate::contract::{StepInput, WorkflowInfo};
+use crate::erased::{ErasedEvent, EventOps};
 
 /// The snapshot format this build writes and reads.
 pub const SNAPSHOT_FORMAT: u32 = 1;
@@ -223,7 +224,7 @@ impl Snapshot {
 }
 
 /// An event as snapshot data.
-pub(crate) fn event_data<E: WorkflowEvent>(event: &E) -> Result<EventData, SnapshotError> {
+pub(crate) fn event_data(event: &ErasedEvent) -> Result<EventData, SnapshotError> {
     match event.to_json() {
         Ok(data) => Ok(EventData { event: event.name().to_owned(), data }),
         Err(e) => Err(SnapshotError::Unserializable {
@@ -234,10 +235,14 @@ pub(crate) fn event_data<E: WorkflowEvent>(event: &E) -> Result<EventData, Snaps
     }
 }
 
-/// An event read back from snapshot data found at `at`.
-pub(crate) fn event_from<E: WorkflowEvent>(data: &EventData, at: &str) -> Result<E, SnapshotError> {
-    let workflow = E::INFO.name;
-    match E::from_json(&data.event, data.data.clone()) {
+/// An event of `events`' workflow read back from snapshot data found at `at`.
+pub(crate) fn event_from(
+    events: &EventOps,
+    data: &EventData,
+    at: &str,
+) -> Result<ErasedEvent, SnapshotError> {
+    let workflow = events.info.name;
+    match events.read(&data.event, data.data.clone()) {
         None => Err(SnapshotError::Unknown {
             workflow,
             what: "event",
@@ -264,9 +269,7 @@ pub(crate) fn step_index(info: &'static WorkflowInfo, name: &str, at: &str) -> R
 }
 
 /// A step input as snapshot data.
-pub(crate) fn input_data<E: WorkflowEvent>(
-    input: &StepInput<E>,
-) -> Result<(bool, Vec<EventData>), SnapshotError> {
+pub(crate) fn input_data(input: &StepInput<ErasedEvent>) -> Result<(bool, Vec<EventData>), SnapshotError> {
     match input {
         StepInput::One(event) => Ok((false, vec![event_data(event)?])),
         StepInput::Collected(events) => Ok((true, events.iter().map(event_data).collect::<Result<_, _>>()?)),

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::retry::RetryPolicy;
 
 pub use crate::contract::{
-    Dispatch, Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent, WorkflowInfo,
+    Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent, WorkflowInfo,
 };
 
 /// A workflow: the routing table and step calls that `#[workflow]` generates.
@@ -33,8 +33,9 @@ pub trait Workflow: Send + Sync + Sized + 'static {
     /// Wraps the run's input in the start event.
     fn start_event(input: Self::Input) -> Self::Event;
 
-    /// Where an event goes: to the steps that consume its type, or out as the result.
-    fn dispatch(event: Self::Event) -> Dispatch<Self::Event, Self::Output>;
+    /// The run's output, if `event` is the stop event (where every other
+    /// event goes is data: [`WorkflowInfo::routes`]).
+    fn output(event: Self::Event) -> Option<Self::Output>;
 
     /// The retry policy of step `step`, from `#[step(retry = ..)]`.
     fn retry_policy(step: StepId) -> Option<RetryPolicy>;

@@ -119,7 +119,7 @@ fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[Reported]) -> Toke
                 fn start_event(_: Self::Input) -> #rt::Unreachable {
                     ::core::unreachable!()
                 }
-                fn dispatch(event: #rt::Unreachable) -> #rt::Dispatch<#rt::Unreachable, Self::Output> {
+                fn output(event: #rt::Unreachable) -> ::core::option::Option<Self::Output> {
                     match event {}
                 }
                 fn retry_policy(_: #rt::StepId) -> ::core::option::Option<#rt::RetryPolicy> {

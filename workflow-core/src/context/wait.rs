@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 use super::Context;
 use crate::contract::{Variant, WaiterId, WorkflowEvent, Wrap};
+use crate::erased::ErasedEvent;
 use crate::error::SendError;
 use crate::link::RunLink;
 
@@ -125,12 +126,15 @@ where
                 return Err(WaitError::Undeclared { step, event: E::INFO.events[index] });
             }
             let request = match self.request {
-                Some(request) => Some(self.context.checked(request, E::streamed_by)?.1),
+                Some(request) => Some(ErasedEvent::new(self.context.checked(request, E::streamed_by)?.1)),
                 None => None,
             };
             let matcher = self.matcher;
-            let matches = Box::new(move |candidate: &E| {
-                peek(candidate).is_some_and(|t| matcher.as_ref().is_none_or(|m| m(t)))
+            let matches = Box::new(move |candidate: &ErasedEvent| {
+                // SAFETY: the run's events are its workflow's: `E`s.
+                candidate.index() == index
+                    && peek(unsafe { candidate.as_typed::<E>() })
+                        .is_some_and(|t| matcher.as_ref().is_none_or(|m| m(t)))
             });
             let (reply, answer) = oneshot::channel();
             let id = scope.link.wait(matches, request, reply).map_err(|_| WaitError::RunEnded { event })?;
@@ -144,6 +148,8 @@ where
             };
             registration.answered();
             let answer = answered.map_err(|_| WaitError::RunEnded { event })?;
+            // SAFETY: as above.
+            let answer = unsafe { answer.into_typed::<E>() };
             Ok(take(answer).unwrap_or_else(|_| unreachable!("the matcher accepted only `{event}`")))
         })
     }
@@ -151,18 +157,18 @@ where
 
 /// Withdraws a wait that ends without an answer (timeout, or the step's
 /// future dropped), so that a later event is not handed to nobody.
-struct Registration<E> {
-    link: Arc<RunLink<E>>,
+struct Registration {
+    link: Arc<RunLink>,
     id: Option<WaiterId>,
 }
 
-impl<E> Registration<E> {
+impl Registration {
     fn answered(mut self) {
         self.id = None;
     }
 }
 
-impl<E> Drop for Registration<E> {
+impl Drop for Registration {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
             self.link.unwait(id);

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::table::Table;
+use crate::erased::ErasedEvent;
 use crate::error::{BoxError, WorkflowError};
 use crate::snapshot::{Snapshot, SnapshotError};
 
@@ -26,24 +28,24 @@ pub trait RunStore: Send + Sync + 'static {
     fn unfinished(&self, workflow: &str) -> Result<Vec<(String, Snapshot)>, BoxError>;
 }
 
-/// A run's journal: where it goes, under which key, and how to write the
-/// run's state `S` (taken where `S: Serialize` is known, so that the
-/// driver needs no bound). `RunOptions::durable` makes one; recovery makes
-/// one per unfinished run.
-pub(crate) struct Journal<S> {
+/// A run's journal: where it goes and under which key. `RunOptions::durable`
+/// makes one, with the writer of the run's state (see [`StateWriter`]);
+/// recovery makes one per unfinished run.
+#[derive(Clone)]
+pub(crate) struct Journal {
     store: Arc<dyn RunStore>,
     key: String,
-    /// Writes the run's state, for each snapshot the journal saves.
-    pub(crate) state: fn(&S) -> Result<Value, SnapshotError>,
 }
 
-impl<S: Serialize> Journal<S> {
+/// Writes a run's state `S` as JSON for its journal: taken where
+/// `S: Serialize` is known, so that the driver needs no bound.
+pub(crate) type StateWriter<S> = fn(&S) -> Result<Value, SnapshotError>;
+
+impl Journal {
     pub(crate) fn new(store: Arc<dyn RunStore>, key: String) -> Self {
-        Self { store, key, state: state_json::<S> }
+        Self { store, key }
     }
-}
 
-impl<S> Journal<S> {
     /// Replaces the journal with `snapshot`; the error says why it could not.
     pub(crate) fn save(&self, workflow: &str, snapshot: &Snapshot) -> Result<(), String> {
         self.store.save(&self.key, workflow, snapshot).map_err(|e| e.to_string())
@@ -51,13 +53,14 @@ impl<S> Journal<S> {
 
     /// Records how the run ended. A result that cannot be recorded turns
     /// the run's success into [`WorkflowError::Journal`]: it is no longer durable.
-    pub(crate) fn finish<O: Serialize>(
+    pub(crate) fn finish(
         &self,
-        workflow: &'static str,
-        outcome: Result<O, WorkflowError>,
-    ) -> Result<O, WorkflowError> {
+        table: &Table,
+        outcome: Result<ErasedEvent, WorkflowError>,
+    ) -> Result<ErasedEvent, WorkflowError> {
+        let workflow = table.info.name;
         let recorded = match &outcome {
-            Ok(output) => serde_json::to_value(output)
+            Ok(stop) => (table.output_json)(stop)
                 .map_err(|e| e.to_string())
                 .and_then(|json| self.store.finish(&self.key, Ok(&json)).map_err(|e| e.to_string())),
             Err(error) => self.store.finish(&self.key, Err(&error.to_string())).map_err(|e| e.to_string()),
@@ -69,7 +72,7 @@ impl<S> Journal<S> {
     }
 }
 
-impl<S> std::fmt::Debug for Journal<S> {
+impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Journal").field("key", &self.key).finish_non_exhaustive()
     }
@@ -77,13 +80,10 @@ impl<S> std::fmt::Debug for Journal<S> {
 
 /// An unfinished run: its key, its journal so far, and the journal to go
 /// on writing.
-pub(crate) type Unfinished<S> = (String, Snapshot, Journal<S>);
+pub(crate) type Unfinished = (String, Snapshot, Journal);
 
 /// The unfinished runs of `workflow` in `store`.
-pub(crate) fn unfinished<S: Serialize>(
-    store: &Arc<dyn RunStore>,
-    workflow: &str,
-) -> Result<Vec<Unfinished<S>>, RecoverError> {
+pub(crate) fn unfinished(store: &Arc<dyn RunStore>, workflow: &str) -> Result<Vec<Unfinished>, RecoverError> {
     let runs = store.unfinished(workflow).map_err(RecoverError::Store)?;
     Ok(runs
         .into_iter()

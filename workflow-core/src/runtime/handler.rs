@@ -10,11 +10,13 @@ use futures::Stream;
 use tokio::task::JoinHandle;
 
 use super::core::{RunCore, RunEvent, RunOutcome};
-use super::driver::{drive, Run, Start};
+use super::driver::{drive, Start};
 use super::durable::{self, state_json, RecoverError, RunStore};
 use super::options::RunOptions;
+use super::typed::{self, output, prepare, stream_item};
 use crate::context::Context;
 use crate::contract::{WorkflowEvent, Wrap};
+use crate::erased::ErasedEvent;
 use crate::error::{SendError, WorkflowError};
 use crate::link::RunLink;
 use crate::snapshot::{Snapshot, SnapshotError};
@@ -36,13 +38,14 @@ pub struct Handler<W: Workflow> {
     trace: Trace,
     /// The run's context, for snapshots of its state.
     context: Option<Context<W::State>>,
-    state: State<W::Output>,
-    link: Option<Arc<RunLink<W::Event>>>,
+    state: State,
+    link: Option<Arc<RunLink>>,
     events: EventStream<W::Event>,
 }
 
-enum State<O> {
-    Running(JoinHandle<Result<O, WorkflowError>>),
+enum State {
+    /// The driver's task, which ends with the stop event.
+    Running(JoinHandle<Result<ErasedEvent, WorkflowError>>),
     /// The run could not start (its context was busy); the error is taken once.
     Refused(Option<WorkflowError>),
 }
@@ -50,14 +53,16 @@ enum State<O> {
 /// The events a run writes for its caller, ending with
 /// [`RunEvent::Finished`]. A `futures::Stream`.
 pub struct EventStream<E> {
-    mailbox: Arc<Mailbox<RunEvent<E>>>,
+    mailbox: Arc<Mailbox<RunEvent<ErasedEvent>>>,
+    /// Turns the run's erased events back into its workflow's.
+    typed: fn(RunEvent<ErasedEvent>) -> RunEvent<E>,
 }
 
 impl<E> Stream for EventStream<E> {
     type Item = RunEvent<E>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<E>>> {
-        self.mailbox.poll_recv(cx)
+        self.mailbox.poll_recv(cx).map(|item| item.map(self.typed))
     }
 }
 
@@ -85,16 +90,18 @@ fn next_run_id() -> u64 {
 impl<W: Workflow> Handler<W> {
     /// Claims the context now, so that of two runs started on one context
     /// the first one started is the one that gets it, then spawns the driver.
-    fn spawn(flow: Arc<W>, start: Start<W>, options: RunOptions<W::State>) -> Self {
+    fn spawn(flow: Arc<W>, start: Start, options: RunOptions<W::State>) -> Self {
         let run_id = next_run_id();
         let trace = Trace::new(W::INFO);
         let traced = options.trace.then(|| trace.clone());
         let stream = Arc::new(Mailbox::new());
-        let events = EventStream { mailbox: Arc::clone(&stream) };
-        match Run::prepare(flow, options, run_id, Some(Arc::clone(&stream)), traced) {
+        let events = EventStream { mailbox: Arc::clone(&stream), typed: stream_item::<W> };
+        let context = options.context.clone().unwrap_or_default();
+        let options = options.context(context.clone());
+        match prepare(flow, options, run_id, Some(Arc::clone(&stream)), traced) {
             Ok(run) => {
                 let link = Arc::clone(&run.link);
-                let context = Some(run.context().clone());
+                let context = Some(context);
                 let task = tokio::spawn(drive(run, start));
                 Self { run_id, trace, context, state: State::Running(task), link: Some(link), events }
             }
@@ -143,18 +150,14 @@ impl<W: Workflow> Handler<W> {
     where
         W::Event: Wrap<T>,
     {
-        let event = W::Event::wrap(event);
-        match &self.link {
-            Some(link) => link.external(event),
-            None => Err(SendError::RunEnded { event: event.name() }),
-        }
+        self.send_wrapped(W::Event::wrap(event))
     }
 
     /// Sends an event of the workflow's own event enum into the run, as
     /// [`Handler::send_event`] does for one of its types.
     pub(crate) fn send_wrapped(&self, event: W::Event) -> Result<(), SendError> {
         match &self.link {
-            Some(link) => link.external(event),
+            Some(link) => link.external(ErasedEvent::new(event)),
             None => Err(SendError::RunEnded { event: event.name() }),
         }
     }
@@ -200,9 +203,12 @@ impl<W: Workflow> Future for Handler<W> {
         match &mut self.state {
             State::Running(task) => {
                 let joined = ready!(Pin::new(task).poll(cx));
-                Poll::Ready(joined.unwrap_or_else(|join_error| {
-                    Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
-                }))
+                Poll::Ready(match joined {
+                    Ok(outcome) => outcome.map(output::<W>),
+                    Err(join_error) => {
+                        Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
+                    }
+                })
             }
             State::Refused(error) => {
                 Poll::Ready(Err(error.take().expect("a Handler is not polled after it completed")))
@@ -248,8 +254,9 @@ pub trait WorkflowExt: Sized + Send + 'static {
         options: RunOptions<<Self::Flow as Workflow>::State>,
     ) -> impl Future<Output = Result<<Self::Flow as Workflow>::Output, WorkflowError>> + Send {
         async move {
-            let run = Run::prepare(self.into_shared(), options, next_run_id(), None, None)?;
-            drive(run, Start::Fresh(input)).await
+            let start = ErasedEvent::new(Self::Flow::start_event(input));
+            let run = prepare(self.into_shared(), options, next_run_id(), None, None)?;
+            drive(run, Start::Fresh(start)).await.map(output::<Self::Flow>)
         }
     }
 
@@ -264,7 +271,8 @@ pub trait WorkflowExt: Sized + Send + 'static {
         input: <Self::Flow as Workflow>::Input,
         options: RunOptions<<Self::Flow as Workflow>::State>,
     ) -> Handler<Self::Flow> {
-        Handler::spawn(self.into_shared(), Start::Fresh(input), options)
+        let start = ErasedEvent::new(Self::Flow::start_event(input));
+        Handler::spawn(self.into_shared(), Start::Fresh(start), options)
     }
 
     /// Resumes every unfinished durable run of this workflow journaled in
@@ -306,7 +314,7 @@ where
 {
     snapshot.check(W::INFO)?;
     // Decode everything now, so that a bad snapshot fails here, not in the run.
-    let restored = RunCore::<W>::decode(&snapshot)?;
+    let restored = RunCore::decode(typed::table::<W>(), &snapshot)?;
     let state: W::State =
         serde_path_to_error::deserialize(snapshot.state.clone()).map_err(|e| SnapshotError::BadData {
             name: std::any::type_name::<W::State>().to_owned(),
@@ -332,7 +340,7 @@ where
     let runs = durable::unfinished(&store, W::INFO.name)?;
     let mut handlers = Vec::with_capacity(runs.len());
     for (key, snapshot, journal) in runs {
-        let options = RunOptions { durable: Some(journal), ..RunOptions::new() };
+        let options = RunOptions { durable: Some((journal, state_json::<W::State>)), ..RunOptions::new() };
         let handler = resume_with(Arc::clone(&flow), snapshot, options)
             .map_err(|source| RecoverError::Snapshot { key: key.clone(), source })?;
         handlers.push((key, handler));

@@ -10,6 +10,8 @@ mod driver;
 mod durable;
 mod handler;
 mod options;
+mod table;
+mod typed;
 mod verbose;
 
 pub use self::core::{RunEvent, RunOutcome};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::durable::{Journal, RunStore};
+use super::durable::{state_json, Journal, RunStore, StateWriter};
 use crate::context::Context;
 
 /// How to run a workflow: its timeout, its context, and what to report.
@@ -24,7 +24,8 @@ pub struct RunOptions<S> {
     pub(crate) internal_events: bool,
     pub(crate) verbose: bool,
     pub(crate) trace: bool,
-    pub(crate) durable: Option<Journal<S>>,
+    /// The journal of a durable run, and how to write its state.
+    pub(crate) durable: Option<(Journal, StateWriter<S>)>,
 }
 
 impl<S> RunOptions<S> {
@@ -93,7 +94,7 @@ impl<S: Serialize> RunOptions<S> {
     /// # Ok(()) }
     /// ```
     pub fn durable(mut self, store: Arc<dyn RunStore>, key: impl Into<String>) -> Self {
-        self.durable = Some(Journal::new(store, key.into()));
+        self.durable = Some((Journal::new(store, key.into()), state_json::<S>));
         self
     }
 }

@@ -12,7 +12,8 @@ use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Metadata, Subscriber};
 
 use super::core::StepFailure;
-use crate::contract::{Emitted, WorkflowEvent};
+use crate::contract::Emitted;
+use crate::erased::ErasedEvent;
 
 /// The target of the driver's reports on invocations.
 pub(crate) const TARGET: &str = "workflow_core::run";
@@ -33,7 +34,7 @@ pub(crate) fn invoking(workflow: &'static str, step: &'static str, worker: usize
 }
 
 /// Reports what an invocation returned.
-pub(crate) fn returned<E: WorkflowEvent>(workflow: &'static str, result: &Result<Emitted<E>, StepFailure>) {
+pub(crate) fn returned(workflow: &'static str, result: &Result<Emitted<ErasedEvent>, StepFailure>) {
     tracing::debug!(target: TARGET, workflow, outcome = %Outcome(result), "{RETURNED}");
 }
 
@@ -175,15 +176,15 @@ impl Subscriber for Verbose {
 }
 
 /// What an invocation returned, as a verbose run prints it.
-struct Outcome<'a, E>(&'a Result<Emitted<E>, StepFailure>);
+struct Outcome<'a>(&'a Result<Emitted<ErasedEvent>, StepFailure>);
 
-impl<E: WorkflowEvent> fmt::Display for Outcome<'_, E> {
+impl fmt::Display for Outcome<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Ok(Emitted::Nothing) => f.write_str("emitted nothing"),
             Ok(Emitted::One(event)) => write!(f, "emitted {}", event.name()),
             Ok(Emitted::Many(events)) => {
-                let names: Vec<_> = events.iter().map(WorkflowEvent::name).collect();
+                let names: Vec<_> = events.iter().map(ErasedEvent::name).collect();
                 write!(f, "emitted {}", names.join(", "))
             }
             Err(failure) => write!(f, "failed: {failure}"),

@@ -458,15 +458,6 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
     let stop_variant = &ir.events[ir.stop.event].variant;
     let stop_payload = if ir.stop.wrapped { quote!(event.result) } else { quote!(event) };
 
-    let routes = ir.events.iter().enumerate().filter(|(i, _)| *i != ir.stop.event).map(|(_, e)| {
-        let (variant, steps, collectors, request) = (&e.variant, &e.consumers, &e.collectors, e.request);
-        quote! {
-            event @ #enum_ident::#variant(_) => #rt::Dispatch::Route(
-                &#rt::Route { steps: &[#(#steps),*], collectors: &[#(#collectors),*], request: #request },
-                event,
-            )
-        }
-    });
     let retries = ir.steps.iter().enumerate().filter_map(|(i, s)| {
         let retry = s.retry.as_ref()?;
         Some(quote!(#i => ::core::option::Option::Some(#retry)))
@@ -487,10 +478,11 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
                 #start_event
             }
 
-            fn dispatch(event: #enum_ident) -> #rt::Dispatch<#enum_ident, Self::Output> {
+            fn output(event: #enum_ident) -> ::core::option::Option<Self::Output> {
                 match event {
-                    #enum_ident::#stop_variant(event) => #rt::Dispatch::Stop(#stop_payload),
-                    #(#routes,)*
+                    #enum_ident::#stop_variant(event) => ::core::option::Option::Some(#stop_payload),
+                    #[allow(unreachable_patterns)]
+                    _ => ::core::option::Option::None,
                 }
             }
 
@@ -651,6 +643,14 @@ fn info(ir: &Ir) -> TokenStream {
             }
         }
     });
+    let routes = ir.events.iter().enumerate().map(|(i, e)| {
+        let stop = i == ir.stop.event;
+        let (steps, collectors, request) =
+            if stop { (&[][..], &[][..], false) } else { (&e.consumers[..], &e.collectors[..], e.request) };
+        quote!(#rt::Route {
+            steps: &[#(#steps),*], collectors: &[#(#collectors),*], request: #request, stop: #stop,
+        })
+    });
     let mermaid = ir.graph.mermaid(None);
     let answers = ir.events.iter().filter(|e| e.answer).map(|e| &e.name);
     let requests = ir.events.iter().filter(|e| e.request).map(|e| &e.name);
@@ -661,6 +661,7 @@ fn info(ir: &Ir) -> TokenStream {
             stop: #stop,
             events: &[#(#events),*],
             steps: &[#(#steps),*],
+            routes: &[#(#routes),*],
             answers: &[#(#answers),*],
             requests: &[#(#requests),*],
             mermaid: #mermaid,

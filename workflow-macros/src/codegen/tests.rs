@@ -102,20 +102,29 @@ fn membership_is_a_match_on_variant_and_step_index() {
 }
 
 #[test]
-fn dispatch_routes_each_event_and_unwraps_the_stop_event() {
+fn the_route_table_sends_each_event_to_its_steps_and_output_unwraps_the_stop_event() {
     let (_, ir) = rag();
-    let dispatch = method(workflow_impl(&ir), "dispatch");
+    let output = method(workflow_impl(&ir), "output");
     assert!(
-        dispatch.contains("RagEvent :: StopEvent (event) => :: workflow_core :: __private :: Dispatch :: Stop (event . result)"),
-        "{dispatch}"
+        output.contains(
+            "RagEvent :: StopEvent (event) => :: core :: option :: Option :: Some (event . result)"
+        ),
+        "{output}"
+    );
+    let routes = info(&ir).to_string();
+    assert!(
+        routes.contains(
+            "steps : & [1usize , 2usize] , collectors : & [4usize] , request : false , stop : false"
+        ),
+        "Retrieved: two steps and the collector: {routes}"
     );
     assert!(
-        dispatch.contains("steps : & [1usize , 2usize] , collectors : & [4usize] , request : false"),
-        "Retrieved: two steps and the collector: {dispatch}"
+        routes.contains("Route { steps : & [] , collectors : & [] , request : true , stop : false"),
+        "a request goes to the caller: {routes}"
     );
     assert!(
-        dispatch.contains("RagEvent :: InputRequired (_) => :: workflow_core :: __private :: Dispatch :: Route (& :: workflow_core :: __private :: Route { steps : & [] , collectors : & [] , request : true }"),
-        "a request goes to the caller: {dispatch}"
+        routes.contains("Route { steps : & [] , collectors : & [] , request : false , stop : true"),
+        "the stop event ends the run: {routes}"
     );
     let retry = method(workflow_impl(&ir), "retry_policy");
     assert!(

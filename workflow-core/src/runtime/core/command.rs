@@ -7,13 +7,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::input::event_json;
-use crate::contract::{InvocationId, StepId, StepInput, WaiterId, WorkflowEvent};
+use crate::contract::{InvocationId, StepId, StepInput, WaiterId, WorkflowInfo};
+use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
 use crate::snapshot::{input_data, SnapshotError};
-use crate::workflow::Workflow;
 
 /// What the driver must do next.
-pub enum Command<W: Workflow> {
+pub enum Command {
     /// Call `step` with `input` on a new task, after `delay` (a retry's backoff).
     Invoke {
         /// Reported back in [`Input::StepFinished`](super::Input::StepFinished).
@@ -25,7 +25,7 @@ pub enum Command<W: Workflow> {
         /// 1 for the first try, then 2, 3… on retries.
         attempt: u32,
         /// Its input.
-        input: StepInput<W::Event>,
+        input: StepInput<ErasedEvent>,
         /// How long to wait before calling it.
         delay: Duration,
     },
@@ -34,12 +34,13 @@ pub enum Command<W: Workflow> {
         /// The waiter, as in [`Input::Wait`](super::Input::Wait).
         waiter: WaiterId,
         /// The event it waited for.
-        event: W::Event,
+        event: ErasedEvent,
     },
     /// Write to the caller's event stream.
-    Stream(RunEvent<W::Event>),
-    /// The run is over: drop every task still in flight and return this.
-    Finish(Result<W::Output, WorkflowError>),
+    Stream(RunEvent<ErasedEvent>),
+    /// The run is over: drop every task still in flight and return this
+    /// (on success, the stop event, which holds the run's output).
+    Finish(Result<ErasedEvent, WorkflowError>),
 }
 
 /// An item of a run's event stream.
@@ -99,15 +100,16 @@ pub enum RunOutcome {
     Failed(String),
 }
 
-impl<W: Workflow> Command<W> {
-    /// The command as JSON: events as in snapshots, steps by name, the
-    /// result of a finish as JSON or its error's message.
-    pub fn to_json(&self) -> Result<Value, SnapshotError> {
-        let event = event_json::<W::Event>;
+impl Command {
+    /// The command as JSON: events as in snapshots, steps by name (of
+    /// `info`'s workflow), the result of a finish as its stop event or its
+    /// error's message.
+    pub fn to_json(&self, info: &WorkflowInfo) -> Result<Value, SnapshotError> {
+        let event = event_json;
         Ok(match self {
             Command::Invoke { invocation, step, worker, attempt, input, delay } => json!({ "invoke": {
                 "invocation": invocation,
-                "step": W::INFO.steps[*step].name,
+                "step": info.steps[*step].name,
                 "worker": worker,
                 "attempt": attempt,
                 "input": step_input_json(input)?,
@@ -122,23 +124,18 @@ impl<W: Workflow> Command<W> {
                 "step_finished": { "step": step, "worker": worker, "attempt": attempt, "succeeded": succeeded }
             }),
             Command::Stream(RunEvent::Finished(outcome)) => json!({ "finished": format!("{outcome:?}") }),
-            Command::Finish(Ok(output)) => json!({ "finish": { "output": serde_json::to_value(output)
-                .map_err(|e| SnapshotError::Unserializable {
-                    what: "the output".into(),
-                    path: ".".into(),
-                    message: e.to_string(),
-                })? } }),
+            Command::Finish(Ok(stop)) => json!({ "finish": { "stop": event(stop)? } }),
             Command::Finish(Err(error)) => json!({ "finish": { "error": error.to_string() } }),
         })
     }
 }
 
-impl<W: Workflow> fmt::Debug for Command<W> {
+impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Command::Invoke { step, worker, attempt, delay, .. } => f
                 .debug_struct("Invoke")
-                .field("step", &W::INFO.steps[*step].name)
+                .field("step", step)
                 .field("worker", worker)
                 .field("attempt", attempt)
                 .field("delay", delay)
@@ -154,7 +151,7 @@ impl<W: Workflow> fmt::Debug for Command<W> {
 }
 
 /// A step input as JSON: `{"collected": bool, "events": [..]}`.
-fn step_input_json<E: WorkflowEvent>(input: &StepInput<E>) -> Result<Value, SnapshotError> {
+fn step_input_json(input: &StepInput<ErasedEvent>) -> Result<Value, SnapshotError> {
     let (collected, events) = input_data(input)?;
     Ok(json!({ "collected": collected, "events": events }))
 }

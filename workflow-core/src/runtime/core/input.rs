@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::contract::{Emitted, InvocationId, StepId, WaiterId, WorkflowEvent};
+use crate::contract::{Emitted, InvocationId, StepId, WaiterId};
+use crate::erased::ErasedEvent;
 use crate::error::BoxError;
 use crate::snapshot::{event_data, SnapshotError};
 
@@ -18,7 +19,7 @@ use crate::snapshot::{event_data, SnapshotError};
 /// filter took an event (`Wait::claim`, `External::waiter`), and whether a
 /// step's error is one its retry policy retries (`StepFailure::Error`).
 #[derive(Debug)]
-pub enum Input<E> {
+pub enum Input<E = ErasedEvent> {
     /// Start the run with its start event.
     Start(E),
     /// Start the queued inputs of a core restored from a snapshot.
@@ -126,12 +127,12 @@ pub enum InputError {
     Event(#[from] SnapshotError),
 }
 
-impl<E: WorkflowEvent> Input<E> {
+impl Input {
     /// The input as JSON: events as in snapshots, a step's error as its
     /// message (which is all of it a decision reads), and what a step
     /// emitted as `null` (nothing), an event, or a list (a fan-out).
     pub fn to_json(&self) -> Result<Value, SnapshotError> {
-        let event = event_json::<E>;
+        let event = event_json;
         Ok(match self {
             Input::Start(e) => json!({ "start": event(e)? }),
             Input::Resume => json!("resume"),
@@ -168,11 +169,11 @@ impl<E: WorkflowEvent> Input<E> {
 
     /// Reads an input back from [`Input::to_json`]'s form.
     #[cfg(test)]
-    pub fn from_json(json: &Value) -> Result<Self, InputError> {
+    pub fn from_json(json: &Value, events: &crate::erased::EventOps) -> Result<Self, InputError> {
         let shape = || InputError::Shape(json.to_string());
-        let event = |v: &Value| -> Result<E, InputError> {
+        let event = |v: &Value| -> Result<ErasedEvent, InputError> {
             let data = serde_json::from_value(v.clone()).map_err(|e| InputError::Shape(e.to_string()))?;
-            Ok(crate::snapshot::event_from(&data, "input")?)
+            Ok(crate::snapshot::event_from(events, &data, "input")?)
         };
         let number = |v: &Value| v.as_u64().ok_or_else(shape);
         let optional = |v: &Value| if v.is_null() { Ok(None) } else { number(v).map(Some) };
@@ -226,6 +227,6 @@ impl<E: WorkflowEvent> Input<E> {
 }
 
 /// An event as JSON, as in snapshots: `{"event": name, "data": ..}`.
-pub(super) fn event_json<E: WorkflowEvent>(event: &E) -> Result<Value, SnapshotError> {
+pub(super) fn event_json(event: &ErasedEvent) -> Result<Value, SnapshotError> {
     event_data(event).map(|data| json!(data))
 }

@@ -22,11 +22,12 @@ pub use self::command::{Command, RunEvent, RunOutcome};
 use self::containers::{Copies, Queue, Recent, Slab};
 pub use self::input::{Input, StepFailure};
 pub(crate) use self::restore::Restored;
-use crate::contract::{Dispatch, Emitted, InvocationId, StepId, StepInput, WorkflowEvent};
+use super::table::Table;
+use crate::contract::{Emitted, InvocationId, StepId, StepInput, WorkflowInfo};
+use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
 use crate::event::StepFailed;
 use crate::trace::RunTrace;
-use crate::workflow::Workflow;
 
 /// Options of the core that the caller chooses.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,28 +48,28 @@ const RECENT_EVENTS: usize = 5;
 
 type BatchId = usize;
 
-struct Queued<E> {
+struct Queued<E = ErasedEvent> {
     input: StepInput<E>,
     batch: Option<BatchId>,
     /// 1, or the attempt a resumed in-flight input was on.
     attempt: u32,
 }
 
-struct Invocation<E> {
+struct Invocation {
     step: StepId,
     worker: usize,
     attempt: u32,
     batch: Option<BatchId>,
     /// A copy of the input, kept when a retry or a failure report may need it.
-    input: Option<StepInput<E>>,
+    input: Option<StepInput<ErasedEvent>>,
     /// When the first attempt started, for `RetryPolicy::max_elapsed`.
     started: Duration,
 }
 
 /// What the core keeps per step.
-struct StepState<E> {
+struct StepState {
     /// Inputs waiting for a free worker, oldest first.
-    queue: Queue<Queued<E>>,
+    queue: Queue<Queued>,
     /// Where its stretch of `slots` starts, and how many of it are free.
     slot_start: usize,
     free: usize,
@@ -80,7 +81,7 @@ struct StepState<E> {
 }
 
 /// The events of one fan-out that are still on their way.
-struct Batch<E> {
+struct Batch<E = ErasedEvent> {
     /// The step whose fan-out opened it (unknown in a snapshot of an older
     /// build): its `fan_in` steps each run once when the batch settles.
     origin: Option<StepId>,
@@ -106,19 +107,20 @@ enum Origin {
 }
 
 /// The state of one run.
-pub struct RunCore<W: Workflow> {
+pub struct RunCore {
+    table: &'static Table,
     options: CoreOptions,
     /// Per-step queues, worker slots and flags.
-    steps: Vec<StepState<W::Event>>,
+    steps: Vec<StepState>,
     /// The free worker slots of every step, each step in its own stretch.
     slots: Vec<usize>,
     /// Steps with a new input or a freed worker since the last `advance`.
     dirty: Vec<StepId>,
-    invocations: Slab<Invocation<W::Event>>,
+    invocations: Slab<Invocation>,
     /// Open fan-out batches; boxed, since most runs have none.
-    batches: Box<Slab<Batch<W::Event>>>,
+    batches: Box<Slab<Batch>>,
     /// Events from the caller that no waiter or step took yet.
-    unclaimed: VecDeque<W::Event>,
+    unclaimed: VecDeque<ErasedEvent>,
     /// Requests for outside input not answered yet.
     pending_requests: usize,
     recent: Recent<RECENT_EVENTS>,
@@ -127,10 +129,10 @@ pub struct RunCore<W: Workflow> {
     finished: bool,
 }
 
-impl<W: Workflow> fmt::Debug for RunCore<W> {
+impl fmt::Debug for RunCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunCore")
-            .field("workflow", &W::INFO.name)
+            .field("workflow", &self.info().name)
             .field("queued", &self.steps.iter().map(|s| s.queue.len()).collect::<Vec<_>>())
             .field("running", &self.running())
             .field("pending_requests", &self.pending_requests)
@@ -140,17 +142,11 @@ impl<W: Workflow> fmt::Debug for RunCore<W> {
     }
 }
 
-impl<W: Workflow> Default for RunCore<W> {
-    fn default() -> Self {
-        Self::new(CoreOptions::default())
-    }
-}
-
-impl<W: Workflow> RunCore<W> {
-    /// A run that has not started.
-    pub fn new(options: CoreOptions) -> Self {
-        let info = W::INFO.steps;
-        let reports_failures = W::Event::step_failed(StepFailed::default()).is_some();
+impl RunCore {
+    /// A run of `table`'s workflow that has not started.
+    pub fn new(table: &'static Table, options: CoreOptions) -> Self {
+        let info = table.info.steps;
+        let reports_failures = table.events.step_failed(StepFailed::default()).is_some();
         let mut slots = Vec::with_capacity(info.iter().map(|s| s.num_workers).sum());
         let mut steps = Vec::with_capacity(info.len());
         for (id, step) in info.iter().enumerate() {
@@ -158,12 +154,13 @@ impl<W: Workflow> RunCore<W> {
                 queue: Queue::default(),
                 slot_start: slots.len(),
                 free: step.num_workers,
-                keep_input: options.snapshots || reports_failures || W::retry_policy(id).is_some(),
+                keep_input: options.snapshots || reports_failures || (table.retry_policy)(id).is_some(),
                 dirty: false,
             });
             slots.extend((0..step.num_workers).rev());
         }
         Self {
+            table,
             options,
             steps,
             slots,
@@ -174,7 +171,7 @@ impl<W: Workflow> RunCore<W> {
             pending_requests: 0,
             recent: Recent::default(),
             random: scramble(options.seed) | 1,
-            trace: options.trace.then(|| Box::new(RunTrace::new(W::INFO))),
+            trace: options.trace.then(|| Box::new(RunTrace::new(table.info))),
             finished: false,
         }
     }
@@ -182,7 +179,7 @@ impl<W: Workflow> RunCore<W> {
     /// Takes in one thing that happened to the run and appends what to do
     /// about it to `out`. `now` is the run's elapsed time. After the run
     /// has finished, every input is ignored.
-    pub fn handle(&mut self, input: Input<W::Event>, now: Duration, out: &mut Vec<Command<W>>) {
+    pub fn handle(&mut self, input: Input, now: Duration, out: &mut Vec<Command>) {
         if self.finished {
             return;
         }
@@ -219,13 +216,21 @@ impl<W: Workflow> RunCore<W> {
             }
             Input::External { event, waiter: None } => self.route(event, Origin::Caller, None, out),
             Input::PutBack(event) => self.unclaimed.push_front(event),
-            Input::Cancel => self.finish(Err(WorkflowError::Cancelled { workflow: W::INFO.name }), out),
+            Input::Cancel => self.finish(Err(WorkflowError::Cancelled { workflow: self.info().name }), out),
             Input::TimedOut { after } => {
                 let active_steps = self.active_steps();
-                self.finish(Err(WorkflowError::Timeout { workflow: W::INFO.name, after, active_steps }), out);
+                self.finish(
+                    Err(WorkflowError::Timeout { workflow: self.info().name, after, active_steps }),
+                    out,
+                );
             }
         }
         self.advance(now, out);
+    }
+
+    /// The workflow's graph.
+    pub fn info(&self) -> &'static WorkflowInfo {
+        self.table.info
     }
 
     /// Hands over the trace, at the end of the run.
@@ -240,12 +245,12 @@ impl<W: Workflow> RunCore<W> {
 
     /// Invocations in flight, per step.
     pub fn running(&self) -> Vec<usize> {
-        W::INFO.steps.iter().zip(&self.steps).map(|(s, state)| s.num_workers - state.free).collect()
+        self.info().steps.iter().zip(&self.steps).map(|(s, state)| s.num_workers - state.free).collect()
     }
 
     /// Events the caller sent that no waiter or step took yet, oldest
     /// first: where a new wait looks for its answer.
-    pub fn unclaimed(&self) -> impl Iterator<Item = &W::Event> {
+    pub fn unclaimed(&self) -> impl Iterator<Item = &ErasedEvent> {
         self.unclaimed.iter()
     }
 
@@ -254,21 +259,21 @@ impl<W: Workflow> RunCore<W> {
         let running = self.running();
         (0..running.len())
             .filter(|&s| running[s] > 0 || self.steps[s].queue.len() > 0)
-            .map(|s| W::INFO.steps[s].name)
+            .map(|s| self.info().steps[s].name)
             .collect()
     }
 
     fn step_finished(
         &mut self,
         invocation: InvocationId,
-        result: Result<Emitted<W::Event>, StepFailure>,
+        result: Result<Emitted<ErasedEvent>, StepFailure>,
         now: Duration,
-        out: &mut Vec<Command<W>>,
+        out: &mut Vec<Command>,
     ) {
         let Some(inv) = self.invocations.get(invocation) else { return };
         let (step, worker, attempt, batch) = (inv.step, inv.worker, inv.attempt, inv.batch);
         self.internal(out, || RunEvent::StepFinished {
-            step: W::INFO.steps[step].name,
+            step: self.info().steps[step].name,
             worker,
             attempt,
             succeeded: result.is_ok(),
@@ -291,8 +296,8 @@ impl<W: Workflow> RunCore<W> {
         &mut self,
         step: StepId,
         batch: Option<BatchId>,
-        emitted: Emitted<W::Event>,
-        out: &mut Vec<Command<W>>,
+        emitted: Emitted<ErasedEvent>,
+        out: &mut Vec<Command>,
     ) {
         if let Some(trace) = &mut self.trace {
             match &emitted {
@@ -329,9 +334,9 @@ impl<W: Workflow> RunCore<W> {
     fn sent(
         &mut self,
         from: InvocationId,
-        event: W::Event,
+        event: ErasedEvent,
         target: Option<StepId>,
-        out: &mut Vec<Command<W>>,
+        out: &mut Vec<Command>,
     ) {
         let batch = self.invocations.get(from).and_then(|i| i.batch);
         if let (Some(inv), Some(trace)) = (self.invocations.get(from), &mut self.trace) {
@@ -350,12 +355,12 @@ impl<W: Workflow> RunCore<W> {
     /// that consume it, the end of the run if it is the stop event, written
     /// to the stream and counted if it asks for input, kept if it came from
     /// the caller and nothing takes it.
-    fn route(&mut self, event: W::Event, origin: Origin, batch: Option<BatchId>, out: &mut Vec<Command<W>>) {
+    fn route(&mut self, event: ErasedEvent, origin: Origin, batch: Option<BatchId>, out: &mut Vec<Command>) {
         self.recent.note(event.index());
-        let (route, event) = match W::dispatch(event) {
-            Dispatch::Stop(output) => return self.finish(Ok(output), out),
-            Dispatch::Route(route, event) => (route, event),
-        };
+        let route = &self.info().routes[event.index()];
+        if route.stop {
+            return self.finish(Ok(event), out);
+        }
         let consumed = !route.steps.is_empty() || !route.collectors.is_empty();
         if origin == Origin::Caller {
             if !consumed {
@@ -387,7 +392,7 @@ impl<W: Workflow> RunCore<W> {
         }
     }
 
-    fn enqueue(&mut self, step: StepId, input: StepInput<W::Event>, batch: Option<BatchId>) {
+    fn enqueue(&mut self, step: StepId, input: StepInput<ErasedEvent>, batch: Option<BatchId>) {
         if let Some(open) = batch.and_then(|b| self.batches.get_mut(b)) {
             open.outstanding += 1;
         }
@@ -405,7 +410,7 @@ impl<W: Workflow> RunCore<W> {
 
     /// The last events routed, oldest first.
     fn recent_events(&self) -> Vec<&'static str> {
-        self.recent.iter().map(|event| W::INFO.events[event]).collect()
+        self.recent.iter().map(|event| self.info().events[event]).collect()
     }
 
     /// Tries the invocation again if its step's policy allows; true if so.
@@ -414,19 +419,19 @@ impl<W: Workflow> RunCore<W> {
         invocation: InvocationId,
         failure: &StepFailure,
         now: Duration,
-        out: &mut Vec<Command<W>>,
+        out: &mut Vec<Command>,
     ) -> bool {
         let StepFailure::Error { retryable, .. } = failure else { return false };
         let random = self.next_random();
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
-        let Some(policy) = W::retry_policy(inv.step).filter(|_| *retryable) else { return false };
+        let Some(policy) = (self.table.retry_policy)(inv.step).filter(|_| *retryable) else { return false };
         let Some(delay) = policy.delay_after(inv.attempt, now.saturating_sub(inv.started), random) else {
             return false;
         };
         let Some(input) = inv.input.clone() else { return false };
         inv.attempt += 1;
         let (step, worker, attempt) = (inv.step, inv.worker, inv.attempt);
-        self.internal(out, || RunEvent::StepStarted { step: W::INFO.steps[step].name, worker, attempt });
+        self.internal(out, || RunEvent::StepStarted { step: self.info().steps[step].name, worker, attempt });
         out.push(Command::Invoke { invocation, step, worker, attempt, input, delay });
         true
     }
@@ -434,7 +439,7 @@ impl<W: Workflow> RunCore<W> {
     /// Reports a failure that will not be retried: as a `StepFailed` event if
     /// a step consumes it (and the failing step is not that one), else by
     /// ending the run.
-    fn fail(&mut self, invocation: InvocationId, failure: StepFailure, out: &mut Vec<Command<W>>) {
+    fn fail(&mut self, invocation: InvocationId, failure: StepFailure, out: &mut Vec<Command>) {
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
         let (step, attempts, batch) = (inv.step, inv.attempt, inv.batch);
         let input = inv.input.take();
@@ -446,7 +451,7 @@ impl<W: Workflow> RunCore<W> {
             ),
             None => ("", serde_json::Value::Null),
         };
-        let name = W::INFO.steps[step].name;
+        let name = self.info().steps[step].name;
         let report = StepFailed {
             step: name.to_owned(),
             event: event.to_owned(),
@@ -455,10 +460,10 @@ impl<W: Workflow> RunCore<W> {
             attempts,
         };
         // A failing failure handler is not sent its own failure: that could loop forever.
-        match W::Event::step_failed(report).filter(|report| !report.accepted_by(step)) {
+        match self.table.events.step_failed(report).filter(|report| !report.accepted_by(step)) {
             Some(event) => self.route(event, Origin::Step, batch, out),
             None => {
-                let workflow = W::INFO.name;
+                let workflow = self.info().name;
                 let error = match failure {
                     StepFailure::Error { error: source, .. } => {
                         WorkflowError::StepFailed { workflow, step: name, attempts, source }
@@ -495,8 +500,9 @@ impl<W: Workflow> RunCore<W> {
         let done = self.batches.remove(id).expect("the batch exists");
         // Every collector the fan-out feeds runs once, even if nothing
         // reached it: a search that found nothing still gets to its merge.
-        let fed = done.origin.map_or(&[][..], |origin| W::INFO.steps[origin].fan_in);
-        let mut per_step: Vec<(StepId, Vec<W::Event>)> = fed.iter().map(|&step| (step, Vec::new())).collect();
+        let fed = done.origin.map_or(&[][..], |origin| self.info().steps[origin].fan_in);
+        let mut per_step: Vec<(StepId, Vec<ErasedEvent>)> =
+            fed.iter().map(|&step| (step, Vec::new())).collect();
         for (step, event) in done.collected {
             match per_step.iter_mut().find(|(s, _)| *s == step) {
                 Some((_, events)) => events.push(event),
@@ -509,7 +515,7 @@ impl<W: Workflow> RunCore<W> {
     }
 
     /// Hands queued inputs to free workers, and detects a stall.
-    fn advance(&mut self, now: Duration, out: &mut Vec<Command<W>>) {
+    fn advance(&mut self, now: Duration, out: &mut Vec<Command>) {
         if self.finished {
             return;
         }
@@ -541,7 +547,7 @@ impl<W: Workflow> RunCore<W> {
                     started: now,
                 });
                 self.internal(out, || RunEvent::StepStarted {
-                    step: W::INFO.steps[step].name,
+                    step: self.info().steps[step].name,
                     worker,
                     attempt,
                 });
@@ -551,12 +557,13 @@ impl<W: Workflow> RunCore<W> {
         }
         self.dirty = dirty; // keep the allocation
         if self.invocations.is_empty() && self.pending_requests == 0 {
-            let error = WorkflowError::Stalled { workflow: W::INFO.name, last_events: self.recent_events() };
+            let error =
+                WorkflowError::Stalled { workflow: self.info().name, last_events: self.recent_events() };
             self.finish(Err(error), out);
         }
     }
 
-    fn internal(&self, out: &mut Vec<Command<W>>, event: impl FnOnce() -> RunEvent<W::Event>) {
+    fn internal(&self, out: &mut Vec<Command>, event: impl FnOnce() -> RunEvent<ErasedEvent>) {
         if self.options.internal_events {
             out.push(Command::Stream(event()));
         }
@@ -564,7 +571,7 @@ impl<W: Workflow> RunCore<W> {
 
     /// Ends the run. Commands already in `out` stay: the driver carries out
     /// no invocation or wake once the core is finished, and streams the rest.
-    fn finish(&mut self, outcome: Result<W::Output, WorkflowError>, out: &mut Vec<Command<W>>) {
+    fn finish(&mut self, outcome: Result<ErasedEvent, WorkflowError>, out: &mut Vec<Command>) {
         self.finished = true;
         out.push(Command::Finish(outcome));
     }

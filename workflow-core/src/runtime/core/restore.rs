@@ -1,12 +1,12 @@
 //! A core written down as snapshot data, and rebuilt from it.
 
-use super::{Batch, BatchId, CoreOptions, Queued, RunCore};
+use super::{Batch, BatchId, CoreOptions, Queued, RunCore, Table};
 use crate::contract::{StepId, StepInput};
+use crate::erased::ErasedEvent;
 use crate::snapshot::{
     event_data, event_from, input_data, step_index, BatchData, EventData, PendingInput, Snapshot,
     SnapshotError,
 };
-use crate::workflow::Workflow;
 
 /// What the core contributes to a [`Snapshot`].
 pub(crate) struct CoreParts {
@@ -18,7 +18,7 @@ pub(crate) struct CoreParts {
 
 /// A snapshot, decoded and checked against the workflow: what a resumed
 /// run starts from.
-pub(crate) struct Restored<E> {
+pub(crate) struct Restored<E = ErasedEvent> {
     inputs: Vec<(StepId, Queued<E>)>,
     /// Open batches, none outstanding yet (a batch's id is its index).
     batches: Vec<Batch<E>>,
@@ -28,7 +28,7 @@ pub(crate) struct Restored<E> {
     pub(crate) collected: Vec<(StepId, Vec<E>)>,
 }
 
-impl<W: Workflow> RunCore<W> {
+impl RunCore {
     /// What the core holds, as snapshot data: inputs in flight (they run
     /// again on resume) then queued, unclaimed events, open requests, batches.
     pub(crate) fn export(&self) -> Result<CoreParts, SnapshotError> {
@@ -36,7 +36,7 @@ impl<W: Workflow> RunCore<W> {
         let batch_index = |id: Option<BatchId>| id.and_then(|id| live.iter().position(|&b| b == id));
         let mut inputs = Vec::new();
         for inv in self.invocations.values() {
-            let step = W::INFO.steps[inv.step].name;
+            let step = self.info().steps[inv.step].name;
             let input = inv.input.as_ref().ok_or(SnapshotError::InputNotKept { step })?;
             let (collected, events) = input_data(input)?;
             let (attempt, batch) = (inv.attempt, batch_index(inv.batch));
@@ -46,7 +46,7 @@ impl<W: Workflow> RunCore<W> {
             for queued in state.queue.iter() {
                 let (collected, events) = input_data(&queued.input)?;
                 inputs.push(PendingInput {
-                    step: W::INFO.steps[id].name.to_owned(),
+                    step: self.info().steps[id].name.to_owned(),
                     attempt: queued.attempt,
                     batch: batch_index(queued.batch),
                     collected,
@@ -61,9 +61,9 @@ impl<W: Workflow> RunCore<W> {
                 let collected = batch
                     .collected
                     .iter()
-                    .map(|(step, e)| Ok((W::INFO.steps[*step].name.to_owned(), event_data(e)?)))
+                    .map(|(step, e)| Ok((self.info().steps[*step].name.to_owned(), event_data(e)?)))
                     .collect::<Result<_, SnapshotError>>()?;
-                let origin = batch.origin.map(|step| W::INFO.steps[step].name.to_owned());
+                let origin = batch.origin.map(|step| self.info().steps[step].name.to_owned());
                 Ok(BatchData { origin, collected })
             })
             .collect::<Result<_, SnapshotError>>()?;
@@ -78,11 +78,12 @@ impl<W: Workflow> RunCore<W> {
     /// Decodes and checks everything of a snapshot the run needs (its
     /// inputs, batches, unclaimed events, `collect_events` buffers), so that
     /// a bad snapshot fails before the run starts, with the place it is bad.
-    pub(crate) fn decode(snapshot: &Snapshot) -> Result<Restored<W::Event>, SnapshotError> {
+    pub(crate) fn decode(table: &'static Table, snapshot: &Snapshot) -> Result<Restored, SnapshotError> {
+        let info = table.info;
         let events = |list: &[EventData], at: &str| {
             list.iter()
                 .enumerate()
-                .map(|(j, e)| event_from(e, &format!("{at}[{j}]")))
+                .map(|(j, e)| event_from(table.events, e, &format!("{at}[{j}]")))
                 .collect::<Result<Vec<_>, _>>()
         };
         let mut batches = Vec::with_capacity(snapshot.batches.len());
@@ -90,10 +91,10 @@ impl<W: Workflow> RunCore<W> {
             let mut collected = Vec::with_capacity(batch.collected.len());
             for (i, (step, event)) in batch.collected.iter().enumerate() {
                 let at = format!("batches[{b}].collected[{i}]");
-                collected.push((step_index(W::INFO, step, &at)?, event_from(event, &at)?));
+                collected.push((step_index(info, step, &at)?, event_from(table.events, event, &at)?));
             }
             let origin = match &batch.origin {
-                Some(step) => Some(step_index(W::INFO, step, &format!("batches[{b}].origin"))?),
+                Some(step) => Some(step_index(info, step, &format!("batches[{b}].origin"))?),
                 None => None,
             };
             batches.push(Batch { origin, outstanding: 0, collected });
@@ -101,7 +102,7 @@ impl<W: Workflow> RunCore<W> {
         let mut inputs = Vec::with_capacity(snapshot.inputs.len());
         for (i, pending) in snapshot.inputs.iter().enumerate() {
             let at = format!("inputs[{i}]");
-            let step = step_index(W::INFO, &pending.step, &format!("{at}.step"))?;
+            let step = step_index(info, &pending.step, &format!("{at}.step"))?;
             let mut decoded = events(&pending.events, &format!("{at}.events"))?;
             let input = match (pending.collected, decoded.len()) {
                 (true, _) => StepInput::Collected(decoded),
@@ -128,7 +129,7 @@ impl<W: Workflow> RunCore<W> {
         let mut collected = Vec::with_capacity(snapshot.collected.len());
         for (i, buffer) in snapshot.collected.iter().enumerate() {
             let at = format!("collected[{i}]");
-            let step = step_index(W::INFO, &buffer.step, &format!("{at}.step"))?;
+            let step = step_index(info, &buffer.step, &format!("{at}.step"))?;
             collected.push((step, events(&buffer.events, &format!("{at}.events"))?));
         }
         Ok(Restored {
@@ -142,8 +143,8 @@ impl<W: Workflow> RunCore<W> {
 
     /// A core rebuilt from a decoded snapshot; [`Input::Resume`](super::Input::Resume)
     /// then starts its inputs.
-    pub(crate) fn restored(options: CoreOptions, restored: Restored<W::Event>) -> Self {
-        let mut core = Self::new(options);
+    pub(crate) fn restored(table: &'static Table, options: CoreOptions, restored: Restored) -> Self {
+        let mut core = Self::new(table, options);
         // In a fresh slab, the batches get the ids 0, 1, 2…: their indices in the snapshot.
         for batch in restored.batches {
             core.batches.insert(batch);

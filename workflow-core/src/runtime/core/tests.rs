@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use super::*;
+use crate::erased::ErasedEvent;
 use crate::prelude::*;
+use crate::runtime::typed::{output, table};
+use crate::workflow::Workflow;
 
 #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 struct Job(u8);
@@ -50,7 +53,30 @@ const AUDIT: StepId = 2;
 const GATHER: StepId = 3;
 const NOW: Duration = Duration::ZERO;
 
-type Cmds = Vec<Command<Flow>>;
+type Cmds = Vec<Command>;
+
+/// A core of workflow `W`.
+fn core<W: Workflow>(options: CoreOptions) -> RunCore {
+    RunCore::new(table::<W>(), options)
+}
+
+fn erase(event: FlowEvent) -> ErasedEvent {
+    ErasedEvent::new(event)
+}
+
+/// An erased event of `Flow` as its enum.
+fn typed(event: &ErasedEvent) -> FlowEvent {
+    // SAFETY: the tests erase only `FlowEvent`s into `Flow`'s cores.
+    unsafe { event.as_typed::<FlowEvent>() }.clone()
+}
+
+fn erase_emitted(emitted: Emitted<FlowEvent>) -> Emitted<ErasedEvent> {
+    match emitted {
+        Emitted::Nothing => Emitted::Nothing,
+        Emitted::One(event) => Emitted::One(erase(event)),
+        Emitted::Many(events) => Emitted::Many(events.into_iter().map(erase).collect()),
+    }
+}
 
 /// The invocations among `commands` (which are drained), as (id, step, input).
 fn invoked(commands: &mut Cmds) -> Vec<(InvocationId, StepId, String)> {
@@ -66,15 +92,15 @@ fn invoked(commands: &mut Cmds) -> Vec<(InvocationId, StepId, String)> {
 
 fn finished(commands: &mut Cmds) -> Result<u8, WorkflowError> {
     match commands.pop() {
-        Some(Command::Finish(outcome)) => outcome,
+        Some(Command::Finish(outcome)) => outcome.map(output::<Flow>),
         other => panic!("expected a finish, got {other:?}"),
     }
 }
 
 /// A core that has started with `input`, and the invocation of `split`.
-fn started(input: u8) -> (RunCore<Flow>, Cmds, InvocationId) {
-    let (mut core, mut commands) = (RunCore::<Flow>::default(), Vec::new());
-    core.handle(Input::Start(Flow::start_event(input)), NOW, &mut commands);
+fn started(input: u8) -> (RunCore, Cmds, InvocationId) {
+    let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Vec::new());
+    core.handle(Input::Start(erase(Flow::start_event(input))), NOW, &mut commands);
     let calls = invoked(&mut commands);
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].1, SPLIT);
@@ -83,7 +109,7 @@ fn started(input: u8) -> (RunCore<Flow>, Cmds, InvocationId) {
 
 /// A core started with `input` whose `split` fanned out `jobs` jobs, and
 /// the invocations that gave.
-fn fanned_out(input: u8, jobs: u8) -> (RunCore<Flow>, Cmds, Vec<(InvocationId, StepId, String)>) {
+fn fanned_out(input: u8, jobs: u8) -> (RunCore, Cmds, Vec<(InvocationId, StepId, String)>) {
     let (mut core, mut commands, split) = started(input);
     returns(&mut core, split, self::jobs(0..jobs), &mut commands);
     let calls = invoked(&mut commands);
@@ -96,18 +122,13 @@ fn of(calls: &[(InvocationId, StepId, String)], step: StepId) -> InvocationId {
 }
 
 /// Invocation `invocation` returns `emitted`.
-fn returns(
-    core: &mut RunCore<Flow>,
-    invocation: InvocationId,
-    emitted: Emitted<FlowEvent>,
-    commands: &mut Cmds,
-) {
-    core.handle(Input::StepFinished { invocation, result: Ok(emitted) }, NOW, commands);
+fn returns(core: &mut RunCore, invocation: InvocationId, emitted: Emitted<FlowEvent>, commands: &mut Cmds) {
+    core.handle(Input::StepFinished { invocation, result: Ok(erase_emitted(emitted)) }, NOW, commands);
 }
 
 /// The caller sends `event` and no waiter takes it.
-fn caller_sends(core: &mut RunCore<Flow>, event: FlowEvent, commands: &mut Cmds) {
-    core.handle(Input::External { event, waiter: None }, NOW, commands);
+fn caller_sends(core: &mut RunCore, event: FlowEvent, commands: &mut Cmds) {
+    core.handle(Input::External { event: erase(event), waiter: None }, NOW, commands);
 }
 
 fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
@@ -116,8 +137,8 @@ fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
 
 #[test]
 fn start_invokes_the_start_consumer() {
-    let (mut core, mut commands) = (RunCore::<Flow>::default(), Vec::new());
-    core.handle(Input::Start(Flow::start_event(3)), NOW, &mut commands);
+    let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Vec::new());
+    core.handle(Input::Start(erase(Flow::start_event(3))), NOW, &mut commands);
     let calls = invoked(&mut commands);
     assert_eq!(calls[0].2, "One(StartEvent(StartEvent { input: 3 }))");
 }
@@ -210,13 +231,15 @@ fn no_work_left_and_no_stop_is_a_stall_naming_recent_events() {
 
 #[test]
 fn a_request_for_input_keeps_the_run_waiting_until_the_caller_answers() {
-    let (mut core, mut commands) = (RunCore::<Flow>::default(), Vec::new());
-    core.handle(Input::Start(Flow::start_event(0)), NOW, &mut commands);
+    let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Vec::new());
+    core.handle(Input::Start(erase(Flow::start_event(0))), NOW, &mut commands);
     let split = invoked(&mut commands)[0].0;
     // Pretend `split` asked for input: the request is streamed, the run waits.
     let request = FlowEvent::InputRequired(InputRequired::new(1));
     returns(&mut core, split, Emitted::One(request), &mut commands);
-    assert!(matches!(commands.as_slice(), [Command::Stream(RunEvent::Event(FlowEvent::InputRequired(_)))]));
+    assert!(
+        matches!(commands.as_slice(), [Command::Stream(RunEvent::Event(e))] if matches!(typed(e), FlowEvent::InputRequired(_)))
+    );
     commands.clear();
     assert!(!core.is_finished(), "waiting for input is not a stall");
     caller_sends(&mut core, FlowEvent::Approval(Approval(true)), &mut commands);
@@ -224,7 +247,7 @@ fn a_request_for_input_keeps_the_run_waiting_until_the_caller_answers() {
     core.handle(
         Input::StepFinished {
             invocation: approve,
-            result: Ok(Emitted::One(FlowEvent::StopEvent(StopEvent::new(1)))),
+            result: Ok(Emitted::One(erase(FlowEvent::StopEvent(StopEvent::new(1))))),
         },
         NOW,
         &mut commands,
@@ -242,7 +265,7 @@ fn a_waiter_gets_the_matching_external_event_and_others_are_kept() {
     core.handle(Input::Wait { waiter: 42, claim: Some(0), request: None }, NOW, &mut commands);
     assert!(matches!(
         commands.as_slice(),
-        [Command::Wake { waiter: 42, event: FlowEvent::InputRequired(r) }] if r.request == 5
+        [Command::Wake { waiter: 42, event }] if matches!(typed(event), FlowEvent::InputRequired(r) if r.request == 5)
     ));
     assert_eq!(core.unclaimed().count(), 0, "a claimed event is taken once");
 }
@@ -260,7 +283,7 @@ fn answering_a_waiting_step_leaves_a_returned_request_open() {
 
     // The caller answers the waiting step: that answers no returned request.
     let answer = FlowEvent::Approval(Approval(false));
-    core.handle(Input::External { event: answer, waiter: Some(7) }, NOW, &mut commands);
+    core.handle(Input::External { event: erase(answer), waiter: Some(7) }, NOW, &mut commands);
     assert!(matches!(commands.as_slice(), [Command::Wake { waiter: 7, .. }]));
     commands.clear();
     returns(&mut core, work, Emitted::Nothing, &mut commands);
@@ -319,9 +342,9 @@ fn a_stall_reports_the_last_five_events_oldest_first() {
 #[test]
 fn internal_events_report_worker_slots() {
     let mut core =
-        RunCore::<Flow>::new(CoreOptions { internal_events: true, seed: 1, trace: false, snapshots: false });
+        core::<Flow>(CoreOptions { internal_events: true, seed: 1, trace: false, snapshots: false });
     let mut commands = Vec::new();
-    core.handle(Input::Start(Flow::start_event(1)), NOW, &mut commands);
+    core.handle(Input::Start(erase(Flow::start_event(1))), NOW, &mut commands);
     assert!(matches!(
         commands.first(),
         Some(Command::Stream(RunEvent::StepStarted { step: "split", worker: 0, attempt: 1 }))
@@ -331,7 +354,7 @@ fn internal_events_report_worker_slots() {
 #[test]
 fn runs_with_consecutive_ids_draw_their_first_jitter_apart() {
     let firsts: Vec<f64> = (1..=8)
-        .map(|seed| RunCore::<Flow>::new(CoreOptions { seed, ..CoreOptions::default() }).next_random())
+        .map(|seed| core::<Flow>(CoreOptions { seed, ..CoreOptions::default() }).next_random())
         .collect();
     // Seeded with the bare run id, all eight were below 1e-6: no jitter at all.
     assert!(firsts.iter().filter(|&&r| r > 0.1).count() >= 4, "{firsts:?}");
@@ -492,12 +515,12 @@ mod replay {
 
         // As the driver set it up for a run started with `start`.
         let options = CoreOptions { internal_events: false, seed: run_id, trace: false, snapshots: true };
-        let mut core = RunCore::<Recorded>::new(options);
+        let mut core = core::<Recorded>(options);
         for (i, (now_ns, input, commands)) in record.iter().enumerate() {
-            let decoded = Input::<RecordedEvent>::from_json(input).unwrap();
+            let decoded = Input::from_json(input, table::<Recorded>().events).unwrap();
             let mut out = Vec::new();
             core.handle(decoded, Duration::from_nanos(*now_ns), &mut out);
-            let replayed: Vec<Value> = out.iter().map(|c| c.to_json().unwrap()).collect();
+            let replayed: Vec<Value> = out.iter().map(|c| c.to_json(Recorded::INFO).unwrap()).collect();
             assert_eq!(&Value::Array(replayed), commands, "input {i}: {input}");
         }
         assert!(core.is_finished(), "the replayed run ends as the recorded one did");

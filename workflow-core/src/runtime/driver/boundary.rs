@@ -7,18 +7,16 @@
 use serde_json::Value;
 
 use super::Driver;
-use crate::context::Context;
 use crate::error::WorkflowError;
 use crate::snapshot::{event_data, CollectData, Snapshot, SnapshotError, SNAPSHOT_FORMAT};
 use crate::sync::lock;
-use crate::workflow::Workflow;
 
-impl<W: Workflow> Driver<W> {
+impl Driver {
     /// Answers the snapshots asked for, and writes the journal if it is due;
     /// a journal that cannot be written ends the run.
     pub(super) fn at_boundary(&mut self) -> Result<(), WorkflowError> {
         for (state, reply) in std::mem::take(&mut self.snapshot_requests) {
-            let _ = reply.send(self.snapshot(|_| state()));
+            let _ = reply.send(self.snapshot(state));
         }
         self.write_journal()
     }
@@ -30,30 +28,31 @@ impl<W: Workflow> Driver<W> {
             return Ok(());
         }
         let Some(journal) = &self.run.journal else { return Ok(()) };
+        let workflow = self.run.table.info.name;
         let saved = self
-            .snapshot(|context| context.read(journal.state))
+            .snapshot(|| self.run.steps.journal_state())
             .map_err(|error| error.to_string())
-            .and_then(|snapshot| journal.save(W::INFO.name, &snapshot));
+            .and_then(|snapshot| journal.save(workflow, &snapshot));
         self.journal_due = false;
-        saved.map_err(|reason| WorkflowError::Journal { workflow: W::INFO.name, reason })
+        saved.map_err(|reason| WorkflowError::Journal { workflow, reason })
     }
 
     /// The run as it is now, with the state `state` writes: the one place a
     /// snapshot is put together, for the caller's and the journal's alike.
     fn snapshot(
         &self,
-        state: impl FnOnce(&Context<W::State>) -> Result<Value, SnapshotError>,
+        state: impl FnOnce() -> Result<Value, SnapshotError>,
     ) -> Result<Snapshot, SnapshotError> {
         let parts = self.core.export()?;
         let collected = self.collected()?;
-        let context = self.run.context();
+        let info = self.run.table.info;
         Ok(Snapshot {
             format: SNAPSHOT_FORMAT,
-            workflow: W::INFO.name.to_owned(),
-            events: W::INFO.events.iter().map(|e| (*e).to_owned()).collect(),
-            steps: W::INFO.steps.iter().map(|s| s.name.to_owned()).collect(),
-            state: state(context)?,
-            store: context.store_snapshot(),
+            workflow: info.name.to_owned(),
+            events: info.events.iter().map(|e| (*e).to_owned()).collect(),
+            steps: info.steps.iter().map(|s| s.name.to_owned()).collect(),
+            state: state()?,
+            store: self.run.steps.store(),
             inputs: parts.inputs,
             unclaimed: parts.unclaimed,
             pending_requests: parts.pending_requests,
@@ -71,7 +70,7 @@ impl<W: Workflow> Driver<W> {
             .filter(|(_, events)| !events.is_empty())
             .map(|(step, events)| {
                 let events = events.iter().map(event_data).collect::<Result<_, _>>()?;
-                Ok(CollectData { step: W::INFO.steps[step].name.to_owned(), events })
+                Ok(CollectData { step: self.run.table.info.steps[step].name.to_owned(), events })
             })
             .collect()
     }

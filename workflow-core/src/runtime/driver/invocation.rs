@@ -1,18 +1,41 @@
-//! One step invocation as a future that reports its own completion.
+//! One step invocation as a future that reports its own completion, and
+//! what the driver asks of a workflow's typed layer to make one.
 
-use std::panic::AssertUnwindSafe;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use futures::FutureExt;
-use tokio::time::Instant;
-use tracing::Instrument;
+use serde_json::{Map, Value};
+use tokio::time::{Instant, Sleep};
 
 use super::super::core::StepFailure;
-use crate::context::{Context, Lease};
-use crate::contract::{Emitted, InvocationId, StepId, StepInput};
+use super::super::table::Table;
+use crate::context::Scope;
+use crate::contract::{Emitted, InvocationId, StepId, StepInput, StepOutcome};
+use crate::erased::ErasedEvent;
 use crate::error::BoxError;
-use crate::workflow::Workflow;
+use crate::snapshot::SnapshotError;
+
+/// A step's call, boxed: the one allocation of an invocation.
+pub(crate) type StepFuture = Pin<Box<dyn Future<Output = StepOutcome<ErasedEvent>> + Send>>;
+
+/// A workflow instance and its run's context, as the driver uses them: the
+/// typed layer implements it once per workflow, and the driver, compiled
+/// once, calls through it (one indirect call per invocation).
+pub(crate) trait Steps: Send + Sync + 'static {
+    /// Calls step `scope.step` with `input`, on the run's context scoped
+    /// to the invocation.
+    fn call(&self, scope: Scope, input: StepInput<ErasedEvent>) -> StepFuture;
+
+    /// The context's key-value store, for a snapshot.
+    fn store(&self) -> Map<String, Value>;
+
+    /// The context's typed state as JSON, for the journal of a durable run.
+    fn journal_state(&self) -> Result<Value, SnapshotError>;
+}
 
 /// Which invocation to run: its id, step, worker slot and attempt.
 #[derive(Clone, Copy, Debug)]
@@ -25,59 +48,95 @@ pub(super) struct Call {
 
 /// What an invocation reports: which, how it ended, its step and, if it
 /// was timed, how long the step itself took (for the inline-or-spawn choice).
-pub(super) struct Completion<E> {
+pub(super) struct Completion {
     pub(super) invocation: InvocationId,
-    pub(super) result: Result<Emitted<E>, StepFailure>,
+    pub(super) result: Result<Emitted<ErasedEvent>, StepFailure>,
     pub(super) step: StepId,
     pub(super) took: Duration,
 }
 
-/// What every invocation of a run shares.
-pub(super) struct Shared<W: Workflow> {
-    pub(super) flow: Arc<W>,
-    /// Held by every invocation, so that the context is released only
+/// Calls a step after its delay, inside its span; a panic becomes a
+/// [`StepFailure::Panic`], and an error carries its retry policy's verdict.
+///
+/// Written by hand rather than as an `async` block so that it is `Unpin`:
+/// the driver polls it once in place and moves it to a task only if it is
+/// pending, without boxing it a second time.
+pub(super) struct Invocation {
+    table: &'static Table,
+    /// Held by every invocation, so that the run's context is released only
     /// when the last one is gone, not when the run returns.
-    pub(super) lease: Arc<Lease<W::State>>,
+    _steps: Arc<dyn Steps>,
+    future: StepFuture,
+    delay: Option<Pin<Box<Sleep>>>,
+    span: tracing::Span,
+    invocation: InvocationId,
+    step: StepId,
+    timed: bool,
+    /// When the step was first polled, once it has been.
+    started: Option<Option<Instant>>,
 }
 
-/// Calls `call`'s step with `input` after `delay`, on `context` (scoped to
-/// the invocation); a panic becomes a [`StepFailure::Panic`], and an error
-/// carries its retry policy's verdict on it.
-pub(super) fn invocation<W: Workflow>(
-    shared: &Shared<W>,
-    context: Context<W::State, W::Event>,
-    call: Call,
-    input: StepInput<W::Event>,
-    delay: Duration,
-    timed: bool,
-) -> impl std::future::Future<Output = Completion<W::Event>> + Send + 'static {
-    let Call { invocation, step, worker, attempt } = call;
-    let flow = Arc::clone(&shared.flow);
-    let lease = Arc::clone(&shared.lease);
-    let span = tracing::info_span!("workflow_step", step = W::INFO.steps[step].name, worker, attempt);
-    async move {
-        let _lease = lease;
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+impl Invocation {
+    pub(super) fn new(
+        table: &'static Table,
+        steps: &Arc<dyn Steps>,
+        scope: Scope,
+        input: StepInput<ErasedEvent>,
+        delay: Duration,
+        timed: bool,
+    ) -> Self {
+        let (invocation, step) = (scope.invocation, scope.step);
+        let span = tracing::info_span!(
+            "workflow_step",
+            step = table.info.steps[step].name,
+            worker = scope.worker,
+            attempt = scope.attempt
+        );
+        Self {
+            table,
+            future: steps.call(scope, input),
+            _steps: Arc::clone(steps),
+            delay: (!delay.is_zero()).then(|| Box::pin(tokio::time::sleep(delay))),
+            span,
+            invocation,
+            step,
+            timed,
+            started: None,
         }
-        tracing::debug!("step started");
-        let started = timed.then(Instant::now);
-        let result = AssertUnwindSafe(flow.invoke(step, context, input)).catch_unwind().await;
-        let took = started.map_or(Duration::ZERO, |at| at.elapsed());
-        let result = match result {
-            Ok(Ok(emitted)) => Ok(emitted),
-            Ok(Err(error)) => Err(failure::<W>(step, error)),
+    }
+}
+
+impl Future for Invocation {
+    type Output = Completion;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Completion> {
+        let this = self.get_mut();
+        let _entered = this.span.enter();
+        if let Some(delay) = &mut this.delay {
+            if delay.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.delay = None;
+        }
+        let started = *this.started.get_or_insert_with(|| {
+            tracing::debug!("step started");
+            this.timed.then(Instant::now)
+        });
+        let result = match catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(Ok(emitted))) => Ok(emitted),
+            Ok(Poll::Ready(Err(error))) => Err(failure(this.table, this.step, error)),
             Err(panic) => Err(StepFailure::Panic(panic_message(panic.as_ref()))),
         };
+        let took = started.map_or(Duration::ZERO, |at| at.elapsed());
         tracing::debug!(succeeded = result.is_ok(), "step finished");
-        Completion { invocation, result, step, took }
+        Poll::Ready(Completion { invocation: this.invocation, result, step: this.step, took })
     }
-    .instrument(span)
 }
 
 /// A step's error as the core is told it: with its retry policy's verdict.
-pub(super) fn failure<W: Workflow>(step: StepId, error: BoxError) -> StepFailure {
-    let retryable = W::retry_policy(step).is_some_and(|policy| policy.retries(&error));
+pub(super) fn failure(table: &Table, step: StepId, error: BoxError) -> StepFailure {
+    let retryable = (table.retry_policy)(step).is_some_and(|policy| policy.retries(&error));
     StepFailure::Error { error, retryable }
 }
 

@@ -8,7 +8,7 @@ mod placement;
 mod waiters;
 
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
@@ -18,81 +18,88 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use tracing::instrument::WithSubscriber;
 use tracing::Instrument;
 
-use self::invocation::{invocation, Call, Completion, Shared};
+use self::invocation::{Call, Completion, Invocation};
+pub(crate) use self::invocation::{StepFuture, Steps};
 use self::placement::Placement;
 use self::waiters::Waiters;
 use super::core::{Command, CoreOptions, Input, Restored, RunCore, RunEvent, RunOutcome};
 use super::durable::Journal;
-use super::options::RunOptions;
+use super::table::Table;
 use super::verbose::{self, Verbose};
-use crate::context::{Context, Scope};
+use crate::context::Scope;
 use crate::contract::StepInput;
+use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
 use crate::link::{Inbound, RunLink, SnapshotReply, StateJson};
 use crate::sync::Mailbox;
 use crate::trace::Trace;
-use crate::workflow::Workflow;
 
 /// Everything one run needs; [`drive`] consumes it.
-pub(crate) struct Run<W: Workflow> {
-    shared: Shared<W>,
+pub(crate) struct Run {
+    table: &'static Table,
+    /// The workflow's steps, on the run's context (whose lease they hold).
+    steps: Arc<dyn Steps>,
     timeout: Option<Duration>,
     verbose: bool,
     internal_events: bool,
     run_id: u64,
-    pub(crate) link: Arc<RunLink<W::Event>>,
+    pub(crate) link: Arc<RunLink>,
     /// The caller's event stream, if the caller holds a handler.
-    stream: Option<Arc<Mailbox<RunEvent<W::Event>>>>,
+    stream: Option<Arc<Mailbox<RunEvent<ErasedEvent>>>>,
     /// Where the run's trace goes when it ends, if anyone can read it.
     trace: Option<Trace>,
     /// Where the run journals itself, for a durable run.
-    journal: Option<Journal<W::State>>,
+    journal: Option<Journal>,
 }
 
-impl<W: Workflow> Run<W> {
-    /// Everything a run of `flow` needs, on `options`' context (claimed now),
-    /// with a stream and a trace if a handler will read them.
-    pub(crate) fn prepare(
-        flow: Arc<W>,
-        options: RunOptions<W::State>,
-        run_id: u64,
-        stream: Option<Arc<Mailbox<RunEvent<W::Event>>>>,
+/// How a run is set up, apart from its workflow: what the driver reads of
+/// `RunOptions`, with the journal split from its typed state writer.
+pub(crate) struct Setup {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) verbose: bool,
+    pub(crate) internal_events: bool,
+    pub(crate) run_id: u64,
+    pub(crate) journal: Option<Journal>,
+}
+
+impl Run {
+    /// Everything a run of `table`'s workflow needs, its steps called on
+    /// `steps`, with a stream and a trace if a handler will read them.
+    pub(crate) fn new(
+        table: &'static Table,
+        steps: Arc<dyn Steps>,
+        setup: Setup,
+        stream: Option<Arc<Mailbox<RunEvent<ErasedEvent>>>>,
         trace: Option<Trace>,
-    ) -> Result<Self, WorkflowError> {
-        let context = options.context.unwrap_or_default();
-        let lease = Arc::new(context.lease(W::INFO.name)?);
-        Ok(Self {
-            shared: Shared { flow, lease },
-            timeout: options.timeout,
-            verbose: options.verbose,
-            internal_events: options.internal_events,
-            run_id,
-            link: Arc::new(RunLink::new()),
+    ) -> Self {
+        Self {
+            table,
+            steps,
+            timeout: setup.timeout,
+            verbose: setup.verbose,
+            internal_events: setup.internal_events,
+            run_id: setup.run_id,
+            link: Arc::new(RunLink::new(table.info.steps.len())),
             stream,
             trace,
-            journal: options.durable,
-        })
-    }
-
-    /// The run's context (claimed by it).
-    pub(crate) fn context(&self) -> &Context<W::State> {
-        self.shared.lease.context()
+            journal: setup.journal,
+        }
     }
 }
 
 /// How a run begins.
-pub(crate) enum Start<W: Workflow> {
-    /// From its input.
-    Fresh(W::Input),
+pub(crate) enum Start {
+    /// From its start event.
+    Fresh(ErasedEvent),
     /// From a snapshot, decoded and checked already.
-    Restored(Box<Restored<W::Event>>),
+    Restored(Box<Restored>),
 }
 
-/// Runs one workflow to its end, and writes how it ended to the stream.
-/// Dropping this future drops every step invocation still in flight, then
-/// the context's lease.
-pub(crate) async fn drive<W: Workflow>(run: Run<W>, start: Start<W>) -> Result<W::Output, WorkflowError> {
-    let span = tracing::info_span!("workflow_run", workflow = W::INFO.name, run_id = run.run_id);
+/// Runs one workflow to its end, and writes how it ended to the stream;
+/// on success, returns the stop event. Dropping this future drops every
+/// step invocation still in flight, then the context's lease.
+pub(crate) async fn drive(run: Run, start: Start) -> Result<ErasedEvent, WorkflowError> {
+    let span = tracing::info_span!("workflow_run", workflow = run.table.info.name, run_id = run.run_id);
     let verbose = run.verbose;
     let (mut driver, first) = Driver::new(run, start);
     let running = driver.run(first).instrument(span);
@@ -101,18 +108,18 @@ pub(crate) async fn drive<W: Workflow>(run: Run<W>, start: Start<W>) -> Result<W
     driver.end(outcome)
 }
 
-struct Driver<W: Workflow> {
-    run: Run<W>,
+struct Driver {
+    run: Run,
     started: Instant,
-    core: RunCore<W>,
+    core: RunCore,
     /// Invocations on tasks of their own; created on first use, since most
     /// runs of light steps never spawn one.
-    tasks: Option<JoinSet<Completion<W::Event>>>,
-    waiters: Waiters<W::Event>,
-    commands: Vec<Command<W>>,
+    tasks: Option<JoinSet<Completion>>,
+    waiters: Waiters,
+    commands: Vec<Command>,
     /// The batch being carried out: swapped with `commands`, so that neither
     /// allocates once warm.
-    batch: Vec<Command<W>>,
+    batch: Vec<Command>,
     placement: Placement,
     /// The timeout's timer, boxed: most runs have none, and a waiting run
     /// should not carry one.
@@ -134,16 +141,16 @@ struct Driver<W: Workflow> {
 const INLINE_BUDGET: usize = 256;
 
 /// What `execute` left to do.
-enum Progress<O> {
+enum Progress {
     /// The run is over.
-    Finished(Result<O, WorkflowError>),
+    Finished(Result<ErasedEvent, WorkflowError>),
     /// Nothing to do until a task, a message or the deadline wakes the driver.
     Idle,
     /// The inline budget ran out with work left: yield, then go on.
     Busy,
 }
 
-impl<W: Workflow> Drop for Driver<W> {
+impl Drop for Driver {
     fn drop(&mut self) {
         // Refuse further messages and stream events: the run is over (or
         // its driver was dropped), and senders must be told so.
@@ -154,10 +161,10 @@ impl<W: Workflow> Drop for Driver<W> {
     }
 }
 
-impl<W: Workflow> Driver<W> {
+impl Driver {
     /// The driver of `run`, with its core built fresh or from a snapshot,
     /// and the input that sets it going.
-    fn new(run: Run<W>, start: Start<W>) -> (Self, Input<W::Event>) {
+    fn new(run: Run, start: Start) -> (Self, Input) {
         let options = CoreOptions {
             internal_events: run.internal_events,
             seed: run.run_id,
@@ -165,15 +172,15 @@ impl<W: Workflow> Driver<W> {
             snapshots: run.stream.is_some() || run.journal.is_some(),
         };
         let (core, first) = match start {
-            Start::Fresh(input) => (RunCore::new(options), Input::Start(W::start_event(input))),
+            Start::Fresh(event) => (RunCore::new(run.table, options), Input::Start(event)),
             Start::Restored(mut restored) => {
                 for (step, events) in std::mem::take(&mut restored.collected) {
                     run.link.collect_into(step, |buffer| buffer.extend(events));
                 }
-                (RunCore::restored(options, *restored), Input::Resume)
+                (RunCore::restored(run.table, options, *restored), Input::Resume)
             }
         };
-        tracing::trace!(target: verbose::RECORD, workflow = W::INFO.name, options = ?options, "core created");
+        tracing::trace!(target: verbose::RECORD, workflow = run.table.info.name, options = ?options, "core created");
         let driver = Self {
             started: Instant::now(),
             core,
@@ -181,7 +188,7 @@ impl<W: Workflow> Driver<W> {
             waiters: Waiters::default(),
             commands: Vec::new(),
             batch: Vec::new(),
-            placement: Placement::new(W::INFO.steps.len()),
+            placement: Placement::new(run.table.info.steps.len()),
             sleep: None,
             journal_due: false,
             snapshot_requests: Vec::new(),
@@ -198,7 +205,7 @@ impl<W: Workflow> Driver<W> {
 
     /// Tells the core what happened; what it answers is carried out by the
     /// next `execute`.
-    fn handle(&mut self, input: Input<W::Event>, now: Duration) {
+    fn handle(&mut self, input: Input, now: Duration) {
         if self.record {
             return self.handle_recorded(input, now);
         }
@@ -209,14 +216,17 @@ impl<W: Workflow> Driver<W> {
     /// commands it gave as JSON to `tracing` (target [`verbose::RECORD`],
     /// level trace): what a fresh core needs to replay the run.
     #[cold]
-    fn handle_recorded(&mut self, input: Input<W::Event>, now: Duration) {
+    fn handle_recorded(&mut self, input: Input, now: Duration) {
         let recorded = verbose::recordable(input.to_json());
         let before = self.commands.len();
         self.core.handle(input, now, &mut self.commands);
-        let commands = self.commands[before..].iter().map(|c| verbose::recordable(c.to_json())).collect();
+        let commands = self.commands[before..]
+            .iter()
+            .map(|c| verbose::recordable(c.to_json(self.run.table.info)))
+            .collect();
         tracing::trace!(
             target: verbose::RECORD,
-            workflow = W::INFO.name,
+            workflow = self.run.table.info.name,
             now_ns = now.as_nanos() as u64,
             input = %recorded,
             commands = %serde_json::Value::Array(commands),
@@ -239,7 +249,7 @@ impl<W: Workflow> Driver<W> {
     }
 
     /// Sets the run going with `first` and carries it out to its end.
-    async fn run(&mut self, first: Input<W::Event>) -> Result<W::Output, WorkflowError> {
+    async fn run(&mut self, first: Input) -> Result<ErasedEvent, WorkflowError> {
         self.sleep = self.deadline().map(|at| Box::pin(sleep_until(at)));
         self.journal_due = true;
         self.handle(first, self.now());
@@ -281,7 +291,7 @@ impl<W: Workflow> Driver<W> {
                         self.completed(completion, now);
                     }
                     Err(join_error) => {
-                        return Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
+                        return Err(WorkflowError::Aborted { workflow: self.run.table.info.name, reason: join_error.to_string() })
                     }
                 },
             }
@@ -289,7 +299,7 @@ impl<W: Workflow> Driver<W> {
     }
 
     /// Carries out the pending commands, running light steps inline.
-    fn execute(&mut self) -> Progress<W::Output> {
+    fn execute(&mut self) -> Progress {
         let mut budget = INLINE_BUDGET;
         while !self.commands.is_empty() {
             // Swap the two buffers: commands issued while this batch is
@@ -319,7 +329,7 @@ impl<W: Workflow> Driver<W> {
                                 continue;
                             }
                             let first = Command::Invoke { invocation, step, worker, attempt, input, delay };
-                            let rest: Vec<Command<W>> = std::iter::once(first).chain(commands).collect();
+                            let rest: Vec<Command> = std::iter::once(first).chain(commands).collect();
                             self.commands.splice(0..0, rest);
                             self.batch = batch;
                             return Progress::Busy;
@@ -352,7 +362,7 @@ impl<W: Workflow> Driver<W> {
 
     /// Turns what came in through the link into the core's input; waits are
     /// matched here, where their filters are.
-    fn receive(&mut self, message: Inbound<W::Event>, now: Duration) {
+    fn receive(&mut self, message: Inbound, now: Duration) {
         let input = match message {
             Inbound::Send { from, event, target } => Input::Send { from, event, target },
             Inbound::Stream { from, event } => Input::Stream { from, event },
@@ -370,44 +380,51 @@ impl<W: Workflow> Driver<W> {
 
     /// An invocation ended: what it sent or streamed before it returned
     /// comes first, then what it returned, unless it broke its declarations.
-    fn completed(&mut self, completion: Completion<W::Event>, now: Duration) {
+    fn completed(&mut self, completion: Completion, now: Duration) {
         while let Some(message) = self.run.link.inbox.try_recv() {
             self.receive(message, now);
         }
         let Completion { invocation, mut result, step, .. } = completion;
         if self.report {
-            verbose::returned(W::INFO.name, &result);
+            verbose::returned(self.run.table.info.name, &result);
         }
         if let Some(error) = self.run.link.take_violation(invocation) {
             if result.is_ok() {
-                result = Err(invocation::failure::<W>(step, Box::new(error)));
+                result = Err(invocation::failure(self.run.table, step, Box::new(error)));
             }
         }
         self.handle(Input::StepFinished { invocation, result }, now);
         self.journal_due = true;
     }
 
-    /// The context `call` is given, and the report that it starts.
-    fn start_call(&self, call: Call) -> Context<W::State, W::Event> {
+    /// The invocation `call` of its step with `input`, after `delay`, and
+    /// the report that it starts.
+    fn start_call(
+        &self,
+        call: Call,
+        input: StepInput<ErasedEvent>,
+        delay: Duration,
+        timed: bool,
+    ) -> Invocation {
         let Call { invocation, step, worker, attempt } = call;
+        let info = self.run.table.info;
         if self.report {
-            verbose::invoking(W::INFO.name, W::INFO.steps[step].name, worker, attempt);
+            verbose::invoking(info.name, info.steps[step].name, worker, attempt);
         }
         // A violation left by an earlier holder of this id (a context a
         // step moved to a task that outlived it) is not this one's.
         let _ = self.run.link.take_violation(invocation);
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
-        self.run.context().scoped(scope)
+        Invocation::new(self.run.table, &self.run.steps, scope, input, delay, timed)
     }
 
     /// Polls an invocation once on the driver: done if it completes, else
     /// handed to a task of its own.
-    fn run_inline(&mut self, call: Call, input: StepInput<W::Event>, now: Duration) {
+    fn run_inline(&mut self, call: Call, input: StepInput<ErasedEvent>, now: Duration) {
         let step = call.step;
-        let context = self.start_call(call);
-        let mut future = Box::pin(invocation(&self.run.shared, context, call, input, Duration::ZERO, false));
+        let mut future = self.start_call(call, input, Duration::ZERO, false);
         let started = self.placement.time_inline(step).then(Instant::now);
-        match future.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
+        match pin!(&mut future).poll(&mut TaskContext::from_waker(Waker::noop())) {
             Poll::Ready(completion) => {
                 self.placement.completed_inline(step, started.map(|at| at.elapsed()));
                 self.completed(completion, now);
@@ -419,18 +436,17 @@ impl<W: Workflow> Driver<W> {
         }
     }
 
-    fn spawn(&mut self, call: Call, input: StepInput<W::Event>, delay: Duration) {
-        let context = self.start_call(call);
+    fn spawn(&mut self, call: Call, input: StepInput<ErasedEvent>, delay: Duration) {
         let timed = self.placement.spawning(call.step);
-        let future = invocation(&self.run.shared, context, call, input, delay, timed);
+        let future = self.start_call(call, input, delay, timed);
         self.tasks.get_or_insert_with(JoinSet::new).spawn(future);
     }
 
     /// Records how the run ended (journal, trace), stops what is still in
     /// flight, and tells the stream.
-    fn end(mut self, outcome: Result<W::Output, WorkflowError>) -> Result<W::Output, WorkflowError> {
+    fn end(mut self, outcome: Result<ErasedEvent, WorkflowError>) -> Result<ErasedEvent, WorkflowError> {
         let outcome = match &self.run.journal {
-            Some(journal) => journal.finish(W::INFO.name, outcome),
+            Some(journal) => journal.finish(self.run.table, outcome),
             None => outcome,
         };
         if let (Some(trace), Some(recorded)) = (&self.run.trace, self.core.take_trace()) {

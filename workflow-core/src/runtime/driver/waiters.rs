@@ -4,6 +4,7 @@
 use tokio::sync::oneshot;
 
 use crate::contract::WaiterId;
+use crate::erased::ErasedEvent;
 use crate::link::Matcher;
 
 struct Waiter<E> {
@@ -14,7 +15,7 @@ struct Waiter<E> {
 }
 
 /// The open waits of one run, in the order they began.
-pub(super) struct Waiters<E> {
+pub(super) struct Waiters<E = ErasedEvent> {
     open: Vec<Waiter<E>>,
 }
 

@@ -1,0 +1,117 @@
+//! The thin layer compiled once per workflow: its [`Table`], the object
+//! through which the driver calls its steps, and the conversions of its
+//! events and output at the edges of a run. Everything below it (core,
+//! driver, link, journal) is compiled once for all workflows.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::core::RunEvent;
+use super::driver::{Run, Setup, StepFuture, Steps};
+use super::durable::StateWriter;
+use super::options::RunOptions;
+use super::table::Table;
+use crate::context::{Lease, Scope};
+use crate::contract::{Emitted, StepId, StepInput};
+use crate::erased::{self, ErasedEvent};
+use crate::error::WorkflowError;
+use crate::retry::RetryPolicy;
+use crate::snapshot::SnapshotError;
+use crate::trace::Trace;
+use crate::workflow::Workflow;
+
+struct TableOf<W>(std::marker::PhantomData<W>);
+
+impl<W: Workflow> TableOf<W> {
+    const TABLE: Table = Table {
+        info: W::INFO,
+        events: erased::ops::<W::Event>(),
+        retry_policy: W::retry_policy as fn(StepId) -> Option<RetryPolicy>,
+        output_json: |stop| serde_json::to_value(output::<W>(stop.clone())),
+    };
+}
+
+/// The runtime's table of workflow `W`.
+pub(crate) fn table<W: Workflow>() -> &'static Table {
+    &TableOf::<W>::TABLE
+}
+
+/// The output in a run's stop event.
+pub(crate) fn output<W: Workflow>(stop: ErasedEvent) -> W::Output {
+    // SAFETY: a run of `W` ends with an event its own layer made: a `W::Event`.
+    W::output(unsafe { stop.into_typed::<W::Event>() }).expect("a run ends with its stop event")
+}
+
+/// An item of a run's stream as the caller's type.
+pub(crate) fn stream_item<W: Workflow>(item: RunEvent<ErasedEvent>) -> RunEvent<W::Event> {
+    // SAFETY: as for `output`.
+    item.map(|event| unsafe { event.into_typed::<W::Event>() })
+}
+
+/// A workflow instance on its run's context: what the driver calls steps on.
+struct TypedSteps<W: Workflow> {
+    flow: Arc<W>,
+    lease: Lease<W::State>,
+    /// Writes the state for the journal, if the run is durable.
+    journal_state: Option<StateWriter<W::State>>,
+}
+
+impl<W: Workflow> Steps for TypedSteps<W> {
+    fn call(&self, scope: Scope, input: StepInput<ErasedEvent>) -> StepFuture {
+        let step = scope.step;
+        // SAFETY: the driver hands a run's steps only the run's own events.
+        let input = match input {
+            StepInput::One(event) => StepInput::One(unsafe { event.into_typed::<W::Event>() }),
+            StepInput::Collected(events) => StepInput::Collected(
+                events.into_iter().map(|event| unsafe { event.into_typed::<W::Event>() }).collect(),
+            ),
+        };
+        let context = self.lease.context().scoped(scope);
+        let call = Arc::clone(&self.flow).invoke(step, context, input);
+        Box::pin(async move {
+            Ok(match call.await? {
+                Emitted::Nothing => Emitted::Nothing,
+                Emitted::One(event) => Emitted::One(ErasedEvent::new(event)),
+                Emitted::Many(events) => Emitted::Many(events.into_iter().map(ErasedEvent::new).collect()),
+            })
+        })
+    }
+
+    fn store(&self) -> Map<String, Value> {
+        self.lease.context().store_snapshot()
+    }
+
+    fn journal_state(&self) -> Result<Value, SnapshotError> {
+        match self.journal_state {
+            Some(write) => self.lease.context().read(write),
+            None => Ok(Value::Null),
+        }
+    }
+}
+
+/// Everything a run of `flow` needs, on `options`' context (claimed now),
+/// with a stream and a trace if a handler will read them.
+pub(crate) fn prepare<W: Workflow>(
+    flow: Arc<W>,
+    options: RunOptions<W::State>,
+    run_id: u64,
+    stream: Option<Arc<crate::sync::Mailbox<RunEvent<ErasedEvent>>>>,
+    trace: Option<Trace>,
+) -> Result<Run, WorkflowError> {
+    let context = options.context.unwrap_or_default();
+    let lease = context.lease(W::INFO.name)?;
+    let (journal, journal_state) = match options.durable {
+        Some((journal, write)) => (Some(journal), Some(write)),
+        None => (None, None),
+    };
+    let steps = Arc::new(TypedSteps { flow, lease, journal_state });
+    let setup = Setup {
+        timeout: options.timeout,
+        verbose: options.verbose,
+        internal_events: options.internal_events,
+        run_id,
+        journal,
+    };
+    Ok(Run::new(table::<W>(), steps, setup, stream, trace))
+}
