@@ -54,6 +54,7 @@ mod link;
 pub mod registry;
 mod retry;
 mod runtime;
+mod schema;
 pub mod snapshot;
 mod sync;
 pub mod trace;
@@ -248,14 +249,14 @@ pub mod __private {
 
     /// The JSON Schema of `T`, as a function the registry can hold.
     pub fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
-        schemars::schema_for!(T)
+        crate::schema::schema_of::<T>()
     }
 
     /// The JSON Schema of an event. Bounded by `Event`, not `JsonSchema`: the
     /// generated registration calls it for every event type, which is also
     /// the compile-time check, spanned at the user's type, that it is an event.
     pub fn event_schema<T: Event>() -> schemars::Schema {
-        schemars::schema_for!(T)
+        crate::schema::schema_of::<T>()
     }
 
     /// Finds a way to build a workflow for the registry: `(&&Probe::<W>::new()).constructor()`

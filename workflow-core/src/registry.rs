@@ -2,7 +2,6 @@
 //! and run workflows they were not written for: each `#[workflow]` submits a
 //! [`Registration`] through `inventory`, and [`registry`] collects them.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
@@ -11,9 +10,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::contract::{WorkflowEvent, WorkflowInfo};
+use crate::contract::WorkflowInfo;
+use crate::erased::ErasedEvent;
 use crate::error::{BoxError, SendError, WorkflowError};
-use crate::runtime::{Handler, RunEvent, RunOptions, WorkflowExt};
+use crate::runtime::{RunEvent, RunHandle, RunOptions, WorkflowExt};
 use crate::workflow::Workflow;
 
 /// One registered workflow: its graph, its schemas, and a way to run it from JSON.
@@ -213,29 +213,47 @@ pub enum StartError {
 
 /// A run started from JSON: a stream of its events as JSON, then its result.
 pub struct JsonRun {
-    inner: Box<dyn ErasedRun>,
+    handle: RunHandle,
 }
 
 impl JsonRun {
     /// The run's result as JSON, once it ends.
     pub async fn finish(mut self) -> Result<Value, WorkflowError> {
-        std::future::poll_fn(|cx| self.inner.poll_output(cx)).await
+        let stop = std::future::poll_fn(|cx| self.handle.poll_outcome(cx)).await?;
+        let table = self.handle.table();
+        (table.output_json)(&stop)
+            .map_err(|source| WorkflowError::Output { workflow: table.info.name, source })
     }
 
     /// Cancels the run.
     pub fn cancel(&self) {
-        self.inner.cancel();
+        self.handle.cancel();
     }
 
     /// The run's graph.
     pub fn info(&self) -> &'static WorkflowInfo {
-        self.inner.info()
+        self.handle.table().info
     }
 
     /// Sends the caller's event `event` (one of [`WorkflowInfo::answers`],
-    /// by name) with `data` into the run, as [`Handler::send_event`] does.
+    /// by name) with `data` into the run, as [`Handler::send_event`](crate::Handler::send_event) does.
     pub fn send_json(&self, event: &str, data: Value) -> Result<(), SendJsonError> {
-        self.inner.send(event, data)
+        let table = self.handle.table();
+        let not_an_answer = || SendJsonError::NotAnAnswer {
+            workflow: table.info.name,
+            event: event.to_owned(),
+            answers: table.info.answers.to_vec(),
+        };
+        if !table.info.answers.contains(&event) {
+            return Err(not_an_answer());
+        }
+        let decoded = table.events.read(event, data).ok_or_else(not_an_answer)?;
+        let event = decoded.map_err(|e| SendJsonError::InvalidData {
+            event: event.to_owned(),
+            path: ".".to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(self.handle.send(event)?)
     }
 }
 
@@ -271,74 +289,19 @@ pub enum SendJsonError {
 impl Stream for JsonRun {
     type Item = RunEvent<Value>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<Value>>> {
-        self.inner.poll_event(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<Value>>> {
+        self.handle.stream().poll_recv(cx).map(|item| item.map(|item| item.map(|e| event_json(&e))))
     }
 }
 
 impl std::fmt::Debug for JsonRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonRun").field("workflow", &self.inner.info().name).finish()
-    }
-}
-
-trait ErasedRun: Send {
-    fn poll_event(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<Value>>>;
-    fn poll_output(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Value, WorkflowError>>;
-    fn cancel(&self);
-    fn info(&self) -> &'static WorkflowInfo;
-    fn send(&self, event: &str, data: Value) -> Result<(), SendJsonError>;
-}
-
-struct Typed<W: Workflow> {
-    handler: Handler<W>,
-}
-
-impl<W: Workflow> ErasedRun for Typed<W>
-where
-    W::Output: Serialize,
-{
-    fn poll_event(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<Value>>> {
-        Pin::new(self.handler.events()).poll_next(cx).map(|event| event.map(|e| e.map(event_json)))
-    }
-
-    fn poll_output(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Value, WorkflowError>> {
-        Pin::new(&mut self.handler).poll(cx).map(|result| {
-            let output = result?;
-            serde_json::to_value(output)
-                .map_err(|source| WorkflowError::Output { workflow: W::INFO.name, source })
-        })
-    }
-
-    fn cancel(&self) {
-        self.handler.cancel();
-    }
-
-    fn info(&self) -> &'static WorkflowInfo {
-        W::INFO
-    }
-
-    fn send(&self, event: &str, data: Value) -> Result<(), SendJsonError> {
-        let not_an_answer = || SendJsonError::NotAnAnswer {
-            workflow: W::INFO.name,
-            event: event.to_owned(),
-            answers: W::INFO.answers.to_vec(),
-        };
-        if !W::INFO.answers.contains(&event) {
-            return Err(not_an_answer());
-        }
-        let decoded = W::Event::from_json(event, data).ok_or_else(not_an_answer)?;
-        let wrapped = decoded.map_err(|e| SendJsonError::InvalidData {
-            event: event.to_owned(),
-            path: ".".to_owned(),
-            message: e.to_string(),
-        })?;
-        Ok(self.handler.send_wrapped(wrapped)?)
+        f.debug_struct("JsonRun").field("workflow", &self.info().name).finish()
     }
 }
 
 /// An event as `{"event": "Name", "data": ..}`.
-fn event_json<E: WorkflowEvent>(event: E) -> Value {
+fn event_json(event: &ErasedEvent) -> Value {
     let data = event.to_json().unwrap_or(Value::Null);
     serde_json::json!({ "event": event.name(), "data": data })
 }
@@ -364,5 +327,5 @@ where
     let construct = construct.ok_or(StartError::NotConstructible { workflow })?;
     let flow = construct().map_err(|source| StartError::Construction { workflow, source })?;
     let options = options.for_state::<W::State>();
-    Ok(JsonRun { inner: Box::new(Typed { handler: flow.start_with(input, options) }) })
+    Ok(JsonRun { handle: flow.start_with(input, options).into_handle() })
 }

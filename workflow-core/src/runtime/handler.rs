@@ -2,30 +2,27 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context as TaskContext, Poll};
+use std::task::{Context as TaskContext, Poll};
 
 use futures::Stream;
-use tokio::task::JoinHandle;
 
-use super::core::{RunCore, RunEvent, RunOutcome};
+use super::core::{RunCore, RunEvent};
 use super::driver::{drive, Start};
 use super::durable::{self, state_json, RecoverError, RunStore};
+use super::handle::{next_run_id, Caller, RunHandle};
 use super::options::RunOptions;
 use super::typed::{self, output, prepare, stream_item};
 use crate::context::Context;
-use crate::contract::{WorkflowEvent, Wrap};
+use crate::contract::Wrap;
 use crate::erased::ErasedEvent;
 use crate::error::{SendError, WorkflowError};
-use crate::link::RunLink;
 use crate::snapshot::{Snapshot, SnapshotError};
 use crate::sync::Mailbox;
 use crate::trace::Trace;
 use crate::workflow::Workflow;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::oneshot;
 
 /// A handle on a running workflow: await it for the result, read its
 /// [`events`](Self::events), answer its requests with
@@ -34,20 +31,10 @@ use tokio::sync::oneshot;
 /// Dropping the handler cancels the run and every step still in flight.
 #[must_use = "a run is cancelled when its handler is dropped; await it"]
 pub struct Handler<W: Workflow> {
-    run_id: u64,
-    trace: Trace,
+    handle: RunHandle,
     /// The run's context, for snapshots of its state.
     context: Option<Context<W::State>>,
-    state: State,
-    link: Option<Arc<RunLink>>,
     events: EventStream<W::Event>,
-}
-
-enum State {
-    /// The driver's task, which ends with the stop event.
-    Running(JoinHandle<Result<ErasedEvent, WorkflowError>>),
-    /// The run could not start (its context was busy); the error is taken once.
-    Refused(Option<WorkflowError>),
 }
 
 /// The events a run writes for its caller, ending with
@@ -76,53 +63,41 @@ impl<W: Workflow> std::fmt::Debug for Handler<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handler")
             .field("workflow", &W::INFO.name)
-            .field("run_id", &self.run_id)
+            .field("run_id", &self.handle.run_id())
             .finish_non_exhaustive()
     }
-}
-
-static RUN_IDS: AtomicU64 = AtomicU64::new(1);
-
-fn next_run_id() -> u64 {
-    RUN_IDS.fetch_add(1, Ordering::Relaxed)
 }
 
 impl<W: Workflow> Handler<W> {
     /// Claims the context now, so that of two runs started on one context
     /// the first one started is the one that gets it, then spawns the driver.
     fn spawn(flow: Arc<W>, start: Start, options: RunOptions<W::State>) -> Self {
-        let run_id = next_run_id();
-        let trace = Trace::new(W::INFO);
-        let traced = options.trace.then(|| trace.clone());
-        let stream = Arc::new(Mailbox::new());
+        let table = typed::table::<W>();
+        let caller = Caller::new(table);
+        let traced = options.trace.then(|| caller.trace.clone());
+        let stream = Arc::clone(&caller.stream);
         let events = EventStream { mailbox: Arc::clone(&stream), typed: stream_item::<W> };
         let context = options.context.clone().unwrap_or_default();
-        let options = options.context(context.clone());
-        match prepare(flow, options, run_id, Some(Arc::clone(&stream)), traced) {
-            Ok(run) => {
-                let link = Arc::clone(&run.link);
-                let context = Some(context);
-                let task = tokio::spawn(drive(run, start));
-                Self { run_id, trace, context, state: State::Running(task), link: Some(link), events }
-            }
-            Err(busy) => {
-                let _ = stream.send(RunEvent::Finished(RunOutcome::Failed(busy.to_string())));
-                stream.close();
-                Self { run_id, trace, context: None, state: State::Refused(Some(busy)), link: None, events }
-            }
-        }
+        let run = prepare(flow, options.context(context.clone()), caller.run_id, Some(stream), traced);
+        let context = run.is_ok().then_some(context);
+        Self { handle: RunHandle::spawn(table, caller, run, start), context, events }
+    }
+
+    /// The erased handle, for the registry's JSON runs.
+    pub(crate) fn into_handle(self) -> RunHandle {
+        self.handle
     }
 
     /// The run's trace, filled in when it ends if the run was started with
     /// [`RunOptions::trace`]: draw the path it took with [`Trace::mermaid`]
     /// or [`Trace::svg`].
     pub fn trace(&self) -> Trace {
-        self.trace.clone()
+        self.handle.trace().clone()
     }
 
     /// A number that identifies this run within the process, as in traces.
     pub fn run_id(&self) -> u64 {
-        self.run_id
+        self.handle.run_id()
     }
 
     /// The run's event stream: what steps write with
@@ -150,16 +125,7 @@ impl<W: Workflow> Handler<W> {
     where
         W::Event: Wrap<T>,
     {
-        self.send_wrapped(W::Event::wrap(event))
-    }
-
-    /// Sends an event of the workflow's own event enum into the run, as
-    /// [`Handler::send_event`] does for one of its types.
-    pub(crate) fn send_wrapped(&self, event: W::Event) -> Result<(), SendError> {
-        match &self.link {
-            Some(link) => link.external(ErasedEvent::new(event)),
-            None => Err(SendError::RunEnded { event: event.name() }),
-        }
+        self.handle.send(ErasedEvent::new(W::Event::wrap(event)))
     }
 
     /// Writes the run down as it is now (see [`Snapshot`]), while it goes on.
@@ -170,29 +136,19 @@ impl<W: Workflow> Handler<W> {
     where
         W::State: Serialize,
     {
-        let (Some(link), Some(context)) = (&self.link, &self.context) else {
-            return Err(SnapshotError::RunEnded);
-        };
-        let (reply, answer) = oneshot::channel();
-        let context = context.clone();
-        link.snapshot(Box::new(move || context.read(state_json)), reply);
-        answer.await.map_err(|_| SnapshotError::RunEnded)?
+        let Some(context) = self.context.clone() else { return Err(SnapshotError::RunEnded) };
+        self.handle.snapshot(Box::new(move || context.read(state_json))).await
     }
 
     /// Ends the run with [`WorkflowError::Cancelled`]; steps in flight are
     /// dropped, and the stream ends with [`RunOutcome::Cancelled`].
     pub fn cancel(&self) {
-        if let Some(link) = &self.link {
-            link.cancel();
-        }
+        self.handle.cancel();
     }
 
     /// Whether the run is over.
     pub fn is_finished(&self) -> bool {
-        match &self.state {
-            State::Running(task) => task.is_finished(),
-            State::Refused(_) => true,
-        }
+        self.handle.is_finished()
     }
 }
 
@@ -200,28 +156,7 @@ impl<W: Workflow> Future for Handler<W> {
     type Output = Result<W::Output, WorkflowError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        match &mut self.state {
-            State::Running(task) => {
-                let joined = ready!(Pin::new(task).poll(cx));
-                Poll::Ready(match joined {
-                    Ok(outcome) => outcome.map(output::<W>),
-                    Err(join_error) => {
-                        Err(WorkflowError::Aborted { workflow: W::INFO.name, reason: join_error.to_string() })
-                    }
-                })
-            }
-            State::Refused(error) => {
-                Poll::Ready(Err(error.take().expect("a Handler is not polled after it completed")))
-            }
-        }
-    }
-}
-
-impl<W: Workflow> Drop for Handler<W> {
-    fn drop(&mut self) {
-        if let State::Running(task) = &self.state {
-            task.abort();
-        }
+        self.handle.poll_outcome(cx).map(|outcome| outcome.map(output::<W>))
     }
 }
 

@@ -8,6 +8,7 @@
 mod core;
 mod driver;
 mod durable;
+mod handle;
 mod handler;
 mod options;
 mod table;
@@ -16,5 +17,6 @@ mod verbose;
 
 pub use self::core::{RunEvent, RunOutcome};
 pub use self::durable::{RecoverError, RunStore};
+pub(crate) use self::handle::RunHandle;
 pub use self::handler::{EventStream, Handler, Recovered, WorkflowExt};
 pub use self::options::RunOptions;
