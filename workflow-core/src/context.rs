@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::contract::{InvocationId, StepId, Variant, WorkflowEvent};
-use crate::erased::ErasedEvent;
+use crate::erased::{erase_all, typed_all, ErasedEvent};
 use crate::error::WorkflowError;
 use crate::link::RunLink;
 use crate::sync::lock;
@@ -373,10 +373,10 @@ impl<S, E: WorkflowEvent> Context<S, E> {
         scope.link.collect_into(scope.step, |buffer| {
             // SAFETY: this run's buffers hold only its workflow's events,
             // erased by this layer: `E`s.
-            let mut typed: Vec<E> = buffer.drain(..).map(|e| unsafe { e.into_typed::<E>() }).collect();
+            let mut typed: Vec<E> = unsafe { typed_all(std::mem::take(buffer)) };
             typed.push(event);
             let taken = T::take(&mut typed);
-            buffer.extend(typed.into_iter().map(ErasedEvent::new));
+            *buffer = erase_all(typed);
             taken
         })
     }

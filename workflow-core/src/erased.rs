@@ -53,7 +53,6 @@ pub(crate) struct EventOps {
     /// Drops the value in the slot; the event is not used again.
     drop: unsafe fn(&mut ErasedEvent),
     to_json: fn(&ErasedEvent) -> Result<Value, serde_json::Error>,
-    debug: fn(&ErasedEvent, &mut fmt::Formatter<'_>) -> fmt::Result,
     accepted_by: fn(&ErasedEvent, StepId) -> bool,
     from_json: fn(&str, Value) -> Option<Result<ErasedEvent, serde_json::Error>>,
     step_failed: fn(StepFailed) -> Option<ErasedEvent>,
@@ -75,7 +74,6 @@ impl<E: WorkflowEvent> OpsOf<E> {
             unsafe { event.drop_typed::<E>() }
         },
         to_json: |event| unsafe { event.as_typed::<E>() }.to_json(),
-        debug: |event, f| fmt::Debug::fmt(unsafe { event.as_typed::<E>() }, f),
         accepted_by: |event, step| unsafe { event.as_typed::<E>() }.accepted_by(step),
         from_json: |name, data| E::from_json(name, data).map(|read| read.map(ErasedEvent::new)),
         step_failed: |failure| E::step_failed(failure).map(ErasedEvent::new),
@@ -178,6 +176,29 @@ impl ErasedEvent {
     }
 }
 
+/// Erases every event of `events`. A loop rather than an iterator chain:
+/// this is instantiated once per workflow, and a chain of adapters costs a
+/// dozen functions each time (see `scripts/compile-cost`).
+pub(crate) fn erase_all<E: WorkflowEvent>(events: Vec<E>) -> Vec<ErasedEvent> {
+    let mut erased = Vec::with_capacity(events.len());
+    for event in events {
+        erased.push(ErasedEvent::new(event));
+    }
+    erased
+}
+
+/// Turns every event of `events` back into `E`.
+///
+/// # Safety
+/// As for [`ErasedEvent::as_typed`], for each event.
+pub(crate) unsafe fn typed_all<E>(events: Vec<ErasedEvent>) -> Vec<E> {
+    let mut typed = Vec::with_capacity(events.len());
+    for event in events {
+        typed.push(event.into_typed::<E>());
+    }
+    typed
+}
+
 impl Drop for ErasedEvent {
     fn drop(&mut self) {
         // SAFETY: `ops` is the table of the type in the slot, which is
@@ -192,9 +213,15 @@ impl Clone for ErasedEvent {
     }
 }
 
+/// The event's type and its data as JSON, as in `Job(1)`: written from
+/// the JSON rather than the enum's `Debug`, so that no workflow pays for a
+/// `Debug` it never prints.
 impl fmt::Debug for ErasedEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (self.ops.debug)(self, f)
+        match self.to_json() {
+            Ok(data) => write!(f, "{}({data})", self.name()),
+            Err(_) => write!(f, "{}(..)", self.name()),
+        }
     }
 }
 

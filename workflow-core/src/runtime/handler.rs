@@ -71,14 +71,14 @@ impl<W: Workflow> std::fmt::Debug for Handler<W> {
 impl<W: Workflow> Handler<W> {
     /// Claims the context now, so that of two runs started on one context
     /// the first one started is the one that gets it, then spawns the driver.
-    fn spawn(flow: Arc<W>, start: Start, options: RunOptions<W::State>) -> Self {
+    fn spawn(flow: Arc<W>, start: Start, mut options: RunOptions<W::State>) -> Self {
         let table = typed::table::<W>();
         let caller = Caller::new(table);
-        let traced = options.trace.then(|| caller.trace.clone());
+        let traced = options.setup.trace.then(|| caller.trace.clone());
         let stream = Arc::clone(&caller.stream);
         let events = EventStream { mailbox: Arc::clone(&stream), typed: stream_item::<W> };
-        let context = options.context.clone().unwrap_or_default();
-        let run = prepare(flow, options.context(context.clone()), caller.run_id, Some(stream), traced);
+        let context = options.context.get_or_insert_with(Context::default).clone();
+        let run = prepare(flow, options, caller.run_id, Some(stream), traced);
         let context = run.is_ok().then_some(context);
         Self { handle: RunHandle::spawn(table, caller, run, start), context, events }
     }
@@ -275,7 +275,9 @@ where
     let runs = durable::unfinished(&store, W::INFO.name)?;
     let mut handlers = Vec::with_capacity(runs.len());
     for (key, snapshot, journal) in runs {
-        let options = RunOptions { durable: Some((journal, state_json::<W::State>)), ..RunOptions::new() };
+        let mut options = RunOptions::new();
+        options.setup.journal = Some(journal);
+        options.state_writer = Some(state_json::<W::State>);
         let handler = resume_with(Arc::clone(&flow), snapshot, options)
             .map_err(|source| RecoverError::Snapshot { key: key.clone(), source })?;
         handlers.push((key, handler));

@@ -19,32 +19,34 @@ use crate::context::Context;
 /// ```
 #[derive(Debug)]
 pub struct RunOptions<S> {
-    pub(crate) timeout: Option<Duration>,
+    pub(crate) setup: Setup,
     pub(crate) context: Option<Context<S>>,
+    /// How to write the state, for the journal of a durable run.
+    pub(crate) state_writer: Option<StateWriter<S>>,
+}
+
+/// What the driver reads of a run's options: all but its context, so that
+/// it is one plain value, the same for every workflow.
+#[derive(Debug, Default)]
+pub(crate) struct Setup {
+    pub(crate) timeout: Option<Duration>,
     pub(crate) internal_events: bool,
     pub(crate) verbose: bool,
     pub(crate) trace: bool,
-    /// The journal of a durable run, and how to write its state.
-    pub(crate) durable: Option<(Journal, StateWriter<S>)>,
+    /// Where a durable run journals itself.
+    pub(crate) journal: Option<Journal>,
 }
 
 impl<S> RunOptions<S> {
     /// No timeout, a fresh context, no internal events, quiet.
     pub fn new() -> Self {
-        Self {
-            timeout: None,
-            context: None,
-            internal_events: false,
-            verbose: false,
-            trace: false,
-            durable: None,
-        }
+        Self { setup: Setup::default(), context: None, state_writer: None }
     }
 
     /// Ends the run with [`WorkflowError::Timeout`](crate::WorkflowError::Timeout)
     /// if it has not stopped after `timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.setup.timeout = Some(timeout);
         self
     }
 
@@ -58,7 +60,7 @@ impl<S> RunOptions<S> {
     /// Writes `StepStarted` and `StepFinished` events, with worker slots and
     /// attempt numbers, to the run's event stream.
     pub fn internal_events(mut self, on: bool) -> Self {
-        self.internal_events = on;
+        self.setup.internal_events = on;
         self
     }
 
@@ -66,13 +68,13 @@ impl<S> RunOptions<S> {
     /// can draw its path when it ends. Off by default: it costs a table of
     /// counters per run.
     pub fn trace(mut self, on: bool) -> Self {
-        self.trace = on;
+        self.setup.trace = on;
         self
     }
 
     /// Prints each step as it runs and what it emitted, to standard error.
     pub fn verbose(mut self, on: bool) -> Self {
-        self.verbose = on;
+        self.setup.verbose = on;
         self
     }
 }
@@ -94,7 +96,8 @@ impl<S: Serialize> RunOptions<S> {
     /// # Ok(()) }
     /// ```
     pub fn durable(mut self, store: Arc<dyn RunStore>, key: impl Into<String>) -> Self {
-        self.durable = Some((Journal::new(store, key.into()), state_json::<S>));
+        self.setup.journal = Some(Journal::new(store, key.into()));
+        self.state_writer = Some(state_json::<S>);
         self
     }
 }
@@ -102,14 +105,7 @@ impl<S: Serialize> RunOptions<S> {
 impl RunOptions<()> {
     /// The same options for a workflow whose state is `T` (with a fresh context).
     pub(crate) fn for_state<T>(self) -> RunOptions<T> {
-        RunOptions {
-            timeout: self.timeout,
-            context: None,
-            internal_events: self.internal_events,
-            verbose: self.verbose,
-            trace: self.trace,
-            durable: None,
-        }
+        RunOptions { setup: Setup { journal: None, ..self.setup }, context: None, state_writer: None }
     }
 }
 

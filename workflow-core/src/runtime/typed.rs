@@ -8,13 +8,13 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::core::RunEvent;
-use super::driver::{Run, Setup, StepFuture, Steps};
+use super::driver::{Run, StepFuture, Steps};
 use super::durable::StateWriter;
 use super::options::RunOptions;
 use super::table::Table;
 use crate::context::{Lease, Scope};
 use crate::contract::{Emitted, StepId, StepInput};
-use crate::erased::{self, ErasedEvent};
+use crate::erased::{self, erase_all, typed_all, ErasedEvent};
 use crate::error::WorkflowError;
 use crate::retry::RetryPolicy;
 use crate::snapshot::SnapshotError;
@@ -58,22 +58,21 @@ struct TypedSteps<W: Workflow> {
 }
 
 impl<W: Workflow> Steps for TypedSteps<W> {
-    fn call(&self, scope: Scope, input: StepInput<ErasedEvent>) -> StepFuture {
+    fn call(self: Arc<Self>, scope: Scope, input: StepInput<ErasedEvent>) -> StepFuture {
         let step = scope.step;
         // SAFETY: the driver hands a run's steps only the run's own events.
         let input = match input {
             StepInput::One(event) => StepInput::One(unsafe { event.into_typed::<W::Event>() }),
-            StepInput::Collected(events) => StepInput::Collected(
-                events.into_iter().map(|event| unsafe { event.into_typed::<W::Event>() }).collect(),
-            ),
+            StepInput::Collected(events) => StepInput::Collected(unsafe { typed_all::<W::Event>(events) }),
         };
         let context = self.lease.context().scoped(scope);
         let call = Arc::clone(&self.flow).invoke(step, context, input);
         Box::pin(async move {
+            let _lease = self;
             Ok(match call.await? {
                 Emitted::Nothing => Emitted::Nothing,
                 Emitted::One(event) => Emitted::One(ErasedEvent::new(event)),
-                Emitted::Many(events) => Emitted::Many(events.into_iter().map(ErasedEvent::new).collect()),
+                Emitted::Many(events) => Emitted::Many(erase_all(events)),
             })
         })
     }
@@ -99,19 +98,8 @@ pub(crate) fn prepare<W: Workflow>(
     stream: Option<Arc<crate::sync::Mailbox<RunEvent<ErasedEvent>>>>,
     trace: Option<Trace>,
 ) -> Result<Run, WorkflowError> {
-    let context = options.context.unwrap_or_default();
-    let lease = context.lease(W::INFO.name)?;
-    let (journal, journal_state) = match options.durable {
-        Some((journal, write)) => (Some(journal), Some(write)),
-        None => (None, None),
-    };
-    let steps = Arc::new(TypedSteps { flow, lease, journal_state });
-    let setup = Setup {
-        timeout: options.timeout,
-        verbose: options.verbose,
-        internal_events: options.internal_events,
-        run_id,
-        journal,
-    };
-    Ok(Run::new(table::<W>(), steps, setup, stream, trace))
+    let RunOptions { setup, context, state_writer } = options;
+    let lease = context.unwrap_or_default().lease(W::INFO.name)?;
+    let steps = Arc::new(TypedSteps { flow, lease, journal_state: state_writer });
+    Ok(Run::new(table::<W>(), steps, setup, run_id, stream, trace))
 }

@@ -18,6 +18,7 @@ impl<T> Default for Queue<T> {
 }
 
 impl<T> Queue<T> {
+    #[inline]
     pub(super) fn push(&mut self, item: T) {
         if self.next.is_none() && self.rest.is_empty() {
             self.next = Some(item);
@@ -26,6 +27,7 @@ impl<T> Queue<T> {
         }
     }
 
+    #[inline]
     pub(super) fn pop(&mut self) -> Option<T> {
         self.next.take().or_else(|| self.rest.pop_front())
     }
@@ -54,6 +56,7 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
+    #[inline]
     pub(super) fn insert(&mut self, value: T) -> usize {
         self.len += 1;
         if self.free.is_empty() {
@@ -71,14 +74,17 @@ impl<T> Slab<T> {
         }
     }
 
+    #[inline]
     pub(super) fn get(&self, i: usize) -> Option<&T> {
         self.slots.get(i).and_then(Option::as_ref)
     }
 
+    #[inline]
     pub(super) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         self.slots.get_mut(i).and_then(Option::as_mut)
     }
 
+    #[inline]
     pub(super) fn remove(&mut self, i: usize) -> Option<T> {
         let value = self.slots.get_mut(i).and_then(Option::take);
         if value.is_some() {
@@ -118,6 +124,7 @@ impl<const N: usize> Default for Recent<N> {
 }
 
 impl<const N: usize> Recent<N> {
+    #[inline]
     pub(super) fn note(&mut self, event: usize) {
         self.ring[usize::from(self.next)] = event as u16;
         self.next = ((usize::from(self.next) + 1) % N) as u8;
@@ -143,6 +150,7 @@ impl<E: Clone> Copies<E> {
         Self { event: Some(event), left: n }
     }
 
+    #[inline]
     pub(super) fn next(&mut self) -> E {
         self.left -= 1;
         if self.left == 0 {

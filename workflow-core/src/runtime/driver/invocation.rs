@@ -28,7 +28,8 @@ pub(crate) type StepFuture = Pin<Box<dyn Future<Output = StepOutcome<ErasedEvent
 pub(crate) trait Steps: Send + Sync + 'static {
     /// Calls step `scope.step` with `input`, on the run's context scoped
     /// to the invocation.
-    fn call(&self, scope: Scope, input: StepInput<ErasedEvent>) -> StepFuture;
+    /// The future holds `self`, and with it the run's context lease.
+    fn call(self: Arc<Self>, scope: Scope, input: StepInput<ErasedEvent>) -> StepFuture;
 
     /// The context's key-value store, for a snapshot.
     fn store(&self) -> Map<String, Value>;
@@ -63,9 +64,9 @@ pub(super) struct Completion {
 /// pending, without boxing it a second time.
 pub(super) struct Invocation {
     table: &'static Table,
-    /// Held by every invocation, so that the run's context is released only
-    /// when the last one is gone, not when the run returns.
-    _steps: Arc<dyn Steps>,
+    /// The step's call; it holds the workflow and the run's context lease,
+    /// so that the context is released only when the last invocation is
+    /// gone, not when the run returns.
     future: StepFuture,
     delay: Option<Pin<Box<Sleep>>>,
     span: tracing::Span,
@@ -94,8 +95,7 @@ impl Invocation {
         );
         Self {
             table,
-            future: steps.call(scope, input),
-            _steps: Arc::clone(steps),
+            future: Arc::clone(steps).call(scope, input),
             delay: (!delay.is_zero()).then(|| Box::pin(tokio::time::sleep(delay))),
             span,
             invocation,

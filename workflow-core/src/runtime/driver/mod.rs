@@ -24,6 +24,7 @@ use self::placement::Placement;
 use self::waiters::Waiters;
 use super::core::{Command, CoreOptions, Input, Restored, RunCore, RunEvent, RunOutcome};
 use super::durable::Journal;
+use super::options::Setup;
 use super::table::Table;
 use super::verbose::{self, Verbose};
 use crate::context::Scope;
@@ -52,16 +53,6 @@ pub(crate) struct Run {
     journal: Option<Journal>,
 }
 
-/// How a run is set up, apart from its workflow: what the driver reads of
-/// `RunOptions`, with the journal split from its typed state writer.
-pub(crate) struct Setup {
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) verbose: bool,
-    pub(crate) internal_events: bool,
-    pub(crate) run_id: u64,
-    pub(crate) journal: Option<Journal>,
-}
-
 impl Run {
     /// Everything a run of `table`'s workflow needs, its steps called on
     /// `steps`, with a stream and a trace if a handler will read them.
@@ -69,6 +60,7 @@ impl Run {
         table: &'static Table,
         steps: Arc<dyn Steps>,
         setup: Setup,
+        run_id: u64,
         stream: Option<Arc<Mailbox<RunEvent<ErasedEvent>>>>,
         trace: Option<Trace>,
     ) -> Self {
@@ -78,7 +70,7 @@ impl Run {
             timeout: setup.timeout,
             verbose: setup.verbose,
             internal_events: setup.internal_events,
-            run_id: setup.run_id,
+            run_id,
             link: Arc::new(RunLink::new(table.info.steps.len())),
             stream,
             trace,
