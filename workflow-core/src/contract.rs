@@ -135,6 +135,9 @@ pub struct WorkflowInfo {
     pub steps: &'static [StepInfo],
     /// Where each event type goes, indexed like `events`.
     pub routes: &'static [Route],
+    /// The index of `StepFailed` in `events`, if a step consumes it: then
+    /// a step's failure is reported to that step instead of ending the run.
+    pub step_failed: Option<usize>,
     /// The event types the caller may send in (`HumanResponse<T>`, the
     /// types of `#[workflow(external = [..])]`, and those steps wait for).
     pub answers: &'static [&'static str],
@@ -158,6 +161,8 @@ pub struct StepInfo {
     pub streams: &'static [&'static str],
     /// How many invocations may run at once.
     pub num_workers: usize,
+    /// Whether it has a retry policy (`#[step(retry = ..)]`).
+    pub retries: bool,
     /// The `Collected` steps a fan-out of this step feeds: each runs once
     /// per fan-out, with an empty list if none of its events reached it.
     pub fan_in: &'static [StepId],

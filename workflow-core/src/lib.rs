@@ -168,6 +168,7 @@ pub mod __private {
         events: &[],
         steps: &[],
         routes: &[],
+        step_failed: None,
         answers: &[],
         requests: &[],
         mermaid: "",

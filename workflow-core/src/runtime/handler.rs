@@ -141,7 +141,7 @@ impl<W: Workflow> Handler<W> {
     }
 
     /// Ends the run with [`WorkflowError::Cancelled`]; steps in flight are
-    /// dropped, and the stream ends with [`RunOutcome::Cancelled`].
+    /// dropped, and the stream ends with [`RunOutcome::Cancelled`](crate::RunOutcome::Cancelled).
     pub fn cancel(&self) {
         self.handle.cancel();
     }

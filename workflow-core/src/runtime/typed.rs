@@ -3,7 +3,10 @@
 //! events and output at the edges of a run. Everything below it (core,
 //! driver, link, journal) is compiled once for all workflows.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 
 use serde_json::{Map, Value};
 
@@ -13,7 +16,7 @@ use super::durable::StateWriter;
 use super::options::RunOptions;
 use super::table::Table;
 use crate::context::{Lease, Scope};
-use crate::contract::{Emitted, StepId, StepInput};
+use crate::contract::{Emitted, StepId, StepInput, StepOutcome, WorkflowEvent};
 use crate::erased::{self, erase_all, typed_all, ErasedEvent};
 use crate::error::WorkflowError;
 use crate::retry::RetryPolicy;
@@ -67,14 +70,7 @@ impl<W: Workflow> Steps for TypedSteps<W> {
         };
         let context = self.lease.context().scoped(scope);
         let call = Arc::clone(&self.flow).invoke(step, context, input);
-        Box::pin(async move {
-            let _lease = self;
-            Ok(match call.await? {
-                Emitted::Nothing => Emitted::Nothing,
-                Emitted::One(event) => Emitted::One(ErasedEvent::new(event)),
-                Emitted::Many(events) => Emitted::Many(erase_all(events)),
-            })
-        })
+        Box::pin(Erasing { call, _steps: self })
     }
 
     fn store(&self) -> Map<String, Value> {
@@ -86,6 +82,35 @@ impl<W: Workflow> Steps for TypedSteps<W> {
             Some(write) => self.lease.context().read(write),
             None => Ok(Value::Null),
         }
+    }
+}
+
+/// A step's call with what it emits erased, holding the workflow and the
+/// run's context lease while it runs. A plain future rather than an
+/// `async` block around the call: one state machine per hop, not two.
+struct Erasing<F, W> {
+    call: F,
+    _steps: Arc<W>,
+}
+
+impl<F, E, W> Future for Erasing<F, W>
+where
+    F: Future<Output = StepOutcome<E>>,
+    E: WorkflowEvent,
+{
+    type Output = StepOutcome<ErasedEvent>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        // SAFETY: `call` is pinned with `self`: it is never moved out, and
+        // `Erasing` has no `Drop` and no `Unpin` of its own.
+        let call = unsafe { self.map_unchecked_mut(|this| &mut this.call) };
+        call.poll(cx).map(|outcome| {
+            outcome.map(|emitted| match emitted {
+                Emitted::Nothing => Emitted::Nothing,
+                Emitted::One(event) => Emitted::One(ErasedEvent::new(event)),
+                Emitted::Many(events) => Emitted::Many(erase_all(events)),
+            })
+        })
     }
 }
 

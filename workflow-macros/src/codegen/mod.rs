@@ -629,6 +629,7 @@ fn info(ir: &Ir) -> TokenStream {
         let emits = ir.events.iter().filter(|e| e.senders.contains(&i)).map(|e| &e.name);
         let streams = ir.events.iter().filter(|e| e.streamers.contains(&i)).map(|e| &e.name);
         let workers = s.num_workers;
+        let retries = s.retry.is_some();
         let fan_in = &s.fan_in;
         let waits = (0..ir.events.len()).filter(|&e| ir.events[e].waiters.contains(&i));
         quote! {
@@ -638,6 +639,7 @@ fn info(ir: &Ir) -> TokenStream {
                 emits: &[#(#emits),*],
                 streams: &[#(#streams),*],
                 num_workers: #workers,
+                retries: #retries,
                 fan_in: &[#(#fan_in),*],
                 waits: &[#(#waits),*],
             }
@@ -651,6 +653,10 @@ fn info(ir: &Ir) -> TokenStream {
             steps: &[#(#steps),*], collectors: &[#(#collectors),*], request: #request, stop: #stop,
         })
     });
+    let step_failed = match ir.step_failed {
+        Some(index) => quote!(::core::option::Option::Some(#index)),
+        None => quote!(::core::option::Option::None),
+    };
     let mermaid = ir.graph.mermaid(None);
     let answers = ir.events.iter().filter(|e| e.answer).map(|e| &e.name);
     let requests = ir.events.iter().filter(|e| e.request).map(|e| &e.name);
@@ -662,6 +668,7 @@ fn info(ir: &Ir) -> TokenStream {
             events: &[#(#events),*],
             steps: &[#(#steps),*],
             routes: &[#(#routes),*],
+            step_failed: #step_failed,
             answers: &[#(#answers),*],
             requests: &[#(#requests),*],
             mermaid: #mermaid,

@@ -59,8 +59,10 @@ impl<T> Slab<T> {
     #[inline]
     pub(super) fn insert(&mut self, value: T) -> usize {
         self.len += 1;
-        if self.free.is_empty() {
-            self.slots.reserve_exact(1); // grow one by one: a waiting run holds few
+        // Grow one by one, since a waiting run holds few; asked only when
+        // full, since the call is not free even when there is room.
+        if self.free.is_empty() && self.slots.len() == self.slots.capacity() {
+            self.slots.reserve_exact(1);
         }
         match self.free.pop() {
             Some(i) => {
@@ -88,7 +90,9 @@ impl<T> Slab<T> {
     pub(super) fn remove(&mut self, i: usize) -> Option<T> {
         let value = self.slots.get_mut(i).and_then(Option::take);
         if value.is_some() {
-            self.free.reserve_exact(1);
+            if self.free.len() == self.free.capacity() {
+                self.free.reserve_exact(1);
+            }
             self.free.push(i);
             self.len -= 1;
         }

@@ -146,15 +146,15 @@ impl RunCore {
     /// A run of `table`'s workflow that has not started.
     pub fn new(table: &'static Table, options: CoreOptions) -> Self {
         let info = table.info.steps;
-        let reports_failures = table.events.step_failed(StepFailed::default()).is_some();
+        let reports_failures = table.info.step_failed.is_some();
         let mut slots = Vec::with_capacity(info.iter().map(|s| s.num_workers).sum());
         let mut steps = Vec::with_capacity(info.len());
-        for (id, step) in info.iter().enumerate() {
+        for step in info {
             steps.push(StepState {
                 queue: Queue::default(),
                 slot_start: slots.len(),
                 free: step.num_workers,
-                keep_input: options.snapshots || reports_failures || (table.retry_policy)(id).is_some(),
+                keep_input: options.snapshots || reports_failures || step.retries,
                 dirty: false,
             });
             slots.extend((0..step.num_workers).rev());

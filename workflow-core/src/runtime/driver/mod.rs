@@ -124,6 +124,13 @@ struct Driver {
     /// listens to [`verbose::TARGET`] when the run starts): asked once per
     /// run, since a hop is a few hundred instructions.
     report: bool,
+    /// Whether to give each invocation a `workflow_step` span and report
+    /// its start and end (a subscriber wanted them when the run started).
+    traced: bool,
+    /// Whether the core needs the run's time: only retries (their
+    /// back-off and `max_elapsed`) read it, and a clock read is a tenth of
+    /// a light hop. Otherwise the core is told zero.
+    clock: bool,
     /// Whether to record the core's inputs (a subscriber that listens to
     /// [`verbose::RECORD`] when the run starts).
     record: bool,
@@ -186,12 +193,18 @@ impl Driver {
             snapshot_requests: Vec::new(),
             report: run.verbose || tracing::enabled!(target: verbose::TARGET, tracing::Level::DEBUG),
             record: tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE),
+            traced: invocation::steps_traced(),
+            clock: run.table.info.steps.iter().any(|step| step.retries),
             run,
         };
         (driver, first)
     }
 
+    /// The run's time, as the core is told it (see `clock`).
     fn now(&self) -> Duration {
+        if !self.clock {
+            return Duration::ZERO;
+        }
         self.started.elapsed()
     }
 
@@ -407,7 +420,7 @@ impl Driver {
         // step moved to a task that outlived it) is not this one's.
         let _ = self.run.link.take_violation(invocation);
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
-        Invocation::new(self.run.table, &self.run.steps, scope, input, delay, timed)
+        Invocation::new(self.run.table, &self.run.steps, scope, input, delay, timed, self.traced)
     }
 
     /// Polls an invocation once on the driver: done if it completes, else
