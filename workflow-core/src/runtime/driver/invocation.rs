@@ -69,8 +69,7 @@ pub(super) struct Invocation {
     /// gone, not when the run returns.
     future: StepFuture,
     delay: Option<Pin<Box<Sleep>>>,
-    /// Its span, if anyone listens (then it also reports its start and end).
-    span: Option<tracing::Span>,
+    span: tracing::Span,
     invocation: InvocationId,
     step: StepId,
     timed: bool,
@@ -86,10 +85,14 @@ impl Invocation {
         input: StepInput<ErasedEvent>,
         delay: Duration,
         timed: bool,
-        traced: bool,
     ) -> Self {
         let (invocation, step) = (scope.invocation, scope.step);
-        let span = traced.then(|| step_span(table.info.steps[step].name, scope.worker, scope.attempt));
+        let span = tracing::info_span!(
+            "workflow_step",
+            step = table.info.steps[step].name,
+            worker = scope.worker,
+            attempt = scope.attempt
+        );
         Self {
             table,
             future: Arc::clone(steps).call(scope, input),
@@ -108,18 +111,15 @@ impl Future for Invocation {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Completion> {
         let this = self.get_mut();
-        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        let _entered = this.span.enter();
         if let Some(delay) = &mut this.delay {
             if delay.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             this.delay = None;
         }
-        let traced = this.span.is_some();
         let started = *this.started.get_or_insert_with(|| {
-            if traced {
-                tracing::debug!("step started");
-            }
+            tracing::debug!("step started");
             this.timed.then(Instant::now)
         });
         let result = match catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx))) {
@@ -129,25 +129,9 @@ impl Future for Invocation {
             Err(panic) => Err(StepFailure::Panic(panic_message(panic.as_ref()))),
         };
         let took = started.map_or(Duration::ZERO, |at| at.elapsed());
-        if traced {
-            tracing::debug!(succeeded = result.is_ok(), "step finished");
-        }
+        tracing::debug!(succeeded = result.is_ok(), "step finished");
         Poll::Ready(Completion { invocation: this.invocation, result, step: this.step, took })
     }
-}
-
-/// The span of one invocation of step `step`.
-fn step_span(step: &'static str, worker: usize, attempt: u32) -> tracing::Span {
-    tracing::info_span!("workflow_step", step, worker, attempt)
-}
-
-/// Whether the current subscriber wants step spans or their start and end
-/// events: asked once per run, since asking per invocation (a disabled
-/// span, two disabled events) is a tenth of a light hop.
-pub(super) fn steps_traced() -> bool {
-    // No subscriber was ever set: nobody listens, and asking costs a span.
-    tracing::dispatcher::has_been_set()
-        && (!step_span("", 0, 0).is_disabled() || tracing::enabled!(tracing::Level::DEBUG))
 }
 
 /// A step's error as the core is told it: with its retry policy's verdict.

@@ -124,9 +124,6 @@ struct Driver {
     /// listens to [`verbose::TARGET`] when the run starts): asked once per
     /// run, since a hop is a few hundred instructions.
     report: bool,
-    /// Whether to give each invocation a `workflow_step` span and report
-    /// its start and end (a subscriber wanted them when the run started).
-    traced: bool,
     /// Whether the core needs the run's time: only retries (their
     /// back-off and `max_elapsed`) read it, and a clock read is a tenth of
     /// a light hop. Otherwise the core is told zero.
@@ -193,7 +190,6 @@ impl Driver {
             snapshot_requests: Vec::new(),
             report: run.verbose || tracing::enabled!(target: verbose::TARGET, tracing::Level::DEBUG),
             record: tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE),
-            traced: invocation::steps_traced(),
             clock: run.table.info.steps.iter().any(|step| step.retries),
             run,
         };
@@ -420,7 +416,7 @@ impl Driver {
         // step moved to a task that outlived it) is not this one's.
         let _ = self.run.link.take_violation(invocation);
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
-        Invocation::new(self.run.table, &self.run.steps, scope, input, delay, timed, self.traced)
+        Invocation::new(self.run.table, &self.run.steps, scope, input, delay, timed)
     }
 
     /// Polls an invocation once on the driver: done if it completes, else
