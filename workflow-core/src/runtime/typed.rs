@@ -61,7 +61,12 @@ struct TypedSteps<W: Workflow> {
 }
 
 impl<W: Workflow> Steps for TypedSteps<W> {
-    fn call(self: Arc<Self>, scope: Scope, input: StepInput<ErasedEvent>) -> StepFuture {
+    fn call(
+        self: Arc<Self>,
+        scope: Scope,
+        input: StepInput<ErasedEvent>,
+        spare: Option<StepFuture>,
+    ) -> StepFuture {
         let step = scope.step;
         // SAFETY: the driver hands a run's steps only the run's own events.
         let input = match input {
@@ -70,7 +75,13 @@ impl<W: Workflow> Steps for TypedSteps<W> {
         };
         let context = self.lease.context().scoped(scope);
         let call = Arc::clone(&self.flow).invoke(step, context, input);
-        Box::pin(Erasing { call, _steps: self })
+        let erasing = Erasing { call, _steps: self };
+        match spare {
+            // SAFETY: the driver gives back only futures this object made,
+            // and they are all of this one type (`W::invoke` returns one).
+            Some(spare) => unsafe { refill(spare, erasing) },
+            None => Box::pin(erasing),
+        }
     }
 
     fn store(&self) -> Map<String, Value> {
@@ -114,6 +125,24 @@ where
     }
 }
 
+/// Writes `value` into the box of `spare`, a finished future, instead of
+/// allocating: what makes a light hop allocation-free.
+///
+/// # Safety
+/// `spare` holds a `T`.
+unsafe fn refill<T>(spare: StepFuture, value: T) -> StepFuture
+where
+    T: Future<Output = StepOutcome<ErasedEvent>> + Send + 'static,
+{
+    debug_assert_eq!(std::mem::size_of_val(&*spare), std::mem::size_of::<T>());
+    let slot = Box::into_raw(Pin::into_inner_unchecked(spare)).cast::<T>();
+    // The finished future is dropped in place before its memory is reused,
+    // as `Pin` requires; the box keeps `T`'s layout.
+    slot.drop_in_place();
+    slot.write(value);
+    Pin::new_unchecked(Box::from_raw(slot))
+}
+
 /// Everything a run of `flow` needs, on `options`' context (claimed now),
 /// with a stream and a trace if a handler will read them.
 pub(crate) fn prepare<W: Workflow>(
@@ -127,4 +156,56 @@ pub(crate) fn prepare<W: Workflow>(
     let lease = context.unwrap_or_default().lease(W::INFO.name)?;
     let steps = Arc::new(TypedSteps { flow, lease, journal_state: state_writer });
     Ok(Run::new(table::<W>(), steps, setup, run_id, stream, trace))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Waker;
+
+    use super::*;
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Tracked(u32);
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One future type, as `W::invoke` returns one: it holds its tracker
+    /// (an `async fn` owns its arguments) and fails with its number.
+    async fn step(tracked: Tracked) -> StepOutcome<ErasedEvent> {
+        Err(tracked.0.to_string().into())
+    }
+
+    fn finish(future: &mut StepFuture) -> String {
+        match future.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
+            Poll::Ready(Err(error)) => error.to_string(),
+            _ => panic!("the step finishes at once with its error"),
+        }
+    }
+
+    #[test]
+    fn a_finished_future_box_is_refilled_and_each_value_dropped_once() {
+        let mut first: StepFuture = Box::pin(step(Tracked(1)));
+        assert_eq!(finish(&mut first), "1");
+        let dropped = DROPS.load(Ordering::Relaxed);
+        // SAFETY: `first` holds the type `step` returns.
+        let mut second = unsafe { refill(first, step(Tracked(2))) };
+        assert_eq!(finish(&mut second), "2", "the refilled box runs the new call");
+        drop(second);
+        // Each tracker is dropped once, when its future finished.
+        assert_eq!(DROPS.load(Ordering::Relaxed) - dropped, 1);
+        // A future that never ran still holds its tracker: refilling drops it.
+        let unpolled: StepFuture = Box::pin(step(Tracked(3)));
+        let before = DROPS.load(Ordering::Relaxed);
+        // SAFETY: as above.
+        let refilled = unsafe { refill(unpolled, step(Tracked(4))) };
+        assert_eq!(DROPS.load(Ordering::Relaxed) - before, 1, "the unpolled one is dropped in place");
+        drop(refilled);
+        assert_eq!(DROPS.load(Ordering::Relaxed) - before, 2);
+    }
 }

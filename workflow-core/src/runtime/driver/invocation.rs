@@ -28,8 +28,15 @@ pub(crate) type StepFuture = Pin<Box<dyn Future<Output = StepOutcome<ErasedEvent
 pub(crate) trait Steps: Send + Sync + 'static {
     /// Calls step `scope.step` with `input`, on the run's context scoped
     /// to the invocation.
-    /// The future holds `self`, and with it the run's context lease.
-    fn call(self: Arc<Self>, scope: Scope, input: StepInput<ErasedEvent>) -> StepFuture;
+    /// The future holds `self`, and with it the run's context lease. It is
+    /// written into `spare`'s box if one is given: a finished future of an
+    /// earlier call on this same object, so that a light hop allocates nothing.
+    fn call(
+        self: Arc<Self>,
+        scope: Scope,
+        input: StepInput<ErasedEvent>,
+        spare: Option<StepFuture>,
+    ) -> StepFuture;
 
     /// The context's key-value store, for a snapshot.
     fn store(&self) -> Map<String, Value>;
@@ -75,6 +82,9 @@ pub(super) struct Invocation {
     timed: bool,
     /// When the step was first polled, once it has been.
     started: Option<Option<Instant>>,
+    /// Whether the step's future finished without panicking: then its box
+    /// can be filled again.
+    reusable: bool,
 }
 
 impl Invocation {
@@ -85,6 +95,7 @@ impl Invocation {
         input: StepInput<ErasedEvent>,
         delay: Duration,
         timed: bool,
+        spare: Option<StepFuture>,
     ) -> Self {
         let (invocation, step) = (scope.invocation, scope.step);
         let span = tracing::info_span!(
@@ -95,14 +106,20 @@ impl Invocation {
         );
         Self {
             table,
-            future: Arc::clone(steps).call(scope, input),
+            future: Arc::clone(steps).call(scope, input, spare),
             delay: (!delay.is_zero()).then(|| Box::pin(tokio::time::sleep(delay))),
             span,
             invocation,
             step,
             timed,
             started: None,
+            reusable: false,
         }
+    }
+
+    /// The box of a step's future that finished, for the next call to fill.
+    pub(super) fn into_spare(self) -> Option<StepFuture> {
+        self.reusable.then_some(self.future)
     }
 }
 
@@ -124,8 +141,14 @@ impl Future for Invocation {
         });
         let result = match catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(Ok(emitted))) => Ok(emitted),
-            Ok(Poll::Ready(Err(error))) => Err(failure(this.table, this.step, error)),
+            Ok(Poll::Ready(Ok(emitted))) => {
+                this.reusable = true;
+                Ok(emitted)
+            }
+            Ok(Poll::Ready(Err(error))) => {
+                this.reusable = true;
+                Err(failure(this.table, this.step, error))
+            }
             Err(panic) => Err(StepFailure::Panic(panic_message(panic.as_ref()))),
         };
         let took = started.map_or(Duration::ZERO, |at| at.elapsed());

@@ -128,6 +128,9 @@ struct Driver {
     /// back-off and `max_elapsed`) read it, and a clock read is a tenth of
     /// a light hop. Otherwise the core is told zero.
     clock: bool,
+    /// The box of the last inline step's future, finished, for the next
+    /// invocation to fill (see `Steps::call`); dropped when the run idles.
+    spare: Option<StepFuture>,
     /// Whether to record the core's inputs (a subscriber that listens to
     /// [`verbose::RECORD`] when the run starts).
     record: bool,
@@ -191,6 +194,7 @@ impl Driver {
             report: run.verbose || tracing::enabled!(target: verbose::TARGET, tracing::Level::DEBUG),
             record: tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE),
             clock: run.table.info.steps.iter().any(|step| step.retries),
+            spare: None,
             run,
         };
         (driver, first)
@@ -264,9 +268,10 @@ impl Driver {
                 }
                 Progress::Idle => {
                     self.at_boundary()?;
-                    // Idle, maybe for hours: give the command buffers back.
+                    // Idle, maybe for hours: give the buffers back.
                     self.commands = Vec::new();
                     self.batch = Vec::new();
+                    self.spare = None;
                 }
             }
             // Biased: the deadline first, so that a busy run cannot starve its
@@ -401,7 +406,7 @@ impl Driver {
     /// The invocation `call` of its step with `input`, after `delay`, and
     /// the report that it starts.
     fn start_call(
-        &self,
+        &mut self,
         call: Call,
         input: StepInput<ErasedEvent>,
         delay: Duration,
@@ -416,7 +421,8 @@ impl Driver {
         // step moved to a task that outlived it) is not this one's.
         let _ = self.run.link.take_violation(invocation);
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
-        Invocation::new(self.run.table, &self.run.steps, scope, input, delay, timed)
+        let spare = self.spare.take();
+        Invocation::new(self.run.table, &self.run.steps, scope, input, delay, timed, spare)
     }
 
     /// Polls an invocation once on the driver: done if it completes, else
@@ -428,6 +434,7 @@ impl Driver {
         match pin!(&mut future).poll(&mut TaskContext::from_waker(Waker::noop())) {
             Poll::Ready(completion) => {
                 self.placement.completed_inline(step, started.map(|at| at.elapsed()));
+                self.spare = future.into_spare();
                 self.completed(completion, now);
             }
             Poll::Pending => {
