@@ -645,6 +645,34 @@ async fn a_failure_handler_gets_the_step_input_error_and_attempts_and_recovers()
     assert_eq!(report, r#"fetch|Fetch|{"url":"bad.example"}|connection refused|2"#);
 }
 
+/// A failure handler that fails too.
+struct FailingHandler;
+
+#[workflow]
+impl FailingHandler {
+    #[step]
+    async fn begin(&self, _ev: StartEvent<u8>) -> Result<StopEvent<u8>, Flaky> {
+        Err(Flaky("first failure"))
+    }
+
+    #[step]
+    async fn recover(&self, _ev: StepFailed) -> Result<StopEvent<u8>, Flaky> {
+        Err(Flaky("the handler fails too"))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_failure_handler_ends_the_run_instead_of_being_sent_its_own_failure() {
+    let err = tokio::time::timeout(Duration::from_secs(5), FailingHandler.run(0))
+        .await
+        .expect("the run ends rather than looping on its own failure")
+        .unwrap_err();
+    let WorkflowError::StepFailed { step: "recover", attempts: 1, source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(source.to_string().contains("the handler fails too"), "{source}");
+}
+
 // ------------------------------------------------------------ tracing and verbose
 
 #[derive(Clone, Default)]

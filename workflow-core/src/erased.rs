@@ -19,7 +19,7 @@ use std::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
 
 use serde_json::Value;
 
-use crate::contract::{StepId, WorkflowEvent, WorkflowInfo};
+use crate::contract::{WorkflowEvent, WorkflowInfo};
 use crate::event::StepFailed;
 
 /// Room for an event held inline: four words hold an enum whose largest
@@ -53,7 +53,6 @@ pub(crate) struct EventOps {
     /// Drops the value in the slot; the event is not used again.
     drop: unsafe fn(&mut ErasedEvent),
     to_json: fn(&ErasedEvent) -> Result<Value, serde_json::Error>,
-    accepted_by: fn(&ErasedEvent, StepId) -> bool,
     from_json: fn(&str, Value) -> Option<Result<ErasedEvent, serde_json::Error>>,
     step_failed: fn(StepFailed) -> Option<ErasedEvent>,
 }
@@ -74,7 +73,6 @@ impl<E: WorkflowEvent> OpsOf<E> {
             unsafe { event.drop_typed::<E>() }
         },
         to_json: |event| unsafe { event.as_typed::<E>() }.to_json(),
-        accepted_by: |event, step| unsafe { event.as_typed::<E>() }.accepted_by(step),
         from_json: |name, data| E::from_json(name, data).map(|read| read.map(ErasedEvent::new)),
         step_failed: |failure| E::step_failed(failure).map(ErasedEvent::new),
     };
@@ -129,11 +127,6 @@ impl ErasedEvent {
     /// The event as JSON.
     pub(crate) fn to_json(&self) -> Result<Value, serde_json::Error> {
         (self.ops.to_json)(self)
-    }
-
-    /// Whether step `step` consumes its type.
-    pub(crate) fn accepted_by(&self, step: StepId) -> bool {
-        (self.ops.accepted_by)(self, step)
     }
 
     /// The event as the enum it was made from.
@@ -345,8 +338,6 @@ mod tests {
         let json = event.to_json().unwrap();
         let read = ops::<FlowEvent>().read(event.name(), json.clone()).unwrap().unwrap();
         assert_eq!(read.to_json().unwrap(), json);
-        assert!(read.accepted_by(2), "`stop` takes Big");
-        assert!(!read.accepted_by(1));
         assert!(ops::<FlowEvent>().read("NoSuchEvent", json).is_none());
     }
 

@@ -440,41 +440,41 @@ impl RunCore {
     /// a step consumes it (and the failing step is not that one), else by
     /// ending the run.
     fn fail(&mut self, invocation: InvocationId, failure: StepFailure, out: &mut Vec<Command>) {
+        let info = self.info();
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
         let (step, attempts, batch) = (inv.step, inv.attempt, inv.batch);
-        let input = inv.input.take();
-        let (event, json) = match &input {
-            Some(StepInput::One(e)) => (e.name(), e.to_json().unwrap_or_default()),
-            Some(StepInput::Collected(es)) => (
-                es.first().map_or("Collected", |e| e.name()),
-                serde_json::Value::Array(es.iter().map(|e| e.to_json().unwrap_or_default()).collect()),
-            ),
-            None => ("", serde_json::Value::Null),
-        };
-        let name = self.info().steps[step].name;
-        let report = StepFailed {
-            step: name.to_owned(),
-            event: event.to_owned(),
-            input: json,
-            error: failure.to_string(),
-            attempts,
-        };
-        // A failing failure handler is not sent its own failure: that could loop forever.
-        match self.table.events.step_failed(report).filter(|report| !report.accepted_by(step)) {
-            Some(event) => self.route(event, Origin::Step, batch, out),
-            None => {
-                let workflow = self.info().name;
-                let error = match failure {
-                    StepFailure::Error { error: source, .. } => {
-                        WorkflowError::StepFailed { workflow, step: name, attempts, source }
-                    }
-                    StepFailure::Panic(message) => {
-                        WorkflowError::StepPanicked { workflow, step: name, message }
-                    }
-                };
-                self.finish(Err(error), out);
-            }
+        let name = info.steps[step].name;
+        // A failing failure handler is not sent its own failure: that could
+        // loop forever. Decided on the route table, before a report is made.
+        let reported = info.step_failed.is_some_and(|event| !info.routes[event].steps.contains(&step));
+        if reported {
+            let (event, json) = match &inv.input.take() {
+                Some(StepInput::One(e)) => (e.name(), e.to_json().unwrap_or_default()),
+                Some(StepInput::Collected(es)) => (
+                    es.first().map_or("Collected", |e| e.name()),
+                    serde_json::Value::Array(es.iter().map(|e| e.to_json().unwrap_or_default()).collect()),
+                ),
+                None => ("", serde_json::Value::Null),
+            };
+            let report = StepFailed {
+                step: name.to_owned(),
+                event: event.to_owned(),
+                input: json,
+                error: failure.to_string(),
+                attempts,
+            };
+            let event =
+                self.table.events.step_failed(report).expect("`step_failed` names a `StepFailed` event");
+            return self.route(event, Origin::Step, batch, out);
         }
+        let workflow = info.name;
+        let error = match failure {
+            StepFailure::Error { error: source, .. } => {
+                WorkflowError::StepFailed { workflow, step: name, attempts, source }
+            }
+            StepFailure::Panic(message) => WorkflowError::StepPanicked { workflow, step: name, message },
+        };
+        self.finish(Err(error), out);
     }
 
     /// Frees the invocation's worker and counts it out of its batch.
