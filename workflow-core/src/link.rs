@@ -27,17 +27,22 @@ pub(crate) type StateJson = Box<dyn FnOnce() -> Result<Value, SnapshotError> + S
 pub(crate) type SnapshotReply = oneshot::Sender<Result<Snapshot, SnapshotError>>;
 
 /// What the driver receives from outside its own loop.
-pub(crate) enum Inbound<E = ErasedEvent> {
+pub(crate) enum Inbound {
     /// `ctx.send_event` / `send_event_to`.
-    Send { from: InvocationId, event: E, target: Option<StepId> },
+    Send { from: InvocationId, event: ErasedEvent, target: Option<StepId> },
     /// `ctx.write_event_to_stream`.
-    Stream { from: InvocationId, event: E },
+    Stream { from: InvocationId, event: ErasedEvent },
     /// `ctx.wait_for_event`.
-    Wait { waiter: WaiterId, matches: Matcher<E>, request: Option<E>, reply: oneshot::Sender<E> },
+    Wait {
+        waiter: WaiterId,
+        matches: Matcher,
+        request: Option<ErasedEvent>,
+        reply: oneshot::Sender<ErasedEvent>,
+    },
     /// A wait that ended without an answer.
     Unwait(WaiterId),
     /// `handler.send_event`.
-    External(E),
+    External(ErasedEvent),
     /// `handler.cancel()`.
     Cancel,
     /// `handler.snapshot()`: the whole run, with the state `state` writes.

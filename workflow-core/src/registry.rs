@@ -222,7 +222,7 @@ impl JsonRun {
         let stop = std::future::poll_fn(|cx| self.handle.poll_outcome(cx)).await?;
         let table = self.handle.table();
         (table.output_json)(&stop)
-            .map_err(|source| WorkflowError::Output { workflow: table.info.name, source })
+            .map_err(|source| WorkflowError::Output { workflow: table.info().name, source })
     }
 
     /// Cancels the run.
@@ -232,7 +232,7 @@ impl JsonRun {
 
     /// The run's graph.
     pub fn info(&self) -> &'static WorkflowInfo {
-        self.handle.table().info
+        self.handle.table().info()
     }
 
     /// Sends the caller's event `event` (one of [`WorkflowInfo::answers`],
@@ -240,11 +240,11 @@ impl JsonRun {
     pub fn send_json(&self, event: &str, data: Value) -> Result<(), SendJsonError> {
         let table = self.handle.table();
         let not_an_answer = || SendJsonError::NotAnAnswer {
-            workflow: table.info.name,
+            workflow: table.info().name,
             event: event.to_owned(),
-            answers: table.info.answers.to_vec(),
+            answers: table.info().answers.to_vec(),
         };
-        if !table.info.answers.contains(&event) {
+        if !table.info().answers.contains(&event) {
             return Err(not_an_answer());
         }
         let decoded = table.events.read(event, data).ok_or_else(not_an_answer)?;

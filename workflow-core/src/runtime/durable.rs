@@ -58,7 +58,7 @@ impl Journal {
         table: &Table,
         outcome: Result<ErasedEvent, WorkflowError>,
     ) -> Result<ErasedEvent, WorkflowError> {
-        let workflow = table.info.name;
+        let workflow = table.info().name;
         let recorded = match &outcome {
             Ok(stop) => (table.output_json)(stop)
                 .map_err(|e| e.to_string())

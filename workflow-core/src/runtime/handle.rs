@@ -58,7 +58,7 @@ impl Caller {
     /// A new run of `table`'s workflow, to be prepared with `traced` (the
     /// trace, if the run counts its edges) and `stream`.
     pub(crate) fn new(table: &'static Table) -> Self {
-        Self { run_id: next_run_id(), trace: Trace::new(table.info), stream: Arc::new(Mailbox::new()) }
+        Self { run_id: next_run_id(), trace: Trace::new(table.info()), stream: Arc::new(Mailbox::new()) }
     }
 }
 
@@ -141,7 +141,7 @@ impl RunHandle {
                 let joined = ready!(Pin::new(task).poll(cx));
                 Poll::Ready(joined.unwrap_or_else(|join_error| {
                     Err(WorkflowError::Aborted {
-                        workflow: self.table.info.name,
+                        workflow: self.table.info().name,
                         reason: join_error.to_string(),
                     })
                 }))

@@ -1,6 +1,7 @@
 //! What a caller holds: `run` and `start`, and the handle on a running workflow.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -12,7 +13,7 @@ use super::driver::{drive, Start};
 use super::durable::{self, state_json, RecoverError, RunStore};
 use super::handle::{next_run_id, Caller, RunHandle};
 use super::options::RunOptions;
-use super::typed::{self, output, prepare, stream_item};
+use super::typed::{self, output, prepare};
 use crate::context::Context;
 use crate::contract::Wrap;
 use crate::erased::ErasedEvent;
@@ -40,16 +41,21 @@ pub struct Handler<W: Workflow> {
 /// The events a run writes for its caller, ending with
 /// [`RunEvent::Finished`]. A `futures::Stream`.
 pub struct EventStream<E> {
+    /// The run's items, their events erased; only a `Handler` of the run's
+    /// workflow makes the stream, with `E` its event enum.
     mailbox: Arc<Mailbox<RunEvent<ErasedEvent>>>,
-    /// Turns the run's erased events back into its workflow's.
-    typed: fn(RunEvent<ErasedEvent>) -> RunEvent<E>,
+    _events: PhantomData<fn() -> E>,
 }
 
 impl<E> Stream for EventStream<E> {
     type Item = RunEvent<E>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<E>>> {
-        self.mailbox.poll_recv(cx).map(|item| item.map(self.typed))
+        // SAFETY: the run's events are its workflow's, made by its own
+        // layer: `E`s (see `_events`).
+        self.mailbox
+            .poll_recv(cx)
+            .map(|item| item.map(|item| item.map(|event| unsafe { event.into_typed() })))
     }
 }
 
@@ -76,7 +82,7 @@ impl<W: Workflow> Handler<W> {
         let caller = Caller::new(table);
         let traced = options.setup.trace.then(|| caller.trace.clone());
         let stream = Arc::clone(&caller.stream);
-        let events = EventStream { mailbox: Arc::clone(&stream), typed: stream_item::<W> };
+        let events = EventStream { mailbox: Arc::clone(&stream), _events: PhantomData };
         let context = options.context.get_or_insert_with(Context::default).clone();
         let run = prepare(flow, options, caller.run_id, Some(stream), traced);
         let context = run.is_ok().then_some(context);

@@ -10,9 +10,7 @@ use crate::retry::RetryPolicy;
 /// One workflow's graph and the few functions of it the runtime calls,
 /// written once per workflow by [`table`](super::typed::table).
 pub(crate) struct Table {
-    /// The graph: names, steps, routes.
-    pub(crate) info: &'static WorkflowInfo,
-    /// The operations on its erased events.
+    /// The operations on its erased events, which also know the graph.
     pub(crate) events: &'static EventOps,
     /// The retry policy of a step, from `#[step(retry = ..)]`.
     pub(crate) retry_policy: fn(StepId) -> Option<RetryPolicy>,
@@ -20,8 +18,16 @@ pub(crate) struct Table {
     pub(crate) output_json: fn(&ErasedEvent) -> Result<Value, serde_json::Error>,
 }
 
+impl Table {
+    /// The graph: names, steps, routes.
+    #[inline]
+    pub(crate) fn info(&self) -> &'static WorkflowInfo {
+        self.events.info
+    }
+}
+
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Table").field("workflow", &self.info.name).finish_non_exhaustive()
+        f.debug_struct("Table").field("workflow", &self.info().name).finish_non_exhaustive()
     }
 }

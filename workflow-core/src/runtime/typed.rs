@@ -28,7 +28,6 @@ struct TableOf<W>(std::marker::PhantomData<W>);
 
 impl<W: Workflow> TableOf<W> {
     const TABLE: Table = Table {
-        info: W::INFO,
         events: erased::ops::<W::Event>(),
         retry_policy: W::retry_policy as fn(StepId) -> Option<RetryPolicy>,
         output_json: |stop| serde_json::to_value(output::<W>(stop.clone())),
@@ -44,12 +43,6 @@ pub(crate) fn table<W: Workflow>() -> &'static Table {
 pub(crate) fn output<W: Workflow>(stop: ErasedEvent) -> W::Output {
     // SAFETY: a run of `W` ends with an event its own layer made: a `W::Event`.
     W::output(unsafe { stop.into_typed::<W::Event>() }).expect("a run ends with its stop event")
-}
-
-/// An item of a run's stream as the caller's type.
-pub(crate) fn stream_item<W: Workflow>(item: RunEvent<ErasedEvent>) -> RunEvent<W::Event> {
-    // SAFETY: as for `output`.
-    item.map(|event| unsafe { event.into_typed::<W::Event>() })
 }
 
 /// A workflow instance on its run's context: what the driver calls steps on.

@@ -19,9 +19,9 @@ use crate::snapshot::{event_data, SnapshotError};
 /// filter took an event (`Wait::claim`, `External::waiter`), and whether a
 /// step's error is one its retry policy retries (`StepFailure::Error`).
 #[derive(Debug)]
-pub enum Input<E = ErasedEvent> {
+pub enum Input {
     /// Start the run with its start event.
-    Start(E),
+    Start(ErasedEvent),
     /// Start the queued inputs of a core restored from a snapshot.
     Resume,
     /// An invocation ended.
@@ -29,7 +29,7 @@ pub enum Input<E = ErasedEvent> {
         /// Which one.
         invocation: InvocationId,
         /// What it returned, or how it failed.
-        result: Result<Emitted<E>, StepFailure>,
+        result: Result<Emitted<ErasedEvent>, StepFailure>,
     },
     /// A step sent an event with `ctx.send_event` (to every consumer), or
     /// `send_event_to` (to `target` only), while `from` ran.
@@ -37,7 +37,7 @@ pub enum Input<E = ErasedEvent> {
         /// The sending invocation.
         from: InvocationId,
         /// The event.
-        event: E,
+        event: ErasedEvent,
         /// The one step to deliver to, if targeted.
         target: Option<StepId>,
     },
@@ -46,7 +46,7 @@ pub enum Input<E = ErasedEvent> {
         /// The writing invocation.
         from: InvocationId,
         /// The event.
-        event: E,
+        event: ErasedEvent,
     },
     /// A step began waiting in `ctx.wait_for_event`.
     Wait {
@@ -56,18 +56,18 @@ pub enum Input<E = ErasedEvent> {
         /// one the wait's filter accepts: it answers the wait at once.
         claim: Option<usize>,
         /// A request written to the stream (and routed) as the wait begins.
-        request: Option<E>,
+        request: Option<ErasedEvent>,
     },
     /// The caller sent an event through the handler.
     External {
         /// The event.
-        event: E,
+        event: ErasedEvent,
         /// The first waiter whose filter accepts it, if any: it gets it.
         waiter: Option<WaiterId>,
     },
     /// A waiter could not take the event it was woken with (its step was
     /// dropped): it goes back to the front of the unclaimed events.
-    PutBack(E),
+    PutBack(ErasedEvent),
     /// The caller cancelled the run.
     Cancel,
     /// The run's timeout elapsed.

@@ -48,8 +48,8 @@ const RECENT_EVENTS: usize = 5;
 
 type BatchId = usize;
 
-struct Queued<E = ErasedEvent> {
-    input: StepInput<E>,
+struct Queued {
+    input: StepInput<ErasedEvent>,
     batch: Option<BatchId>,
     /// 1, or the attempt a resumed in-flight input was on.
     attempt: u32,
@@ -81,14 +81,14 @@ struct StepState {
 }
 
 /// The events of one fan-out that are still on their way.
-struct Batch<E = ErasedEvent> {
+struct Batch {
     /// The step whose fan-out opened it (unknown in a snapshot of an older
     /// build): its `fan_in` steps each run once when the batch settles.
     origin: Option<StepId>,
     /// Queued events and running invocations that carry this batch.
     outstanding: usize,
     /// Events for `Collected<_>` steps, in arrival order.
-    collected: Vec<(StepId, E)>,
+    collected: Vec<(StepId, ErasedEvent)>,
 }
 
 /// Where an event being routed comes from, which decides how it counts
@@ -145,8 +145,8 @@ impl fmt::Debug for RunCore {
 impl RunCore {
     /// A run of `table`'s workflow that has not started.
     pub fn new(table: &'static Table, options: CoreOptions) -> Self {
-        let info = table.info.steps;
-        let reports_failures = table.info.step_failed.is_some();
+        let info = table.info().steps;
+        let reports_failures = table.info().step_failed.is_some();
         let mut slots = Vec::with_capacity(info.iter().map(|s| s.num_workers).sum());
         let mut steps = Vec::with_capacity(info.len());
         for step in info {
@@ -171,7 +171,7 @@ impl RunCore {
             pending_requests: 0,
             recent: Recent::default(),
             random: scramble(options.seed) | 1,
-            trace: options.trace.then(|| Box::new(RunTrace::new(table.info))),
+            trace: options.trace.then(|| Box::new(RunTrace::new(table.info()))),
             finished: false,
         }
     }
@@ -230,7 +230,7 @@ impl RunCore {
 
     /// The workflow's graph.
     pub fn info(&self) -> &'static WorkflowInfo {
-        self.table.info
+        self.table.info()
     }
 
     /// Hands over the trace, at the end of the run.

@@ -18,14 +18,14 @@ pub(crate) struct CoreParts {
 
 /// A snapshot, decoded and checked against the workflow: what a resumed
 /// run starts from.
-pub(crate) struct Restored<E = ErasedEvent> {
-    inputs: Vec<(StepId, Queued<E>)>,
+pub(crate) struct Restored {
+    inputs: Vec<(StepId, Queued)>,
     /// Open batches, none outstanding yet (a batch's id is its index).
-    batches: Vec<Batch<E>>,
-    unclaimed: Vec<E>,
+    batches: Vec<Batch>,
+    unclaimed: Vec<ErasedEvent>,
     pending_requests: usize,
     /// `collect_events` buffers, per step; the driver puts them back.
-    pub(crate) collected: Vec<(StepId, Vec<E>)>,
+    pub(crate) collected: Vec<(StepId, Vec<ErasedEvent>)>,
 }
 
 impl RunCore {
@@ -79,7 +79,7 @@ impl RunCore {
     /// inputs, batches, unclaimed events, `collect_events` buffers), so that
     /// a bad snapshot fails before the run starts, with the place it is bad.
     pub(crate) fn decode(table: &'static Table, snapshot: &Snapshot) -> Result<Restored, SnapshotError> {
-        let info = table.info;
+        let info = table.info();
         let events = |list: &[EventData], at: &str| {
             list.iter()
                 .enumerate()

@@ -28,7 +28,7 @@ impl Driver {
             return Ok(());
         }
         let Some(journal) = &self.run.journal else { return Ok(()) };
-        let workflow = self.run.table.info.name;
+        let workflow = self.run.table.info().name;
         let saved = self
             .snapshot(|| self.run.steps.journal_state())
             .map_err(|error| error.to_string())
@@ -45,7 +45,7 @@ impl Driver {
     ) -> Result<Snapshot, SnapshotError> {
         let parts = self.core.export()?;
         let collected = self.collected()?;
-        let info = self.run.table.info;
+        let info = self.run.table.info();
         Ok(Snapshot {
             format: SNAPSHOT_FORMAT,
             workflow: info.name.to_owned(),
@@ -70,7 +70,7 @@ impl Driver {
             .filter(|(_, events)| !events.is_empty())
             .map(|(step, events)| {
                 let events = events.iter().map(event_data).collect::<Result<_, _>>()?;
-                Ok(CollectData { step: self.run.table.info.steps[step].name.to_owned(), events })
+                Ok(CollectData { step: self.run.table.info().steps[step].name.to_owned(), events })
             })
             .collect()
     }

@@ -100,7 +100,7 @@ impl Invocation {
         let (invocation, step) = (scope.invocation, scope.step);
         let span = tracing::info_span!(
             "workflow_step",
-            step = table.info.steps[step].name,
+            step = table.info().steps[step].name,
             worker = scope.worker,
             attempt = scope.attempt
         );

@@ -71,7 +71,7 @@ impl Run {
             verbose: setup.verbose,
             internal_events: setup.internal_events,
             run_id,
-            link: Arc::new(RunLink::new(table.info.steps.len())),
+            link: Arc::new(RunLink::new(table.info().steps.len())),
             stream,
             trace,
             journal: setup.journal,
@@ -91,7 +91,7 @@ pub(crate) enum Start {
 /// on success, returns the stop event. Dropping this future drops every
 /// step invocation still in flight, then the context's lease.
 pub(crate) async fn drive(run: Run, start: Start) -> Result<ErasedEvent, WorkflowError> {
-    let span = tracing::info_span!("workflow_run", workflow = run.table.info.name, run_id = run.run_id);
+    let span = tracing::info_span!("workflow_run", workflow = run.table.info().name, run_id = run.run_id);
     let verbose = run.verbose;
     let (mut driver, first) = Driver::new(run, start);
     let running = driver.run(first).instrument(span);
@@ -179,7 +179,7 @@ impl Driver {
                 (RunCore::restored(run.table, options, *restored), Input::Resume)
             }
         };
-        tracing::trace!(target: verbose::RECORD, workflow = run.table.info.name, options = ?options, "core created");
+        tracing::trace!(target: verbose::RECORD, workflow = run.table.info().name, options = ?options, "core created");
         let driver = Self {
             started: Instant::now(),
             core,
@@ -187,13 +187,13 @@ impl Driver {
             waiters: Waiters::default(),
             commands: Vec::new(),
             batch: Vec::new(),
-            placement: Placement::new(run.table.info.steps.len()),
+            placement: Placement::new(run.table.info().steps.len()),
             sleep: None,
             journal_due: false,
             snapshot_requests: Vec::new(),
             report: run.verbose || tracing::enabled!(target: verbose::TARGET, tracing::Level::DEBUG),
             record: tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE),
-            clock: run.table.info.steps.iter().any(|step| step.retries),
+            clock: run.table.info().steps.iter().any(|step| step.retries),
             spare: None,
             run,
         };
@@ -227,11 +227,11 @@ impl Driver {
         self.core.handle(input, now, &mut self.commands);
         let commands = self.commands[before..]
             .iter()
-            .map(|c| verbose::recordable(c.to_json(self.run.table.info)))
+            .map(|c| verbose::recordable(c.to_json(self.run.table.info())))
             .collect();
         tracing::trace!(
             target: verbose::RECORD,
-            workflow = self.run.table.info.name,
+            workflow = self.run.table.info().name,
             now_ns = now.as_nanos() as u64,
             input = %recorded,
             commands = %serde_json::Value::Array(commands),
@@ -297,7 +297,7 @@ impl Driver {
                         self.completed(completion, now);
                     }
                     Err(join_error) => {
-                        return Err(WorkflowError::Aborted { workflow: self.run.table.info.name, reason: join_error.to_string() })
+                        return Err(WorkflowError::Aborted { workflow: self.run.table.info().name, reason: join_error.to_string() })
                     }
                 },
             }
@@ -392,7 +392,7 @@ impl Driver {
         }
         let Completion { invocation, mut result, step, .. } = completion;
         if self.report {
-            verbose::returned(self.run.table.info.name, &result);
+            verbose::returned(self.run.table.info().name, &result);
         }
         if let Some(error) = self.run.link.take_violation(invocation) {
             if result.is_ok() {
@@ -413,7 +413,7 @@ impl Driver {
         timed: bool,
     ) -> Invocation {
         let Call { invocation, step, worker, attempt } = call;
-        let info = self.run.table.info;
+        let info = self.run.table.info();
         if self.report {
             verbose::invoking(info.name, info.steps[step].name, worker, attempt);
         }
