@@ -7,6 +7,7 @@
 //! nothing until something is sent.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 
@@ -17,6 +18,9 @@ use super::lock;
 pub(crate) struct Mailbox<T> {
     state: Mutex<State<T>>,
     waker: AtomicWaker,
+    /// How many items are queued, kept beside the lock: the driver asks
+    /// after every step whether anything came in, and mostly nothing has.
+    queued: AtomicUsize,
 }
 
 struct State<T> {
@@ -26,7 +30,11 @@ struct State<T> {
 
 impl<T> Mailbox<T> {
     pub(crate) fn new() -> Self {
-        Self { state: Mutex::new(State { items: VecDeque::new(), closed: false }), waker: AtomicWaker::new() }
+        Self {
+            state: Mutex::new(State { items: VecDeque::new(), closed: false }),
+            waker: AtomicWaker::new(),
+            queued: AtomicUsize::new(0),
+        }
     }
 
     /// Queues `item`; gives it back if the mailbox is closed.
@@ -37,14 +45,28 @@ impl<T> Mailbox<T> {
                 return Err(item);
             }
             state.items.push_back(item);
+            self.queued.fetch_add(1, Ordering::Release);
         }
         self.waker.wake();
         Ok(())
     }
 
     /// The next item, if one is queued.
+    /// An item sent before this call (by this thread, or by one whose
+    /// work this thread has joined) is seen.
+    #[inline]
     pub(crate) fn try_recv(&self) -> Option<T> {
-        lock(&self.state).items.pop_front()
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        self.pop(&mut lock(&self.state))
+    }
+
+    /// Takes the oldest item, keeping the count.
+    fn pop(&self, state: &mut State<T>) -> Option<T> {
+        let item = state.items.pop_front()?;
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        Some(item)
     }
 
     /// The next item; `None` once the mailbox is closed and empty.
@@ -56,7 +78,7 @@ impl<T> Mailbox<T> {
         // Checked again: an item sent between the first check and the
         // registration woke nobody.
         let mut state = lock(&self.state);
-        match state.items.pop_front() {
+        match self.pop(&mut state) {
             Some(item) => Poll::Ready(Some(item)),
             None if state.closed => Poll::Ready(None),
             None => {
@@ -85,7 +107,7 @@ impl<T> Mailbox<T> {
 
     fn ready(&self) -> Option<Option<T>> {
         let mut state = lock(&self.state);
-        match state.items.pop_front() {
+        match self.pop(&mut state) {
             Some(item) => Some(Some(item)),
             None if state.closed => Some(None),
             None => None,

@@ -5,7 +5,8 @@
 use std::collections::VecDeque;
 
 /// A FIFO whose oldest item lives outside the deque, so that the common
-/// case of one item at a time allocates nothing.
+/// case of one item at a time allocates nothing. The oldest item is always
+/// in `next`: the queue is empty exactly when `next` is.
 pub(super) struct Queue<T> {
     next: Option<T>,
     rest: VecDeque<T>,
@@ -20,7 +21,7 @@ impl<T> Default for Queue<T> {
 impl<T> Queue<T> {
     #[inline]
     pub(super) fn push(&mut self, item: T) {
-        if self.next.is_none() && self.rest.is_empty() {
+        if self.next.is_none() {
             self.next = Some(item);
         } else {
             self.rest.push_back(item);
@@ -29,11 +30,18 @@ impl<T> Queue<T> {
 
     #[inline]
     pub(super) fn pop(&mut self) -> Option<T> {
-        self.next.take().or_else(|| self.rest.pop_front())
+        let item = self.next.take()?;
+        self.next = self.rest.pop_front();
+        Some(item)
     }
 
     pub(super) fn len(&self) -> usize {
         usize::from(self.next.is_some()) + self.rest.len()
+    }
+
+    #[inline]
+    pub(super) fn is_empty(&self) -> bool {
+        self.next.is_none()
     }
 
     /// Oldest first.
@@ -130,9 +138,13 @@ impl<const N: usize> Default for Recent<N> {
 impl<const N: usize> Recent<N> {
     #[inline]
     pub(super) fn note(&mut self, event: usize) {
-        self.ring[usize::from(self.next)] = event as u16;
-        self.next = ((usize::from(self.next) + 1) % N) as u8;
-        self.count = (usize::from(self.count) + 1).min(N) as u8;
+        // Compared rather than taken modulo `N`: a division on every hop.
+        let at = usize::from(self.next);
+        self.ring[at] = event as u16;
+        self.next = if at + 1 == N { 0 } else { at as u8 + 1 };
+        if usize::from(self.count) < N {
+            self.count += 1;
+        }
     }
 
     /// Oldest first.

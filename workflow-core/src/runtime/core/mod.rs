@@ -127,6 +127,12 @@ pub struct RunCore {
     random: u64,
     trace: Option<Box<RunTrace>>,
     finished: bool,
+    /// The time of the input being handled.
+    now: Duration,
+    /// Set while the events one step returned together are routed: their
+    /// steps start at the next `advance`, not one by one, so that nothing
+    /// starts if a later one of them is the stop event.
+    defer_starts: bool,
 }
 
 impl fmt::Debug for RunCore {
@@ -173,36 +179,39 @@ impl RunCore {
             random: scramble(options.seed) | 1,
             trace: options.trace.then(|| Box::new(RunTrace::new(table.info()))),
             finished: false,
+            now: Duration::ZERO,
+            defer_starts: false,
         }
     }
 
     /// Takes in one thing that happened to the run and appends what to do
     /// about it to `out`. `now` is the run's elapsed time. After the run
     /// has finished, every input is ignored.
-    pub fn handle(&mut self, input: Input, now: Duration, out: &mut Vec<Command>) {
+    pub fn handle(&mut self, input: Input, now: Duration, out: &mut VecDeque<Command>) {
         if self.finished {
             return;
         }
+        self.now = now;
         match input {
             Input::Start(event) => self.route(event, Origin::Step, None, out),
             Input::Resume => {
                 for id in self.batches.ids().collect::<Vec<_>>() {
-                    self.settle(Some(id)); // a batch whose events were all handled
+                    self.settle(Some(id), out); // a batch whose events were all handled
                 }
             }
-            Input::StepFinished { invocation, result } => self.step_finished(invocation, result, now, out),
+            Input::StepFinished { invocation, result } => self.step_finished(invocation, result, out),
             Input::Send { from, event, target } => self.sent(from, event, target, out),
             Input::Stream { from, event } => {
                 if let (Some(inv), Some(trace)) = (self.invocations.get(from), &mut self.trace) {
                     trace.streamed(inv.step, event.index());
                 }
-                out.push(Command::Stream(RunEvent::Event(event)));
+                out.push_back(Command::Stream(RunEvent::Event(event)));
             }
             Input::Wait { waiter, claim, request } => {
                 // `claim` picks the unclaimed event that answers the wait at
                 // once; the request is written to the stream and routed.
                 if let Some(event) = claim.and_then(|at| self.unclaimed.remove(at)) {
-                    out.push(Command::Wake { waiter, event });
+                    out.push_back(Command::Wake { waiter, event });
                 }
                 if let Some(request) = request {
                     self.route(request, Origin::WaitRequest, None, out);
@@ -212,7 +221,7 @@ impl RunCore {
                 // An answer to a step waiting in place: its request was never
                 // counted (the waiting step keeps the run alive), so no count drops.
                 self.recent.note(event.index());
-                out.push(Command::Wake { waiter, event });
+                out.push_back(Command::Wake { waiter, event });
             }
             Input::External { event, waiter: None } => self.route(event, Origin::Caller, None, out),
             Input::PutBack(event) => self.unclaimed.push_front(event),
@@ -225,7 +234,7 @@ impl RunCore {
                 );
             }
         }
-        self.advance(now, out);
+        self.advance(out);
     }
 
     /// The workflow's graph.
@@ -258,7 +267,7 @@ impl RunCore {
     pub fn active_steps(&self) -> Vec<&'static str> {
         let running = self.running();
         (0..running.len())
-            .filter(|&s| running[s] > 0 || self.steps[s].queue.len() > 0)
+            .filter(|&s| running[s] > 0 || !self.steps[s].queue.is_empty())
             .map(|s| self.info().steps[s].name)
             .collect()
     }
@@ -267,8 +276,7 @@ impl RunCore {
         &mut self,
         invocation: InvocationId,
         result: Result<Emitted<ErasedEvent>, StepFailure>,
-        now: Duration,
-        out: &mut Vec<Command>,
+        out: &mut VecDeque<Command>,
     ) {
         let Some(inv) = self.invocations.get(invocation) else { return };
         let (step, worker, attempt, batch) = (inv.step, inv.worker, inv.attempt, inv.batch);
@@ -279,15 +287,24 @@ impl RunCore {
             succeeded: result.is_ok(),
         });
         match result {
+            // Outside a fan-out the worker is freed first, so that what the
+            // step returned can start on it at once (a step that loops on
+            // itself has one worker). In a fan-out the events are counted
+            // into the batch first, so that it cannot settle before them.
+            Ok(emitted) if batch.is_none() => {
+                self.end_invocation(invocation, out);
+                self.emitted(step, batch, emitted, out);
+                return;
+            }
             Ok(emitted) => self.emitted(step, batch, emitted, out),
             Err(failure) => {
-                if self.retry(invocation, &failure, now, out) {
+                if self.retry(invocation, &failure, out) {
                     return;
                 }
                 self.fail(invocation, failure, out);
             }
         }
-        self.end_invocation(invocation);
+        self.end_invocation(invocation, out);
     }
 
     /// Routes what an invocation of `step` (of fan-out `batch`) returned; a
@@ -297,7 +314,7 @@ impl RunCore {
         step: StepId,
         batch: Option<BatchId>,
         emitted: Emitted<ErasedEvent>,
-        out: &mut Vec<Command>,
+        out: &mut VecDeque<Command>,
     ) {
         if let Some(trace) = &mut self.trace {
             match &emitted {
@@ -318,14 +335,16 @@ impl RunCore {
                         collected: Vec::new(),
                     })),
                 };
+                self.defer_starts = true;
                 for event in events {
                     if self.finished {
                         break; // events after the stop event are never routed
                     }
                     self.route(event, Origin::Step, fan_out, out);
                 }
+                self.defer_starts = false;
                 if fan_out != batch {
-                    self.settle(fan_out);
+                    self.settle(fan_out, out);
                 }
             }
         }
@@ -336,7 +355,7 @@ impl RunCore {
         from: InvocationId,
         event: ErasedEvent,
         target: Option<StepId>,
-        out: &mut Vec<Command>,
+        out: &mut VecDeque<Command>,
     ) {
         let batch = self.invocations.get(from).and_then(|i| i.batch);
         if let (Some(inv), Some(trace)) = (self.invocations.get(from), &mut self.trace) {
@@ -346,7 +365,7 @@ impl RunCore {
             None => self.route(event, Origin::Step, batch, out),
             Some(step) => {
                 self.recent.note(event.index());
-                self.enqueue(step, StepInput::One(event), batch);
+                self.enqueue(step, StepInput::One(event), batch, out);
             }
         }
     }
@@ -355,7 +374,13 @@ impl RunCore {
     /// that consume it, the end of the run if it is the stop event, written
     /// to the stream and counted if it asks for input, kept if it came from
     /// the caller and nothing takes it.
-    fn route(&mut self, event: ErasedEvent, origin: Origin, batch: Option<BatchId>, out: &mut Vec<Command>) {
+    fn route(
+        &mut self,
+        event: ErasedEvent,
+        origin: Origin,
+        batch: Option<BatchId>,
+        out: &mut VecDeque<Command>,
+    ) {
         self.recent.note(event.index());
         let route = &self.info().routes[event.index()];
         if route.stop {
@@ -374,29 +399,43 @@ impl RunCore {
             self.pending_requests += 1;
         }
         if route.request || origin == Origin::WaitRequest {
-            out.push(Command::Stream(RunEvent::Event(event.clone())));
+            out.push_back(Command::Stream(RunEvent::Event(event.clone())));
         }
         if !consumed {
             return;
         }
         let mut copies = Copies::new(event, route.steps.len() + route.collectors.len());
         for &step in route.steps {
-            self.enqueue(step, StepInput::One(copies.next()), batch);
+            self.enqueue(step, StepInput::One(copies.next()), batch, out);
         }
         for &step in route.collectors {
             let event = copies.next();
             match batch.and_then(|b| self.batches.get_mut(b)) {
                 Some(open) => open.collected.push((step, event)),
-                None => self.enqueue(step, StepInput::Collected(vec![event]), None),
+                None => self.enqueue(step, StepInput::Collected(vec![event]), None, out),
             }
         }
     }
 
-    fn enqueue(&mut self, step: StepId, input: StepInput<ErasedEvent>, batch: Option<BatchId>) {
+    /// Hands `input` to `step`: started at once on a free worker if none
+    /// is queued before it (the common case, which skips the queue and the
+    /// next `advance`), else queued.
+    fn enqueue(
+        &mut self,
+        step: StepId,
+        input: StepInput<ErasedEvent>,
+        batch: Option<BatchId>,
+        out: &mut VecDeque<Command>,
+    ) {
         if let Some(open) = batch.and_then(|b| self.batches.get_mut(b)) {
             open.outstanding += 1;
         }
-        self.steps[step].queue.push(Queued { input, batch, attempt: 1 });
+        let queued = Queued { input, batch, attempt: 1 };
+        let state = &self.steps[step];
+        if state.free > 0 && state.queue.is_empty() && !self.finished && !self.defer_starts {
+            return self.start(step, queued, out);
+        }
+        self.steps[step].queue.push(queued);
         self.mark(step);
     }
 
@@ -418,9 +457,9 @@ impl RunCore {
         &mut self,
         invocation: InvocationId,
         failure: &StepFailure,
-        now: Duration,
-        out: &mut Vec<Command>,
+        out: &mut VecDeque<Command>,
     ) -> bool {
+        let now = self.now;
         let StepFailure::Error { retryable, .. } = failure else { return false };
         let random = self.next_random();
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
@@ -432,14 +471,14 @@ impl RunCore {
         inv.attempt += 1;
         let (step, worker, attempt) = (inv.step, inv.worker, inv.attempt);
         self.internal(out, || RunEvent::StepStarted { step: self.info().steps[step].name, worker, attempt });
-        out.push(Command::Invoke { invocation, step, worker, attempt, input, delay });
+        out.push_back(Command::Invoke { invocation, step, worker, attempt, input, delay });
         true
     }
 
     /// Reports a failure that will not be retried: as a `StepFailed` event if
     /// a step consumes it (and the failing step is not that one), else by
     /// ending the run.
-    fn fail(&mut self, invocation: InvocationId, failure: StepFailure, out: &mut Vec<Command>) {
+    fn fail(&mut self, invocation: InvocationId, failure: StepFailure, out: &mut VecDeque<Command>) {
         let info = self.info();
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
         let (step, attempts, batch) = (inv.step, inv.attempt, inv.batch);
@@ -478,21 +517,23 @@ impl RunCore {
     }
 
     /// Frees the invocation's worker and counts it out of its batch.
-    fn end_invocation(&mut self, invocation: InvocationId) {
+    fn end_invocation(&mut self, invocation: InvocationId, out: &mut VecDeque<Command>) {
         if let Some(inv) = self.invocations.remove(invocation) {
             let state = &mut self.steps[inv.step];
             self.slots[state.slot_start + state.free] = inv.worker;
             state.free += 1;
-            self.mark(inv.step);
+            if !state.queue.is_empty() {
+                self.mark(inv.step); // a queued input can have the worker
+            }
             if let Some(open) = inv.batch.and_then(|b| self.batches.get_mut(b)) {
                 open.outstanding -= 1;
             }
-            self.settle(inv.batch);
+            self.settle(inv.batch, out);
         }
     }
 
     /// Delivers a batch's collected events once nothing of it is on its way.
-    fn settle(&mut self, batch: Option<BatchId>) {
+    fn settle(&mut self, batch: Option<BatchId>, out: &mut VecDeque<Command>) {
         let Some(id) = batch else { return };
         if self.batches.get(id).is_none_or(|b| b.outstanding > 0) {
             return;
@@ -510,52 +551,26 @@ impl RunCore {
             }
         }
         for (step, events) in per_step {
-            self.enqueue(step, StepInput::Collected(events), None);
+            self.enqueue(step, StepInput::Collected(events), None, out);
         }
     }
 
     /// Hands queued inputs to free workers, and detects a stall.
-    fn advance(&mut self, now: Duration, out: &mut Vec<Command>) {
+    fn advance(&mut self, out: &mut VecDeque<Command>) {
         if self.finished {
             return;
         }
-        let mut dirty = std::mem::take(&mut self.dirty);
-        for step in dirty.drain(..) {
-            self.steps[step].dirty = false;
-            while self.steps[step].free > 0 {
-                let state = &mut self.steps[step];
-                let Some(queued) = state.queue.pop() else { break };
-                state.free -= 1;
-                let worker = self.slots[state.slot_start + state.free];
-                let input = state.keep_input.then(|| queued.input.clone());
-                if let Some(trace) = &mut self.trace {
-                    trace.invocations[step] += 1;
-                    match &queued.input {
-                        StepInput::One(event) => trace.consumed(step, event.index()),
-                        StepInput::Collected(events) => {
-                            events.iter().for_each(|e| trace.consumed(step, e.index()))
-                        }
-                    }
+        if !self.dirty.is_empty() {
+            let mut dirty = std::mem::take(&mut self.dirty);
+            for step in dirty.drain(..) {
+                self.steps[step].dirty = false;
+                while self.steps[step].free > 0 {
+                    let Some(queued) = self.steps[step].queue.pop() else { break };
+                    self.start(step, queued, out);
                 }
-                let attempt = queued.attempt;
-                let invocation = self.invocations.insert(Invocation {
-                    step,
-                    worker,
-                    attempt,
-                    batch: queued.batch,
-                    input,
-                    started: now,
-                });
-                self.internal(out, || RunEvent::StepStarted {
-                    step: self.info().steps[step].name,
-                    worker,
-                    attempt,
-                });
-                let delay = Duration::ZERO;
-                out.push(Command::Invoke { invocation, step, worker, attempt, input: queued.input, delay });
             }
+            self.dirty = dirty; // keep the allocation
         }
-        self.dirty = dirty; // keep the allocation
         if self.invocations.is_empty() && self.pending_requests == 0 {
             let error =
                 WorkflowError::Stalled { workflow: self.info().name, last_events: self.recent_events() };
@@ -563,17 +578,44 @@ impl RunCore {
         }
     }
 
-    fn internal(&self, out: &mut Vec<Command>, event: impl FnOnce() -> RunEvent<ErasedEvent>) {
+    /// Starts an invocation of `step` with `queued` on a free worker.
+    fn start(&mut self, step: StepId, queued: Queued, out: &mut VecDeque<Command>) {
+        let state = &mut self.steps[step];
+        state.free -= 1;
+        let worker = self.slots[state.slot_start + state.free];
+        let input = state.keep_input.then(|| queued.input.clone());
+        if let Some(trace) = &mut self.trace {
+            trace.invocations[step] += 1;
+            match &queued.input {
+                StepInput::One(event) => trace.consumed(step, event.index()),
+                StepInput::Collected(events) => events.iter().for_each(|e| trace.consumed(step, e.index())),
+            }
+        }
+        let attempt = queued.attempt;
+        let invocation = self.invocations.insert(Invocation {
+            step,
+            worker,
+            attempt,
+            batch: queued.batch,
+            input,
+            started: self.now,
+        });
+        self.internal(out, || RunEvent::StepStarted { step: self.info().steps[step].name, worker, attempt });
+        let delay = Duration::ZERO;
+        out.push_back(Command::Invoke { invocation, step, worker, attempt, input: queued.input, delay });
+    }
+
+    fn internal(&self, out: &mut VecDeque<Command>, event: impl FnOnce() -> RunEvent<ErasedEvent>) {
         if self.options.internal_events {
-            out.push(Command::Stream(event()));
+            out.push_back(Command::Stream(event()));
         }
     }
 
     /// Ends the run. Commands already in `out` stay: the driver carries out
     /// no invocation or wake once the core is finished, and streams the rest.
-    fn finish(&mut self, outcome: Result<ErasedEvent, WorkflowError>, out: &mut Vec<Command>) {
+    fn finish(&mut self, outcome: Result<ErasedEvent, WorkflowError>, out: &mut VecDeque<Command>) {
         self.finished = true;
-        out.push(Command::Finish(outcome));
+        out.push_back(Command::Finish(outcome));
     }
 
     /// xorshift64: deterministic jitter, seeded per run (see [`scramble`]).

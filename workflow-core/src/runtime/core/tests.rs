@@ -53,7 +53,7 @@ const AUDIT: StepId = 2;
 const GATHER: StepId = 3;
 const NOW: Duration = Duration::ZERO;
 
-type Cmds = Vec<Command>;
+type Cmds = std::collections::VecDeque<Command>;
 
 /// A core of workflow `W`.
 fn core<W: Workflow>(options: CoreOptions) -> RunCore {
@@ -91,7 +91,7 @@ fn invoked(commands: &mut Cmds) -> Vec<(InvocationId, StepId, String)> {
 }
 
 fn finished(commands: &mut Cmds) -> Result<u8, WorkflowError> {
-    match commands.pop() {
+    match commands.pop_back() {
         Some(Command::Finish(outcome)) => outcome.map(output::<Flow>),
         other => panic!("expected a finish, got {other:?}"),
     }
@@ -99,7 +99,7 @@ fn finished(commands: &mut Cmds) -> Result<u8, WorkflowError> {
 
 /// A core that has started with `input`, and the invocation of `split`.
 fn started(input: u8) -> (RunCore, Cmds, InvocationId) {
-    let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Vec::new());
+    let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Cmds::new());
     core.handle(Input::Start(erase(Flow::start_event(input))), NOW, &mut commands);
     let calls = invoked(&mut commands);
     assert_eq!(calls.len(), 1);
@@ -137,7 +137,7 @@ fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
 
 #[test]
 fn start_invokes_the_start_consumer() {
-    let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Vec::new());
+    let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Cmds::new());
     core.handle(Input::Start(erase(Flow::start_event(3))), NOW, &mut commands);
     let calls = invoked(&mut commands);
     assert_eq!(calls[0].2, r#"One(StartEvent<u8>({"input":3}))"#);
@@ -231,14 +231,14 @@ fn no_work_left_and_no_stop_is_a_stall_naming_recent_events() {
 
 #[test]
 fn a_request_for_input_keeps_the_run_waiting_until_the_caller_answers() {
-    let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Vec::new());
+    let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Cmds::new());
     core.handle(Input::Start(erase(Flow::start_event(0))), NOW, &mut commands);
     let split = invoked(&mut commands)[0].0;
     // Pretend `split` asked for input: the request is streamed, the run waits.
     let request = FlowEvent::InputRequired(InputRequired::new(1));
     returns(&mut core, split, Emitted::One(request), &mut commands);
     assert!(
-        matches!(commands.as_slice(), [Command::Stream(RunEvent::Event(e))] if matches!(typed(e), FlowEvent::InputRequired(_)))
+        matches!(commands.make_contiguous(), [Command::Stream(RunEvent::Event(e))] if matches!(typed(e), FlowEvent::InputRequired(_)))
     );
     commands.clear();
     assert!(!core.is_finished(), "waiting for input is not a stall");
@@ -264,7 +264,7 @@ fn a_waiter_gets_the_matching_external_event_and_others_are_kept() {
     assert_eq!(core.unclaimed().count(), 1);
     core.handle(Input::Wait { waiter: 42, claim: Some(0), request: None }, NOW, &mut commands);
     assert!(matches!(
-        commands.as_slice(),
+        commands.make_contiguous(),
         [Command::Wake { waiter: 42, event }] if matches!(typed(event), FlowEvent::InputRequired(r) if r.request == 5)
     ));
     assert_eq!(core.unclaimed().count(), 0, "a claimed event is taken once");
@@ -284,7 +284,7 @@ fn answering_a_waiting_step_leaves_a_returned_request_open() {
     // The caller answers the waiting step: that answers no returned request.
     let answer = FlowEvent::Approval(Approval(false));
     core.handle(Input::External { event: erase(answer), waiter: Some(7) }, NOW, &mut commands);
-    assert!(matches!(commands.as_slice(), [Command::Wake { waiter: 7, .. }]));
+    assert!(matches!(commands.make_contiguous(), [Command::Wake { waiter: 7, .. }]));
     commands.clear();
     returns(&mut core, work, Emitted::Nothing, &mut commands);
     assert!(!core.is_finished(), "the returned request is still open: {commands:?}");
@@ -343,10 +343,10 @@ fn a_stall_reports_the_last_five_events_oldest_first() {
 fn internal_events_report_worker_slots() {
     let mut core =
         core::<Flow>(CoreOptions { internal_events: true, seed: 1, trace: false, snapshots: false });
-    let mut commands = Vec::new();
+    let mut commands = Cmds::new();
     core.handle(Input::Start(erase(Flow::start_event(1))), NOW, &mut commands);
     assert!(matches!(
-        commands.first(),
+        commands.front(),
         Some(Command::Stream(RunEvent::StepStarted { step: "split", worker: 0, attempt: 1 }))
     ));
 }
@@ -518,7 +518,7 @@ mod replay {
         let mut core = core::<Recorded>(options);
         for (i, (now_ns, input, commands)) in record.iter().enumerate() {
             let decoded = Input::from_json(input, table::<Recorded>().events).unwrap();
-            let mut out = Vec::new();
+            let mut out = Cmds::new();
             core.handle(decoded, Duration::from_nanos(*now_ns), &mut out);
             let replayed: Vec<Value> = out.iter().map(|c| c.to_json(Recorded::INFO).unwrap()).collect();
             assert_eq!(&Value::Array(replayed), commands, "input {i}: {input}");

@@ -7,6 +7,7 @@ mod invocation;
 mod placement;
 mod waiters;
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
@@ -108,10 +109,9 @@ struct Driver {
     /// runs of light steps never spawn one.
     tasks: Option<JoinSet<Completion>>,
     waiters: Waiters,
-    commands: Vec<Command>,
-    /// The batch being carried out: swapped with `commands`, so that neither
-    /// allocates once warm.
-    batch: Vec<Command>,
+    /// What the core asked for and the driver has not done yet, oldest
+    /// first: the core appends, `execute` takes from the front.
+    commands: VecDeque<Command>,
     placement: Placement,
     /// The timeout's timer, boxed: most runs have none, and a waiting run
     /// should not carry one.
@@ -185,8 +185,7 @@ impl Driver {
             core,
             tasks: None,
             waiters: Waiters::default(),
-            commands: Vec::new(),
-            batch: Vec::new(),
+            commands: VecDeque::new(),
             placement: Placement::new(run.table.info().steps.len()),
             sleep: None,
             journal_due: false,
@@ -225,8 +224,9 @@ impl Driver {
         let recorded = verbose::recordable(input.to_json());
         let before = self.commands.len();
         self.core.handle(input, now, &mut self.commands);
-        let commands = self.commands[before..]
-            .iter()
+        let commands = self
+            .commands
+            .range(before..)
             .map(|c| verbose::recordable(c.to_json(self.run.table.info())))
             .collect();
         tracing::trace!(
@@ -269,8 +269,7 @@ impl Driver {
                 Progress::Idle => {
                     self.at_boundary()?;
                     // Idle, maybe for hours: give the buffers back.
-                    self.commands = Vec::new();
-                    self.batch = Vec::new();
+                    self.commands = VecDeque::new();
                     self.spare = None;
                 }
             }
@@ -304,66 +303,60 @@ impl Driver {
         }
     }
 
-    /// Carries out the pending commands, running light steps inline.
+    /// Carries out the pending commands, oldest first, running light steps
+    /// inline; what they cause is appended and carried out in turn.
     fn execute(&mut self) -> Progress {
         let mut budget = INLINE_BUDGET;
-        while !self.commands.is_empty() {
-            // Swap the two buffers: commands issued while this batch is
-            // carried out go to the other one, and neither reallocates.
-            let mut batch = std::mem::take(&mut self.batch);
-            std::mem::swap(&mut self.commands, &mut batch);
-            let now = self.now();
-            let mut commands = batch.drain(..);
-            while let Some(command) = commands.next() {
-                match command {
-                    // The run ended with a command of this batch, or an input
-                    // handled since this command was issued: nothing more runs.
-                    Command::Invoke { .. } if self.core.is_finished() => {}
-                    Command::Invoke { invocation, step, worker, attempt, input, delay } => {
-                        let more_of_this_step = || {
-                            commands
-                                .as_slice()
-                                .iter()
-                                .any(|c| matches!(c, Command::Invoke { step: s, .. } if *s == step))
-                        };
-                        let call = Call { invocation, step, worker, attempt };
-                        if !self.placement.inline(step, delay, more_of_this_step) {
-                            self.spawn(call, input, delay);
-                        } else if budget == 0 {
-                            self.check_deadline();
-                            if self.core.is_finished() {
-                                continue;
-                            }
-                            let first = Command::Invoke { invocation, step, worker, attempt, input, delay };
-                            let rest: Vec<Command> = std::iter::once(first).chain(commands).collect();
-                            self.commands.splice(0..0, rest);
-                            self.batch = batch;
-                            return Progress::Busy;
-                        } else {
-                            budget -= 1;
-                            self.run_inline(call, input, now);
-                        }
+        while let Some(command) = self.commands.pop_front() {
+            match command {
+                // The run ended with an earlier command, or an input handled
+                // since this command was issued: nothing more runs.
+                Command::Invoke { .. } | Command::Wake { .. } if self.core.is_finished() => {}
+                Command::Invoke { invocation, step, worker, attempt, input, delay } => {
+                    let call = Call { invocation, step, worker, attempt };
+                    let commands = &self.commands;
+                    let more_of_this_step = || {
+                        commands.iter().any(|c| matches!(c, Command::Invoke { step: s, .. } if *s == step))
+                    };
+                    if !self.placement.inline(step, delay, more_of_this_step) {
+                        self.spawn(call, input, delay);
+                    } else if budget == 0 {
+                        // A long inline stretch must not outrun the timeout,
+                        // nor keep the thread from the runtime's other tasks.
+                        self.commands.push_front(Command::Invoke {
+                            invocation,
+                            step,
+                            worker,
+                            attempt,
+                            input,
+                            delay,
+                        });
+                        self.check_deadline();
+                        return Progress::Busy;
+                    } else {
+                        budget -= 1;
+                        self.run_inline(call, input);
                     }
-                    Command::Wake { .. } if self.core.is_finished() => {}
-                    Command::Wake { waiter, event } => {
-                        if let Err(event) = self.waiters.wake(waiter, event) {
-                            self.handle(Input::PutBack(event), now);
-                        }
-                    }
-                    Command::Stream(event) => {
-                        if let Some(stream) = &self.run.stream {
-                            let _ = stream.send(event);
-                        }
-                    }
-                    Command::Finish(outcome) => return Progress::Finished(outcome),
                 }
+                Command::Wake { waiter, event } => {
+                    if let Err(event) = self.waiters.wake(waiter, event) {
+                        self.handle(Input::PutBack(event), self.now());
+                    }
+                }
+                Command::Stream(event) => {
+                    if let Some(stream) = &self.run.stream {
+                        let _ = stream.send(event);
+                    }
+                }
+                Command::Finish(outcome) => return Progress::Finished(outcome),
             }
-            drop(commands);
-            self.batch = batch;
-            // A long inline stretch must not outrun the timeout.
-            self.check_deadline();
         }
-        Progress::Idle
+        self.check_deadline();
+        if self.commands.is_empty() {
+            Progress::Idle
+        } else {
+            Progress::Busy // the deadline passed: its finish is queued
+        }
     }
 
     /// Turns what came in through the link into the core's input; waits are
@@ -427,7 +420,7 @@ impl Driver {
 
     /// Polls an invocation once on the driver: done if it completes, else
     /// handed to a task of its own.
-    fn run_inline(&mut self, call: Call, input: StepInput<ErasedEvent>, now: Duration) {
+    fn run_inline(&mut self, call: Call, input: StepInput<ErasedEvent>) {
         let step = call.step;
         let mut future = self.start_call(call, input, Duration::ZERO, false);
         let started = self.placement.time_inline(step).then(Instant::now);
@@ -435,7 +428,7 @@ impl Driver {
             Poll::Ready(completion) => {
                 self.placement.completed_inline(step, started.map(|at| at.elapsed()));
                 self.spare = future.into_spare();
-                self.completed(completion, now);
+                self.completed(completion, self.now());
             }
             Poll::Pending => {
                 self.placement.went_pending(step);
