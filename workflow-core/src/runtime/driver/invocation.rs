@@ -63,13 +63,59 @@ pub(super) struct Completion {
     pub(super) took: Duration,
 }
 
-/// Calls a step after its delay, inside its span; a panic becomes a
-/// [`StepFailure::Panic`], and an error carries its retry policy's verdict.
+/// A step's call polled once, outside any task: how it went.
+pub(super) enum Polled {
+    /// It finished; `reusable` if it did not panic, so that its box can be
+    /// filled again.
+    Ready {
+        result: Result<Emitted<ErasedEvent>, StepFailure>,
+        reusable: bool,
+    },
+    Pending,
+}
+
+/// Polls a step's call inside `span` (its first poll if `first`); a
+/// panic becomes a [`StepFailure::Panic`], and an error carries its retry
+/// policy's verdict.
+pub(super) fn poll_step(
+    table: &Table,
+    step: StepId,
+    future: &mut StepFuture,
+    span: &tracing::Span,
+    first: bool,
+    cx: &mut TaskContext<'_>,
+) -> Polled {
+    let _entered = span.enter();
+    if first {
+        tracing::debug!("step started");
+    }
+    let (result, reusable) = match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+        Ok(Poll::Pending) => return Polled::Pending,
+        Ok(Poll::Ready(Ok(emitted))) => (Ok(emitted), true),
+        Ok(Poll::Ready(Err(error))) => (Err(failure(table, step, error)), true),
+        Err(panic) => (Err(StepFailure::Panic(panic_message(panic.as_ref()))), false),
+    };
+    tracing::debug!(succeeded = result.is_ok(), "step finished");
+    Polled::Ready { result, reusable }
+}
+
+/// The span a step's invocation runs in, made where the run's span is
+/// the current one.
+pub(super) fn span(table: &Table, call: Call) -> tracing::Span {
+    tracing::info_span!(
+        "workflow_step",
+        step = table.info().steps[call.step].name,
+        worker = call.worker,
+        attempt = call.attempt
+    )
+}
+
+/// An invocation on a task of its own: after its delay, its step's call
+/// polled to the end, then its completion reported.
 ///
-/// Written by hand rather than as an `async` block so that it is `Unpin`:
-/// the driver polls it once in place and moves it to a task only if it is
-/// pending, without boxing it a second time.
-pub(super) struct Invocation {
+/// Written by hand rather than as an `async` block so that it is `Unpin`
+/// and its parts can come from an inline poll that went pending.
+pub(super) struct OnTask {
     table: &'static Table,
     /// The step's call; it holds the workflow and the run's context lease,
     /// so that the context is released only when the last invocation is
@@ -77,83 +123,62 @@ pub(super) struct Invocation {
     future: StepFuture,
     delay: Option<Pin<Box<Sleep>>>,
     span: tracing::Span,
-    invocation: InvocationId,
-    step: StepId,
+    call: Call,
     timed: bool,
     /// When the step was first polled, once it has been.
     started: Option<Option<Instant>>,
-    /// Whether the step's future finished without panicking: then its box
-    /// can be filled again.
-    reusable: bool,
 }
 
-impl Invocation {
+impl OnTask {
+    /// `future`, not polled yet, after `delay`; its step's own time is
+    /// measured if `timed`.
     pub(super) fn new(
         table: &'static Table,
-        steps: &Arc<dyn Steps>,
-        scope: Scope,
-        input: StepInput<ErasedEvent>,
+        call: Call,
+        future: StepFuture,
         delay: Duration,
         timed: bool,
-        spare: Option<StepFuture>,
     ) -> Self {
-        let (invocation, step) = (scope.invocation, scope.step);
-        let span = tracing::info_span!(
-            "workflow_step",
-            step = table.info().steps[step].name,
-            worker = scope.worker,
-            attempt = scope.attempt
-        );
-        Self {
-            table,
-            future: Arc::clone(steps).call(scope, input, spare),
-            delay: (!delay.is_zero()).then(|| Box::pin(tokio::time::sleep(delay))),
-            span,
-            invocation,
-            step,
-            timed,
-            started: None,
-            reusable: false,
-        }
+        let delay = (!delay.is_zero()).then(|| Box::pin(tokio::time::sleep(delay)));
+        Self { table, future, delay, span: span(table, call), call, timed, started: None }
     }
 
-    /// The box of a step's future that finished, for the next call to fill.
-    pub(super) fn into_spare(self) -> Option<StepFuture> {
-        self.reusable.then_some(self.future)
+    /// `future`, polled once inline already inside `span`.
+    pub(super) fn resumed(
+        table: &'static Table,
+        call: Call,
+        future: StepFuture,
+        span: tracing::Span,
+    ) -> Self {
+        Self { table, future, delay: None, span, call, timed: false, started: Some(None) }
     }
 }
 
-impl Future for Invocation {
+impl Future for OnTask {
     type Output = Completion;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Completion> {
         let this = self.get_mut();
-        let _entered = this.span.enter();
         if let Some(delay) = &mut this.delay {
             if delay.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             this.delay = None;
         }
-        let started = *this.started.get_or_insert_with(|| {
-            tracing::debug!("step started");
-            this.timed.then(Instant::now)
-        });
-        let result = match catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(Ok(emitted))) => {
-                this.reusable = true;
-                Ok(emitted)
+        let first = this.started.is_none();
+        let started = *this.started.get_or_insert_with(|| this.timed.then(Instant::now));
+        match poll_step(this.table, this.call.step, &mut this.future, &this.span, first, cx) {
+            Polled::Pending => Poll::Pending,
+            Polled::Ready { result, .. } => {
+                let took = started.map_or(Duration::ZERO, |at| at.elapsed());
+                Poll::Ready(Completion {
+                    invocation: this.call.invocation,
+                    result,
+                    step: this.call.step,
+                    took,
+                })
             }
-            Ok(Poll::Ready(Err(error))) => {
-                this.reusable = true;
-                Err(failure(this.table, this.step, error))
-            }
-            Err(panic) => Err(StepFailure::Panic(panic_message(panic.as_ref()))),
-        };
-        let took = started.map_or(Duration::ZERO, |at| at.elapsed());
-        tracing::debug!(succeeded = result.is_ok(), "step finished");
-        Poll::Ready(Completion { invocation: this.invocation, result, step: this.step, took })
+        }
     }
 }
 

@@ -8,10 +8,9 @@ mod placement;
 mod waiters;
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll, Waker};
+use std::task::{Context as TaskContext, Waker};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -19,7 +18,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use tracing::instrument::WithSubscriber;
 use tracing::Instrument;
 
-use self::invocation::{Call, Completion, Invocation};
+use self::invocation::{Call, Completion, OnTask, Polled};
 pub(crate) use self::invocation::{StepFuture, Steps};
 use self::placement::Placement;
 use self::waiters::Waiters;
@@ -396,15 +395,8 @@ impl Driver {
         self.journal_due = true;
     }
 
-    /// The invocation `call` of its step with `input`, after `delay`, and
-    /// the report that it starts.
-    fn start_call(
-        &mut self,
-        call: Call,
-        input: StepInput<ErasedEvent>,
-        delay: Duration,
-        timed: bool,
-    ) -> Invocation {
+    /// The call of `call`'s step with `input`, and the report that it starts.
+    fn call_step(&mut self, call: Call, input: StepInput<ErasedEvent>) -> StepFuture {
         let Call { invocation, step, worker, attempt } = call;
         let info = self.run.table.info();
         if self.report {
@@ -414,33 +406,40 @@ impl Driver {
         // step moved to a task that outlived it) is not this one's.
         let _ = self.run.link.take_violation(invocation);
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
-        let spare = self.spare.take();
-        Invocation::new(self.run.table, &self.run.steps, scope, input, delay, timed, spare)
+        Arc::clone(&self.run.steps).call(scope, input, self.spare.take())
     }
 
     /// Polls an invocation once on the driver: done if it completes, else
     /// handed to a task of its own.
     fn run_inline(&mut self, call: Call, input: StepInput<ErasedEvent>) {
         let step = call.step;
-        let mut future = self.start_call(call, input, Duration::ZERO, false);
+        let mut future = self.call_step(call, input);
+        let span = invocation::span(self.run.table, call);
         let started = self.placement.time_inline(step).then(Instant::now);
-        match pin!(&mut future).poll(&mut TaskContext::from_waker(Waker::noop())) {
-            Poll::Ready(completion) => {
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        match invocation::poll_step(self.run.table, step, &mut future, &span, true, &mut cx) {
+            Polled::Ready { result, reusable } => {
                 self.placement.completed_inline(step, started.map(|at| at.elapsed()));
-                self.spare = future.into_spare();
+                if reusable {
+                    self.spare = Some(future);
+                }
+                let completion =
+                    Completion { invocation: call.invocation, result, step, took: Duration::ZERO };
                 self.completed(completion, self.now());
             }
-            Poll::Pending => {
+            Polled::Pending => {
                 self.placement.went_pending(step);
-                self.tasks.get_or_insert_with(JoinSet::new).spawn(future);
+                let on_task = OnTask::resumed(self.run.table, call, future, span);
+                self.tasks.get_or_insert_with(JoinSet::new).spawn(on_task);
             }
         }
     }
 
     fn spawn(&mut self, call: Call, input: StepInput<ErasedEvent>, delay: Duration) {
         let timed = self.placement.spawning(call.step);
-        let future = self.start_call(call, input, delay, timed);
-        self.tasks.get_or_insert_with(JoinSet::new).spawn(future);
+        let future = self.call_step(call, input);
+        let on_task = OnTask::new(self.run.table, call, future, delay, timed);
+        self.tasks.get_or_insert_with(JoinSet::new).spawn(on_task);
     }
 
     /// Records how the run ended (journal, trace), stops what is still in
