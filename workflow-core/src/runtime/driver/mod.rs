@@ -185,7 +185,11 @@ impl Driver {
             tasks: None,
             waiters: Waiters::default(),
             commands: VecDeque::new(),
-            placement: Placement::new(run.table.info().steps.len()),
+            placement: Placement::remembering(
+                run.table.info().steps.len(),
+                std::ptr::from_ref(run.table) as usize,
+                run.run_id,
+            ),
             sleep: None,
             journal_due: false,
             snapshot_requests: Vec::new(),

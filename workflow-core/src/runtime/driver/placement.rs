@@ -6,7 +6,12 @@
 //! light and stays inline. A step whose invocation awaits something
 //! (`Pending` on the first poll) or computes for long is spawned from then
 //! on, so that such steps run in parallel on every core.
+//!
+//! That a step is light is remembered across runs in the process (see
+//! [`LEARNED`]): a run of ten light steps would otherwise read the clock
+//! twenty times to learn again what the last run knew.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::contract::StepId;
@@ -24,16 +29,71 @@ enum Speed {
     Spawned,
 }
 
+/// The steps known to be light, across the runs of a process: slots of
+/// `key << 1 | 1`, where the key names a workflow's step (see [`key`]). Only
+/// lightness is remembered, and a slot is taken by the last step judged, so
+/// that a collision forgets what was known but never misleads; a step that
+/// turns heavy is caught by the one-in-sixteen timing and forgotten.
+static LEARNED: [AtomicU64; 1024] = [const { AtomicU64::new(0) }; 1024];
+
+/// A step of one workflow, as [`LEARNED`] knows it: the address of the
+/// workflow's static table, mixed with the step.
+fn key(workflow: usize, step: StepId) -> u64 {
+    (workflow as u64) ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn slot(key: u64) -> &'static AtomicU64 {
+    // Fibonacci hashing: the top bits of the product spread nearby keys.
+    &LEARNED[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize]
+}
+
 /// The inline-or-spawn choice, learned per step.
 pub(super) struct Placement {
     speed: Vec<Speed>,
     /// Inline invocations so far, to time one in sixteen.
     inline_count: u32,
+    /// The workflow whose steps' lightness is remembered across runs, by
+    /// the address of its static table; `None` to remember nothing.
+    workflow: Option<usize>,
 }
 
 impl Placement {
+    /// A placement that knows nothing and remembers nothing.
+    #[cfg(test)]
     pub(super) fn new(steps: usize) -> Self {
-        Self { speed: vec![Speed::Unknown; steps], inline_count: 0 }
+        Self { speed: vec![Speed::Unknown; steps], inline_count: 0, workflow: None }
+    }
+
+    /// A placement for a run of `workflow` (the address of its static
+    /// table) that starts from what earlier runs learned, its sampling
+    /// offset by `phase` so that short runs do not all time the same hop.
+    pub(super) fn remembering(steps: usize, workflow: usize, phase: u64) -> Self {
+        let speed = (0..steps)
+            .map(|step| {
+                let key = key(workflow, step);
+                let known = slot(key).load(Ordering::Relaxed) == key << 1 | 1;
+                if known {
+                    Speed::Light
+                } else {
+                    Speed::Unknown
+                }
+            })
+            .collect();
+        Self { speed, inline_count: phase as u32 & 15, workflow: Some(workflow) }
+    }
+
+    /// Sets `step`'s speed, and remembers or forgets that it is light.
+    fn judged(&mut self, step: StepId, speed: Speed) {
+        let was = std::mem::replace(&mut self.speed[step], speed);
+        let Some(workflow) = self.workflow else { return };
+        let key = key(workflow, step);
+        match speed {
+            Speed::Light if was != Speed::Light => slot(key).store(key << 1 | 1, Ordering::Relaxed),
+            Speed::Spawned => {
+                let _ = slot(key).compare_exchange(key << 1 | 1, 0, Ordering::Relaxed, Ordering::Relaxed);
+            }
+            _ => {}
+        }
     }
 
     /// Whether an invocation of `step` runs inline: only without a delay,
@@ -67,13 +127,13 @@ impl Placement {
     /// `took` if it was timed.
     pub(super) fn completed_inline(&mut self, step: StepId, took: Option<Duration>) {
         if let Some(took) = took {
-            self.speed[step] = Self::judge(took);
+            self.judged(step, Self::judge(took));
         }
     }
 
     /// An inline invocation of `step` did not complete on its first poll.
     pub(super) fn went_pending(&mut self, step: StepId) {
-        self.speed[step] = Speed::Spawned;
+        self.judged(step, Speed::Spawned);
     }
 
     /// An invocation of `step` is spawned; whether to time it.
@@ -87,7 +147,7 @@ impl Placement {
     /// A spawned invocation of `step` ended after `took` of its own work.
     pub(super) fn completed_on_task(&mut self, step: StepId, took: Duration) {
         if matches!(self.speed[step], Speed::Unknown | Speed::UnknownSpawned) {
-            self.speed[step] = Self::judge(took);
+            self.judged(step, Self::judge(took));
         }
     }
 
@@ -135,5 +195,24 @@ mod tests {
         placement.completed_on_task(0, FAST);
         assert!(placement.inline(0, Duration::ZERO, || false));
         assert!(!placement.spawning(0), "a known step's tasks are not timed");
+    }
+
+    #[test]
+    fn lightness_is_remembered_across_runs_and_forgotten_when_a_step_turns_heavy() {
+        // An address no real table has, so that other tests cannot meet it.
+        let workflow = 0x0dd0_0000_usize;
+        let mut first = Placement::remembering(2, workflow, 0);
+        assert!(first.time_inline(0), "unknown at first: timed");
+        first.completed_inline(0, Some(FAST));
+        first.completed_inline(1, Some(HEAVY));
+        let mut second = Placement::remembering(2, workflow, 0);
+        assert!(second.inline(0, Duration::ZERO, || true), "known light: inline even in company");
+        assert!(!second.time_inline(0), "a known light step is not timed on its first hop");
+        assert!(!second.inline(1, Duration::ZERO, || true), "heaviness is not remembered: unknown again");
+        second.went_pending(0);
+        let third = Placement::remembering(2, workflow, 0);
+        assert!(!third.inline(0, Duration::ZERO, || true), "a step that awaited is forgotten as light");
+        let other = Placement::remembering(2, workflow + 64, 0);
+        assert!(!other.inline(0, Duration::ZERO, || true), "another workflow knows nothing of it");
     }
 }
