@@ -673,6 +673,138 @@ async fn a_failing_failure_handler_ends_the_run_instead_of_being_sent_its_own_fa
     assert!(source.to_string().contains("the handler fails too"), "{source}");
 }
 
+// ------------------------------------------------------------ scoped failure handlers
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
+struct Page(String);
+
+/// `fetch` retries once, then `on_fetch` tries a mirror (twice at most);
+/// `parse`'s failures go to the catch-all `on_any`.
+struct Scoped;
+
+#[workflow]
+impl Scoped {
+    #[step]
+    async fn begin(&self, ev: StartEvent<String>) -> Fetch {
+        Fetch { url: ev.input.clone() }
+    }
+
+    #[step(retry = RetryPolicy::fixed(2, Duration::from_millis(1)))]
+    async fn fetch(&self, ev: Fetch) -> Result<Page, Flaky> {
+        if ev.url.starts_with("down") {
+            return Err(Flaky("unreachable"));
+        }
+        Ok(Page(ev.url))
+    }
+
+    #[step]
+    async fn parse(&self, ev: Page) -> Result<StopEvent<String>, Flaky> {
+        if ev.0.contains("garbled") {
+            return Err(Flaky("not html"));
+        }
+        Ok(StopEvent::new(ev.0))
+    }
+
+    /// Tries a mirror: one that works for a flaky source, none for one
+    /// that is down for good. The URL records the attempts reported.
+    #[step(for_steps = [fetch], max_recoveries = 2)]
+    async fn on_fetch(&self, ev: StepFailed) -> Fetch {
+        let url: String = serde_json::from_value(ev.input["url"].clone()).unwrap();
+        let mirror = if url.contains("flaky") { "mirror" } else { url.as_str() };
+        Fetch { url: format!("{mirror}:{}", ev.attempts) }
+    }
+
+    #[step]
+    async fn on_any(&self, ev: StepFailed) -> StopEvent<String> {
+        StopEvent::new(format!("caught {}: {}", ev.step, ev.error))
+    }
+}
+
+#[tokio::test]
+async fn a_scoped_handler_takes_its_steps_failures_after_their_retries() {
+    // Two attempts of `fetch` (its retry), then `on_fetch`, not `on_any`.
+    assert_eq!(Scoped.run("down-flaky".into()).await.unwrap(), "mirror:2");
+}
+
+#[tokio::test]
+async fn a_step_no_scoped_handler_names_goes_to_the_catch_all() {
+    assert_eq!(Scoped.run("garbled".into()).await.unwrap(), "caught parse: not html");
+}
+
+#[tokio::test]
+async fn recoveries_used_up_fail_the_run_with_the_steps_own_error_and_attempts_go_on_counting() {
+    let err = Scoped.run("down-for-good".into()).await.unwrap_err();
+    // Attempts 1 and 2 (the retry), recovery 1; attempt 3 (no retry left:
+    // the count goes on), recovery 2; attempt 4 fails with no recovery left.
+    let WorkflowError::StepFailed { step: "fetch", attempts: 4, source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(source.to_string(), "unreachable");
+}
+
+/// Only `risky`'s failures are handled.
+struct OnlyRisky;
+
+#[workflow]
+impl OnlyRisky {
+    #[step]
+    async fn begin(&self, ev: StartEvent<u8>) -> Result<Fetch, Flaky> {
+        match ev.input {
+            0 => Ok(Fetch { url: "risky".into() }),
+            _ => Err(Flaky("begin broke")),
+        }
+    }
+
+    #[step]
+    async fn risky(&self, _ev: Fetch) -> Result<StopEvent<String>, Flaky> {
+        Err(Flaky("risky broke"))
+    }
+
+    #[step(for_steps = [risky])]
+    async fn recover(&self, ev: StepFailed) -> StopEvent<String> {
+        StopEvent::new(format!("recovered {}", ev.step))
+    }
+}
+
+#[tokio::test]
+async fn a_failure_no_handler_covers_ends_the_run() {
+    assert_eq!(OnlyRisky.run(0).await.unwrap(), "recovered risky");
+    let err = OnlyRisky.run(1).await.unwrap_err();
+    let WorkflowError::StepFailed { step: "begin", attempts: 1, source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(source.to_string(), "begin broke");
+}
+
+/// A step that never finishes, beside a handler that would recover anything.
+struct Stuck {
+    handled: AtomicUsize,
+}
+
+#[workflow]
+impl Stuck {
+    #[step]
+    async fn begin(&self, _ev: StartEvent<()>) -> StopEvent<String> {
+        std::future::pending::<()>().await;
+        StopEvent::new("never".into())
+    }
+
+    #[step]
+    async fn recover(&self, _ev: StepFailed) -> StopEvent<String> {
+        self.handled.fetch_add(1, Ordering::SeqCst);
+        StopEvent::new("recovered".into())
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_never_reaches_a_failure_handler() {
+    let flow = Arc::new(Stuck { handled: AtomicUsize::new(0) });
+    let options = RunOptions::new().timeout(Duration::from_millis(50));
+    let err = Arc::clone(&flow).run_with((), options).await.unwrap_err();
+    assert!(matches!(err, WorkflowError::Timeout { .. }), "{err:?}");
+    assert_eq!(flow.handled.load(Ordering::SeqCst), 0, "the handler was not called");
+}
+
 // ------------------------------------------------------------ tracing and verbose
 
 #[derive(Clone, Default)]

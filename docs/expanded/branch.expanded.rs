@@ -43,6 +43,7 @@ const __WORKFLOW_INFO_Answerer: &'static ::workflow_core::__private::WorkflowInf
             retries: false,
             fan_in: &[],
             waits: &[],
+            recovers: ::core::option::Option::None,
         },
         ::workflow_core::__private::StepInfo {
             name: "check",
@@ -53,6 +54,7 @@ const __WORKFLOW_INFO_Answerer: &'static ::workflow_core::__private::WorkflowInf
             retries: false,
             fan_in: &[],
             waits: &[],
+            recovers: ::core::option::Option::None,
         },
     ],
     routes: &[

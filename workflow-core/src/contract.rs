@@ -169,6 +169,22 @@ pub struct StepInfo {
     /// The events it declares it waits for (`waits = [..]`), as indices
     /// into [`WorkflowInfo::events`].
     pub waits: &'static [usize],
+    /// If it handles failures (it takes `StepFailed`): which, and how often.
+    pub recovers: Option<Recovers>,
+}
+
+/// What a failure handler covers: `#[step(for_steps = [..], max_recoveries = N)]`.
+///
+/// A step's failure, once its retries are spent, goes to the handler whose
+/// `steps` name it, else to the one that covers every step, else it ends
+/// the run. Handlers never cover handlers: a failing handler ends the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recovers {
+    /// The steps it covers; `None` for every step no other handler names.
+    pub steps: Option<&'static [StepId]>,
+    /// How many failures it may recover from in one run; past that, the
+    /// run fails with the step's own error.
+    pub max_recoveries: u32,
 }
 
 impl WorkflowInfo {

@@ -129,7 +129,8 @@ pub mod __private {
     }
 
     pub use crate::contract::{
-        Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent, WorkflowInfo, Wrap,
+        Emitted, Recovers, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent,
+        WorkflowInfo, Wrap,
     };
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::retry::RetryPolicy;
 
 pub use crate::contract::{
-    Emitted, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent, WorkflowInfo,
+    Emitted, Recovers, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent, WorkflowInfo,
 };
 
 /// A workflow: the routing table and step calls that `#[workflow]` generates.

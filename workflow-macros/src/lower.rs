@@ -6,6 +6,10 @@ use quote::format_ident;
 use crate::analyze::{is_answer, is_request, Analysis};
 use crate::parse::ast::{Arity, EventTy, InputKind, Param, WorkflowDef};
 
+/// How many failures a handler recovers from per run when it does not say:
+/// one, as LlamaIndex's `@catch_error`.
+const DEFAULT_MAX_RECOVERIES: u32 = 1;
+
 pub struct Ir {
     pub name: syn::Ident,
     pub self_ty: syn::Type,
@@ -92,6 +96,9 @@ pub struct StepIr {
     /// The `Collected` steps a fan-out of this step feeds: each runs once
     /// when the fan-out settles, with an empty list if nothing reached it.
     pub fan_in: Vec<usize>,
+    /// If it handles failures: the steps it covers (`None`: every step
+    /// without a handler of its own) and its `max_recoveries`.
+    pub recovers: Option<(Option<Vec<usize>>, u32)>,
 }
 
 /// A step's [`Shape`](crate::parse::ast::Shape), with events as indices into [`Ir::events`].
@@ -165,6 +172,14 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
             },
             retry: step.retry.clone(),
             fan_in: Vec::new(),
+            recovers: step.is_failure_handler().then(|| {
+                let covers = step.for_steps.as_ref().map(|names| {
+                    let named = |n: &syn::Ident| syn::ext::IdentExt::unraw(n).to_string();
+                    names.iter().filter_map(|n| def.steps.iter().position(|s| s.name == named(n))).collect()
+                });
+                let max = step.max_recoveries.as_ref().and_then(|lit| lit.base10_parse().ok());
+                (covers, max.unwrap_or(DEFAULT_MAX_RECOVERIES))
+            }),
         });
     }
     for (i, key) in table.keys.iter().enumerate() {

@@ -632,6 +632,16 @@ fn info(ir: &Ir) -> TokenStream {
         let retries = s.retry.is_some();
         let fan_in = &s.fan_in;
         let waits = (0..ir.events.len()).filter(|&e| ir.events[e].waiters.contains(&i));
+        let recovers = match &s.recovers {
+            None => quote!(::core::option::Option::None),
+            Some((covers, max)) => {
+                let steps = match covers {
+                    None => quote!(::core::option::Option::None),
+                    Some(covers) => quote!(::core::option::Option::Some(&[#(#covers),*])),
+                };
+                quote!(::core::option::Option::Some(#rt::Recovers { steps: #steps, max_recoveries: #max }))
+            }
+        };
         quote! {
             #rt::StepInfo {
                 name: #step_name,
@@ -642,6 +652,7 @@ fn info(ir: &Ir) -> TokenStream {
                 retries: #retries,
                 fan_in: &[#(#fan_in),*],
                 waits: &[#(#waits),*],
+                recovers: #recovers,
             }
         }
     });

@@ -96,6 +96,11 @@ pub struct Step {
     pub waits: Vec<EventTy>,
     /// Its `retry = ..` expression, a `RetryPolicy`.
     pub retry: Option<syn::Expr>,
+    /// `for_steps = [..]`: the steps whose failures it handles (a step
+    /// that takes `StepFailed`); without it, a handler covers every step.
+    pub for_steps: Option<Vec<syn::Ident>>,
+    /// `max_recoveries = N`.
+    pub max_recoveries: Option<syn::LitInt>,
     /// The parameters after `&self`, in declaration order.
     pub params: Vec<Param>,
     /// What the step consumes.
@@ -161,6 +166,12 @@ impl Step {
     /// The event types that trigger it.
     pub fn consumes(&self) -> &[EventTy] {
         &self.input.events
+    }
+
+    /// Whether it handles failures: it takes `StepFailed`, one at a time.
+    pub fn is_failure_handler(&self) -> bool {
+        self.input.kind != InputKind::Collected
+            && self.consumes().iter().any(|e| e.is_wrapper_named("StepFailed"))
     }
 
     /// The event types it hands to other steps: returned or sent.

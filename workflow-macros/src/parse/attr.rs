@@ -25,7 +25,8 @@ const WORKFLOW_ARGS: [&str; 10] = [
     "new",
     "register",
 ];
-const STEP_ARGS: [&str; 6] = ["num_workers", "skip", "sends", "streams", "waits", "retry"];
+const STEP_ARGS: [&str; 8] =
+    ["num_workers", "skip", "sends", "streams", "waits", "retry", "for_steps", "max_recoveries"];
 
 /// The default of `num_workers`, as in LlamaIndex.
 pub const DEFAULT_NUM_WORKERS: usize = 4;
@@ -39,6 +40,10 @@ pub struct StepArgs {
     /// Events it waits for in `ctx.wait_for_event`: answers from the caller.
     pub waits: Vec<EventTy>,
     pub retry: Option<syn::Expr>,
+    /// `for_steps = [..]`: the steps a failure handler covers.
+    pub for_steps: Option<Vec<Ident>>,
+    /// `max_recoveries = N`, checked to be at least 1.
+    pub max_recoveries: Option<syn::LitInt>,
 }
 
 impl Default for StepArgs {
@@ -50,6 +55,8 @@ impl Default for StepArgs {
             streams: Vec::new(),
             waits: Vec::new(),
             retry: None,
+            for_steps: None,
+            max_recoveries: None,
         }
     }
 }
@@ -120,13 +127,19 @@ pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
             "streams" => args.streams = type_list(&meta)?,
             "waits" => args.waits = type_list(&meta)?,
             "retry" => args.retry = Some(meta.value()?.parse()?),
+            "for_steps" => args.for_steps = Some(ident_list(&meta)?),
+            "max_recoveries" => {
+                let expr: syn::Expr = meta.value()?.parse()?;
+                args.max_recoveries = max_recoveries(expr, cx);
+            }
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
                         "unknown `#[step]` argument `{key}`{}; expected `num_workers = N`, \
                          `skip = [check, ..]`, `sends = [Type, ..]`, `streams = [Type, ..]`, \
-                         `waits = [Type, ..]` or `retry = RetryPolicy::..`",
+                         `waits = [Type, ..]`, `retry = RetryPolicy::..`, `for_steps = [step, ..]` \
+                         or `max_recoveries = N`",
                         did_you_mean(&key, STEP_ARGS)
                     ),
                 );
@@ -157,6 +170,36 @@ fn num_workers(expr: &syn::Expr, cx: &Ctxt) -> Option<usize> {
             None
         }
     }
+}
+
+fn max_recoveries(expr: syn::Expr, cx: &Ctxt) -> Option<syn::LitInt> {
+    let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(lit), .. }) = expr else {
+        cx.error_spanned_by(expr, "`max_recoveries` takes an integer literal, such as `max_recoveries = 3`");
+        return None;
+    };
+    match lit.base10_parse::<u32>() {
+        Ok(0) => {
+            cx.error_spanned_by(
+                &lit,
+                "`max_recoveries` must be at least 1: a handler allowed no recovery never runs; \
+                 remove the handler to let failures end the run",
+            );
+            None
+        }
+        Ok(_) => Some(lit),
+        Err(e) => {
+            cx.syn_error(e);
+            None
+        }
+    }
+}
+
+/// Parses `= [name, ..]`.
+fn ident_list(meta: &ParseNestedMeta) -> syn::Result<Vec<Ident>> {
+    let value = meta.value()?;
+    let content;
+    syn::bracketed!(content in value);
+    Ok(Punctuated::<Ident, Token![,]>::parse_terminated(&content)?.into_iter().collect())
 }
 
 /// Parses `= [name, ..]` into checks, reporting unknown names.

@@ -176,6 +176,8 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         streams: args.streams,
         waits: args.waits,
         retry: args.retry,
+        for_steps: args.for_steps,
+        max_recoveries: args.max_recoveries,
         params,
         input: event,
         context,

@@ -91,6 +91,17 @@ struct Batch {
     collected: Vec<(StepId, ErasedEvent)>,
 }
 
+/// What failure handlers did in this run.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Recovery {
+    /// Per handler step: the failures it took.
+    pub(crate) used: Vec<u32>,
+    /// Per step: the attempts it had made when its last failure was taken
+    /// by a handler. Its next invocation goes on counting from there, so
+    /// that recovering does not give a step a fresh set of retries.
+    pub(crate) attempts: Vec<u32>,
+}
+
 /// Where an event being routed comes from, which decides how it counts
 /// toward the requests for input that keep a run waiting.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -129,6 +140,9 @@ pub struct RunCore {
     finished: bool,
     /// The time of the input being handled.
     now: Duration,
+    /// Recoveries made and attempts carried over them; boxed and made on
+    /// the first failure a handler takes, since most runs have none.
+    recovery: Option<Box<Recovery>>,
     /// Set while the events one step returned together are routed: their
     /// steps start at the next `advance`, not one by one, so that nothing
     /// starts if a later one of them is the stop event.
@@ -181,6 +195,7 @@ impl RunCore {
             finished: false,
             now: Duration::ZERO,
             defer_starts: false,
+            recovery: None,
         }
     }
 
@@ -430,7 +445,8 @@ impl RunCore {
         if let Some(open) = batch.and_then(|b| self.batches.get_mut(b)) {
             open.outstanding += 1;
         }
-        let queued = Queued { input, batch, attempt: 1 };
+        let carried = self.recovery.as_ref().map_or(0, |r| r.attempts[step]);
+        let queued = Queued { input, batch, attempt: 1 + carried };
         let state = &self.steps[step];
         if state.free > 0 && state.queue.is_empty() && !self.finished && !self.defer_starts {
             return self.start(step, queued, out);
@@ -475,18 +491,38 @@ impl RunCore {
         true
     }
 
-    /// Reports a failure that will not be retried: as a `StepFailed` event if
-    /// a step consumes it (and the failing step is not that one), else by
-    /// ending the run.
+    /// Reports a failure that will not be retried: as a `StepFailed` event
+    /// to the handler that covers the step while it has recoveries left,
+    /// else by ending the run with the step's own error. Without handlers,
+    /// a `StepFailed` that `Collected` steps take is routed to them.
     fn fail(&mut self, invocation: InvocationId, failure: StepFailure, out: &mut VecDeque<Command>) {
         let info = self.info();
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
         let (step, attempts, batch) = (inv.step, inv.attempt, inv.batch);
         let name = info.steps[step].name;
-        // A failing failure handler is not sent its own failure: that could
-        // loop forever. Decided on the route table, before a report is made.
-        let reported = info.step_failed.is_some_and(|event| !info.routes[event].steps.contains(&step));
-        if reported {
+        let handler = handler_for(info, step);
+        let collected = handler.is_none()
+            && info.step_failed.is_some_and(|event| {
+                let route = &info.routes[event];
+                route.steps.is_empty() && !route.collectors.is_empty()
+            });
+        let recovers = match handler {
+            Some(handler) => {
+                let steps = info.steps.len();
+                let recovery = self.recovery.get_or_insert_with(|| {
+                    Box::new(Recovery { used: vec![0; steps], attempts: vec![0; steps] })
+                });
+                let max = info.steps[handler].recovers.map_or(0, |r| r.max_recoveries);
+                let left = recovery.used[handler] < max;
+                if left {
+                    recovery.used[handler] += 1;
+                    recovery.attempts[step] = attempts;
+                }
+                left
+            }
+            None => collected,
+        };
+        if recovers {
             let (event, json) = match &inv.input.take() {
                 Some(StepInput::One(e)) => (e.name(), e.to_json().unwrap_or_default()),
                 Some(StepInput::Collected(es)) => (
@@ -504,7 +540,13 @@ impl RunCore {
             };
             let event =
                 self.table.events.step_failed(report).expect("`step_failed` names a `StepFailed` event");
-            return self.route(event, Origin::Step, batch, out);
+            return match handler {
+                Some(handler) => {
+                    self.recent.note(event.index());
+                    self.enqueue(handler, StepInput::One(event), batch, out)
+                }
+                None => self.route(event, Origin::Step, batch, out),
+            };
         }
         let workflow = info.name;
         let error = match failure {
@@ -625,6 +667,22 @@ impl RunCore {
         self.random ^= self.random << 17;
         (self.random >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// The handler of `step`'s failures: the one whose `for_steps` names it,
+/// else the one that covers every step; none for a handler itself.
+fn handler_for(info: &WorkflowInfo, step: StepId) -> Option<StepId> {
+    if info.steps[step].recovers.is_some() {
+        return None;
+    }
+    let covers = |explicit: bool| {
+        info.steps.iter().position(|s| match s.recovers.map(|r| r.steps) {
+            Some(Some(steps)) => explicit && steps.contains(&step),
+            Some(None) => !explicit,
+            None => false,
+        })
+    };
+    covers(true).or_else(|| covers(false))
 }
 
 /// splitmix64's finalizer: spreads a small seed (run ids are 1, 2, 3…) over
