@@ -266,6 +266,63 @@ async fn a_resumed_fan_out_that_found_nothing_still_reaches_its_fan_in() {
     assert_eq!(resumed.await.unwrap(), 0);
 }
 
+// ------------------------------------------------------------ recoveries
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+struct Try(u32);
+
+#[derive(Debug, thiserror::Error)]
+#[error("still down")]
+struct Down;
+
+/// `call` always fails; `retry_later` recovers twice at most, asking the
+/// caller before each new try.
+struct Persistent;
+
+#[workflow]
+impl Persistent {
+    #[step]
+    async fn begin(&self, _ev: StartEvent<()>) -> Try {
+        Try(0)
+    }
+
+    #[step]
+    async fn call(&self, _ev: Try) -> Result<StopEvent<u32>, Down> {
+        Err(Down)
+    }
+
+    #[step(max_recoveries = 2)]
+    async fn retry_later(&self, ev: StepFailed) -> InputRequired<u32> {
+        InputRequired::new(ev.attempts)
+    }
+
+    #[step]
+    async fn answered(&self, ev: HumanResponse<bool>) -> Try {
+        Try(u32::from(ev.response))
+    }
+}
+
+#[tokio::test]
+async fn a_resumed_run_keeps_the_recoveries_it_made() {
+    let mut handler = Persistent.start(());
+    let _asked = handler.events().next().await; // after the first recovery
+    let snapshot = handler.snapshot().await.unwrap();
+    drop(handler);
+    let recoveries: Vec<_> =
+        snapshot.recoveries.iter().map(|r| (r.step.as_str(), r.recovered, r.attempts)).collect();
+    assert_eq!(recoveries, [("call", 0, 1), ("retry_later", 1, 0)], "{snapshot:?}");
+    let text = snapshot.to_json();
+    let mut resumed = Persistent.resume(Snapshot::from_json(&text).unwrap(), RunOptions::new()).unwrap();
+    resumed.send_event(HumanResponse::new(true)).unwrap();
+    let _asked_again = resumed.events().next().await; // the second and last recovery
+    resumed.send_event(HumanResponse::new(true)).unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), resumed).await;
+    let err = ended.expect("the run ends: its recoveries are used up").unwrap_err();
+    // Without the snapshot's recoveries, the resumed run would have had two
+    // more, and `call` would have started again from its first attempt.
+    let WorkflowError::StepFailed { step: "call", attempts: 3, .. } = &err else { panic!("{err:?}") };
+}
+
 // ------------------------------------------------------------ bad snapshots
 
 async fn waiting_refund_snapshot() -> Snapshot {

@@ -43,6 +43,24 @@ pub struct Snapshot {
     pub batches: Vec<BatchData>,
     /// `ctx.collect_events` buffers, per step.
     pub collected: Vec<CollectData>,
+    /// What failure handlers did, per step that took part; absent when
+    /// nothing was recovered (and in snapshots of older builds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recoveries: Vec<RecoveryData>,
+}
+
+/// What failure handling did for one step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryData {
+    /// The step's name.
+    pub step: String,
+    /// As a handler: the failures it recovered from (toward its
+    /// `max_recoveries`).
+    pub recovered: u32,
+    /// As a failing step: the attempts it had made when its last failure
+    /// was recovered; its next invocation counts on from there.
+    pub attempts: u32,
 }
 
 /// One event: its type's name and its data.

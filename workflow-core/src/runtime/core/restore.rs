@@ -1,11 +1,11 @@
 //! A core written down as snapshot data, and rebuilt from it.
 
-use super::{Batch, BatchId, CoreOptions, Queued, RunCore, Table};
+use super::{Batch, BatchId, CoreOptions, Queued, Recovery, RunCore, Table};
 use crate::contract::{StepId, StepInput};
 use crate::erased::ErasedEvent;
 use crate::snapshot::{
-    event_data, event_from, input_data, step_index, BatchData, EventData, PendingInput, Snapshot,
-    SnapshotError,
+    event_data, event_from, input_data, step_index, BatchData, EventData, PendingInput, RecoveryData,
+    Snapshot, SnapshotError,
 };
 
 /// What the core contributes to a [`Snapshot`].
@@ -14,6 +14,7 @@ pub(crate) struct CoreParts {
     pub(crate) unclaimed: Vec<EventData>,
     pub(crate) pending_requests: usize,
     pub(crate) batches: Vec<BatchData>,
+    pub(crate) recoveries: Vec<RecoveryData>,
 }
 
 /// A snapshot, decoded and checked against the workflow: what a resumed
@@ -24,6 +25,7 @@ pub(crate) struct Restored {
     batches: Vec<Batch>,
     unclaimed: Vec<ErasedEvent>,
     pending_requests: usize,
+    recovery: Option<Box<Recovery>>,
     /// `collect_events` buffers, per step; the driver puts them back.
     pub(crate) collected: Vec<(StepId, Vec<ErasedEvent>)>,
 }
@@ -67,11 +69,22 @@ impl RunCore {
                 Ok(BatchData { origin, collected })
             })
             .collect::<Result<_, SnapshotError>>()?;
+        let recoveries = self.recovery.as_ref().map_or_else(Vec::new, |r| {
+            (0..self.steps.len())
+                .filter(|&s| r.used[s] > 0 || r.attempts[s] > 0)
+                .map(|s| RecoveryData {
+                    step: self.info().steps[s].name.to_owned(),
+                    recovered: r.used[s],
+                    attempts: r.attempts[s],
+                })
+                .collect()
+        });
         Ok(CoreParts {
             inputs,
             unclaimed: self.unclaimed.iter().map(event_data).collect::<Result<_, _>>()?,
             pending_requests: self.pending_requests,
             batches,
+            recoveries,
         })
     }
 
@@ -132,11 +145,21 @@ impl RunCore {
             let step = step_index(info, &buffer.step, &format!("{at}.step"))?;
             collected.push((step, events(&buffer.events, &format!("{at}.events"))?));
         }
+        let mut recovery = None;
+        for (i, data) in snapshot.recoveries.iter().enumerate() {
+            let step = step_index(info, &data.step, &format!("recoveries[{i}].step"))?;
+            let steps = info.steps.len();
+            let r: &mut Box<Recovery> = recovery
+                .get_or_insert_with(|| Box::new(Recovery { used: vec![0; steps], attempts: vec![0; steps] }));
+            r.used[step] = data.recovered;
+            r.attempts[step] = data.attempts;
+        }
         Ok(Restored {
             inputs,
             batches,
             unclaimed: events(&snapshot.unclaimed, "unclaimed")?,
             pending_requests: snapshot.pending_requests,
+            recovery,
             collected,
         })
     }
@@ -158,6 +181,7 @@ impl RunCore {
         }
         core.unclaimed.extend(restored.unclaimed);
         core.pending_requests = restored.pending_requests;
+        core.recovery = restored.recovery;
         core
     }
 }

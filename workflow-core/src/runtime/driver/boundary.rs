@@ -58,6 +58,7 @@ impl Driver {
             pending_requests: parts.pending_requests,
             batches: parts.batches,
             collected,
+            recoveries: parts.recoveries,
         })
     }
 
