@@ -805,6 +805,59 @@ async fn a_timeout_never_reaches_a_failure_handler() {
     assert_eq!(flow.handled.load(Ordering::SeqCst), 0, "the handler was not called");
 }
 
+// ------------------------------------------------------------ targeted sends from the caller
+
+#[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
+struct Note(String);
+
+/// Two steps take `Note`; the caller picks one.
+struct Desk;
+
+#[workflow(external = [Note])]
+impl Desk {
+    #[step]
+    async fn begin(&self, _ev: StartEvent<()>) -> InputRequired<String> {
+        InputRequired::new("a note?".into())
+    }
+
+    #[step]
+    async fn first(&self, ev: Note) -> StopEvent<String> {
+        StopEvent::new(format!("first got {}", ev.0))
+    }
+
+    #[step]
+    async fn second(&self, ev: Note) -> StopEvent<String> {
+        StopEvent::new(format!("second got {}", ev.0))
+    }
+}
+
+#[tokio::test]
+async fn the_caller_sends_an_event_to_one_step_only() {
+    let broadcast = Desk.start(());
+    broadcast.send_event(Note("hi".into())).unwrap();
+    assert_eq!(
+        broadcast.await.unwrap(),
+        "first got hi",
+        "untargeted, both take it and the first stops the run"
+    );
+
+    let targeted = Desk.start(());
+    targeted.send_event_to(DeskStep::Second, Note("hi".into())).unwrap();
+    assert_eq!(targeted.await.unwrap(), "second got hi");
+}
+
+#[tokio::test]
+async fn a_targeted_send_the_step_does_not_take_or_after_the_end_is_refused() {
+    let mut handler = Desk.start(());
+    let err = handler.send_event_to(DeskStep::Begin, Note("hi".into())).unwrap_err();
+    assert!(matches!(err, SendError::NotAccepted { target: "begin", event: "Note" }), "{err:?}");
+    handler.send_event_to(DeskStep::First, Note("hi".into())).unwrap();
+    while handler.events().next().await.is_some() {}
+    let err = handler.send_event_to(DeskStep::First, Note("late".into())).unwrap_err();
+    assert!(matches!(err, SendError::RunEnded { event: "Note" }), "{err:?}");
+    assert_eq!(handler.await.unwrap(), "first got hi");
+}
+
 // ------------------------------------------------------------ tracing and verbose
 
 #[derive(Clone, Default)]

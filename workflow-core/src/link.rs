@@ -43,6 +43,8 @@ pub(crate) enum Inbound {
     Unwait(WaiterId),
     /// `handler.send_event`.
     External(ErasedEvent),
+    /// `handler.send_event_to`.
+    ExternalTo { event: ErasedEvent, target: StepId },
     /// `handler.cancel()`.
     Cancel,
     /// `handler.snapshot()`: the whole run, with the state `state` writes.
@@ -109,6 +111,11 @@ impl RunLink {
     pub(crate) fn external(&self, event: ErasedEvent) -> Result<(), SendError> {
         let name = event.name();
         self.post(Inbound::External(event), name)
+    }
+
+    pub(crate) fn external_to(&self, event: ErasedEvent, target: StepId) -> Result<(), SendError> {
+        let name = event.name();
+        self.post(Inbound::ExternalTo { event, target }, name)
     }
 
     pub(crate) fn wait(

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::core::{RunEvent, RunOutcome};
 use super::driver::{drive, Run, Start};
 use super::table::Table;
+use crate::contract::StepId;
 use crate::erased::ErasedEvent;
 use crate::error::{SendError, WorkflowError};
 use crate::link::{RunLink, StateJson};
@@ -106,6 +107,13 @@ impl RunHandle {
     pub(crate) fn send(&self, event: ErasedEvent) -> Result<(), SendError> {
         match &self.link {
             Some(link) => link.external(event),
+            None => Err(SendError::RunEnded { event: event.name() }),
+        }
+    }
+
+    pub(crate) fn send_to(&self, event: ErasedEvent, target: StepId) -> Result<(), SendError> {
+        match &self.link {
+            Some(link) => link.external_to(event, target),
             None => Err(SendError::RunEnded { event: event.name() }),
         }
     }

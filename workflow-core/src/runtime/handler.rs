@@ -15,7 +15,7 @@ use super::handle::{next_run_id, Caller, RunHandle};
 use super::options::RunOptions;
 use super::typed::{self, output, prepare};
 use crate::context::Context;
-use crate::contract::Wrap;
+use crate::contract::{WorkflowEvent, Wrap};
 use crate::erased::ErasedEvent;
 use crate::error::{SendError, WorkflowError};
 use crate::snapshot::{Snapshot, SnapshotError};
@@ -132,6 +132,24 @@ impl<W: Workflow> Handler<W> {
         W::Event: Wrap<T>,
     {
         self.handle.send(ErasedEvent::new(W::Event::wrap(event)))
+    }
+
+    /// Sends `event` into the run to one step only, named by the generated
+    /// step enum (`MyFlowStep::Rerank`): it is queued for that step even if
+    /// another step or a waiter takes its type. Fails with
+    /// [`SendError::NotAccepted`] if the step does not take the event, and
+    /// [`SendError::RunEnded`] once the run is over.
+    pub fn send_event_to<T>(&self, step: <W::Event as WorkflowEvent>::Step, event: T) -> Result<(), SendError>
+    where
+        W::Event: Wrap<T>,
+    {
+        let target = step.into();
+        let event = W::Event::wrap(event);
+        if !event.accepted_by(target) {
+            let target = W::INFO.steps[target].name;
+            return Err(SendError::NotAccepted { target, event: event.name() });
+        }
+        self.handle.send_to(ErasedEvent::new(event), target)
     }
 
     /// Writes the run down as it is now (see [`Snapshot`]), while it goes on.

@@ -65,6 +65,14 @@ pub enum Input {
         /// The first waiter whose filter accepts it, if any: it gets it.
         waiter: Option<WaiterId>,
     },
+    /// The caller sent an event to one step (`handler.send_event_to`):
+    /// queued for it, whoever else waits for or takes the type.
+    ExternalTo {
+        /// The event.
+        event: ErasedEvent,
+        /// The step, which takes the event's type (checked by the sender).
+        target: StepId,
+    },
     /// A waiter could not take the event it was woken with (its step was
     /// dropped): it goes back to the front of the unclaimed events.
     PutBack(ErasedEvent),
@@ -161,6 +169,9 @@ impl Input {
             Input::External { event: e, waiter } => {
                 json!({ "external": { "event": event(e)?, "waiter": waiter } })
             }
+            Input::ExternalTo { event: e, target } => {
+                json!({ "external_to": { "event": event(e)?, "target": target } })
+            }
             Input::PutBack(e) => json!({ "put_back": event(e)? }),
             Input::Cancel => json!("cancel"),
             Input::TimedOut { after } => json!({ "timed_out": { "after_ns": after.as_nanos() as u64 } }),
@@ -218,6 +229,9 @@ impl Input {
             },
             "external" => {
                 Input::External { event: event(&body["event"])?, waiter: optional(&body["waiter"])? }
+            }
+            "external_to" => {
+                Input::ExternalTo { event: event(&body["event"])?, target: number(&body["target"])? as usize }
             }
             "put_back" => Input::PutBack(event(body)?),
             "timed_out" => Input::TimedOut { after: Duration::from_nanos(number(&body["after_ns"])?) },

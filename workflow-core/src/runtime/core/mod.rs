@@ -239,6 +239,13 @@ impl RunCore {
                 out.push_back(Command::Wake { waiter, event });
             }
             Input::External { event, waiter: None } => self.route(event, Origin::Caller, None, out),
+            Input::ExternalTo { event, target } => {
+                // Taken by a step, as a routed caller's event that a step
+                // consumes: it answers a returned request.
+                self.recent.note(event.index());
+                self.pending_requests = self.pending_requests.saturating_sub(1);
+                self.enqueue(target, StepInput::One(event), None, out);
+            }
             Input::PutBack(event) => self.unclaimed.push_front(event),
             Input::Cancel => self.finish(Err(WorkflowError::Cancelled { workflow: self.info().name }), out),
             Input::TimedOut { after } => {

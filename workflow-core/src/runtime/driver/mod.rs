@@ -373,6 +373,7 @@ impl Driver {
                 Input::Wait { waiter, claim, request }
             }
             Inbound::External(event) => Input::External { waiter: self.waiters.choose(&event), event },
+            Inbound::ExternalTo { event, target } => Input::ExternalTo { event, target },
             Inbound::Cancel => Input::Cancel,
             Inbound::Unwait(waiter) => return self.waiters.withdraw(waiter),
             Inbound::Snapshot { state, reply } => return self.snapshot_requests.push((state, reply)),
