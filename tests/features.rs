@@ -805,6 +805,67 @@ async fn a_timeout_never_reaches_a_failure_handler() {
     assert_eq!(flow.handled.load(Ordering::SeqCst), 0, "the handler was not called");
 }
 
+// ------------------------------------------------------------ the typed end of the stream
+
+/// The last item of a handler's stream.
+async fn last_item<W: workflow_core::Workflow>(mut handler: workflow_core::Handler<W>) -> RunOutcome {
+    let mut last = None;
+    while let Some(event) = handler.events().next().await {
+        last = Some(event);
+    }
+    let _ = handler.await;
+    match last {
+        Some(RunEvent::Finished(outcome)) => outcome,
+        other => panic!("the stream ends with its outcome, not {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_run_ends_its_stream_with_the_step_attempts_time_and_error() {
+    let flow = retried(10);
+    let outcome = last_item(flow.start("x".into())).await;
+    let RunOutcome::Failed(failure) = &outcome else { panic!("{outcome:?}") };
+    assert_eq!((failure.step, failure.attempts, failure.kind), (Some("call"), 4, "StepFailed"));
+    assert_eq!(failure.message, "flaky");
+    // Three back-offs of 100, 200 and 400 ms (paused time: exact).
+    assert_eq!(failure.elapsed, Duration::from_millis(700), "{failure}");
+}
+
+#[tokio::test]
+async fn a_timed_out_run_ends_its_stream_with_the_limit_and_the_active_steps() {
+    let flow = Arc::new(Stuck { handled: AtomicUsize::new(0) });
+    let options = RunOptions::new().timeout(Duration::from_millis(30));
+    let outcome = last_item(flow.start_with((), options)).await;
+    assert_eq!(
+        outcome,
+        RunOutcome::TimedOut { after: Duration::from_millis(30), active_steps: vec!["begin"] }
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_run_ends_its_stream_with_no_step_to_blame() {
+    let outcome = last_item(Stalling.start(())).await;
+    let RunOutcome::Failed(failure) = &outcome else { panic!("{outcome:?}") };
+    assert_eq!((failure.step, failure.attempts, failure.kind), (None, 0, "Stalled"));
+    assert!(failure.message.contains("stalled"), "{failure}");
+}
+
+/// Returns nothing where the run needed an event.
+struct Stalling;
+
+#[workflow]
+impl Stalling {
+    #[step]
+    async fn begin(&self, _ev: StartEvent<()>) -> Option<Fetch> {
+        None
+    }
+
+    #[step]
+    async fn fetch(&self, ev: Fetch) -> StopEvent<String> {
+        StopEvent::new(ev.url)
+    }
+}
+
 // ------------------------------------------------------------ targeted sends from the caller
 
 #[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]

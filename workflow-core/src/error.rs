@@ -33,6 +33,9 @@ pub enum WorkflowError {
         workflow: &'static str,
         /// The step that panicked.
         step: &'static str,
+        /// Which attempt panicked (a panic is not retried, but a step
+        /// recovered from earlier failures counts on).
+        attempts: u32,
         /// The panic message, when it was a string.
         message: String,
     },
@@ -114,6 +117,21 @@ pub enum WorkflowError {
 }
 
 impl WorkflowError {
+    /// The variant's name, as a kind of failure: `StepFailed`, `Timeout`…
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::StepFailed { .. } => "StepFailed",
+            Self::StepPanicked { .. } => "StepPanicked",
+            Self::Timeout { .. } => "Timeout",
+            Self::Stalled { .. } => "Stalled",
+            Self::ContextBusy { .. } => "ContextBusy",
+            Self::Cancelled { .. } => "Cancelled",
+            Self::Journal { .. } => "Journal",
+            Self::Output { .. } => "Output",
+            Self::Aborted { .. } => "Aborted",
+        }
+    }
+
     /// The step to blame, if one is.
     pub fn step(&self) -> Option<&'static str> {
         match self {
@@ -205,7 +223,7 @@ mod tests {
 
     #[test]
     fn step_names_the_culprit() {
-        let e = WorkflowError::StepPanicked { workflow: "W", step: "s", message: "boom".into() };
+        let e = WorkflowError::StepPanicked { workflow: "W", step: "s", attempts: 1, message: "boom".into() };
         assert_eq!(e.step(), Some("s"));
         assert_eq!(WorkflowError::ContextBusy { workflow: "W" }.step(), None);
     }

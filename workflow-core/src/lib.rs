@@ -65,7 +65,7 @@ pub use emit::{Emit, OneOf};
 pub use error::{BoxError, WorkflowError};
 pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, StepFailed, StopEvent};
 pub use retry::RetryPolicy;
-pub use runtime::{EventStream, Handler, RunEvent, RunOptions, RunOutcome, WorkflowExt};
+pub use runtime::{EventStream, Handler, RunEvent, RunFailure, RunOptions, RunOutcome, WorkflowExt};
 pub use workflow::Workflow;
 
 /// Durable runs: where they journal themselves ([`RunStore`](durable::RunStore);

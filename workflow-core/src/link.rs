@@ -63,6 +63,9 @@ pub(crate) struct RunLink {
     /// path reads an atomic, not a lock.
     violations: Mutex<Vec<(InvocationId, SendError)>>,
     violations_pending: AtomicUsize,
+    /// The run as it was when it was cancelled, its state left to the
+    /// handler to write: what a snapshot taken after `cancel()` returns.
+    cancelled: Mutex<Option<Snapshot>>,
     /// How many steps the workflow has, for the buffers.
     steps: usize,
 }
@@ -76,6 +79,7 @@ impl RunLink {
             next_waiter: AtomicU64::new(0),
             violations: Mutex::new(Vec::new()),
             violations_pending: AtomicUsize::new(0),
+            cancelled: Mutex::new(None),
         }
     }
 
@@ -158,6 +162,17 @@ impl RunLink {
 
     pub(crate) fn unwait(&self, waiter: WaiterId) {
         let _ = self.inbox.send(Inbound::Unwait(waiter));
+    }
+
+    /// Keeps the cancelled run's snapshot (without its state).
+    pub(crate) fn leave_cancelled(&self, snapshot: Snapshot) {
+        *lock(&self.cancelled) = Some(snapshot);
+    }
+
+    /// The cancelled run's snapshot, if it was cancelled and could be
+    /// written down; its state is still to be written.
+    pub(crate) fn cancelled_snapshot(&self) -> Option<Snapshot> {
+        lock(&self.cancelled).clone()
     }
 
     pub(crate) fn cancel(&self) {

@@ -80,7 +80,8 @@ impl RunHandle {
                 Self { table, run_id, trace, state: State::Running(task), link, stream }
             }
             Err(refused) => {
-                let _ = stream.send(RunEvent::Finished(RunOutcome::Failed(refused.to_string())));
+                let _ = stream
+                    .send(RunEvent::Finished(RunOutcome::ended_by(&refused, std::time::Duration::ZERO)));
                 stream.close();
                 Self { table, run_id, trace, state: State::Refused(Some(refused)), link: None, stream }
             }
@@ -121,9 +122,28 @@ impl RunHandle {
     /// The run as it is now, with the state `state` writes.
     pub(crate) async fn snapshot(&self, state: StateJson) -> Result<Snapshot, SnapshotError> {
         let Some(link) = &self.link else { return Err(SnapshotError::RunEnded) };
+        if link.inbox.is_closed() {
+            return Self::cancelled(link, state);
+        }
         let (reply, answer) = oneshot::channel();
-        link.snapshot(state, reply);
-        answer.await.map_err(|_| SnapshotError::RunEnded)?
+        // The request shares the state writer with the fallback below:
+        // whichever runs first takes it.
+        let state = Arc::new(std::sync::Mutex::new(Some(state)));
+        let shared = Arc::clone(&state);
+        link.snapshot(Box::new(move || take_state(&shared)()), reply);
+        match answer.await {
+            Ok(snapshot) => snapshot,
+            // The run ended before it got to the request: cancelled, or over.
+            Err(_) => Self::cancelled(link, Box::new(move || take_state(&state)())),
+        }
+    }
+
+    /// The snapshot the run left when it was cancelled, with the state
+    /// `state` writes; `RunEnded` if it ended otherwise.
+    fn cancelled(link: &RunLink, state: StateJson) -> Result<Snapshot, SnapshotError> {
+        let mut snapshot = link.cancelled_snapshot().ok_or(SnapshotError::RunEnded)?;
+        snapshot.state = state()?;
+        Ok(snapshot)
     }
 
     pub(crate) fn cancel(&self) {
@@ -167,4 +187,10 @@ impl Drop for RunHandle {
             task.abort();
         }
     }
+}
+
+/// The state writer in `slot`, taken once; `RunEnded` for a second taker.
+fn take_state(slot: &std::sync::Mutex<Option<StateJson>>) -> StateJson {
+    let taken = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    taken.unwrap_or_else(|| Box::new(|| Err(SnapshotError::RunEnded)))
 }

@@ -15,7 +15,7 @@ mod table;
 mod typed;
 mod verbose;
 
-pub use self::core::{RunEvent, RunOutcome};
+pub use self::core::{RunEvent, RunFailure, RunOutcome};
 pub use self::durable::{RecoverError, RunStore};
 pub(crate) use self::handle::RunHandle;
 pub use self::handler::{EventStream, Handler, Recovered, WorkflowExt};

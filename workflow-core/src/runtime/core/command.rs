@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::input::event_json;
+pub use super::outcome::{RunFailure, RunOutcome};
 use crate::contract::{InvocationId, StepId, StepInput, WaiterId, WorkflowInfo};
 use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
@@ -87,17 +88,6 @@ impl<E> RunEvent<E> {
             RunEvent::Finished(outcome) => RunEvent::Finished(outcome),
         }
     }
-}
-
-/// How a run ended, as its stream's last item reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RunOutcome {
-    /// A stop event ended it; await the handler for the result.
-    Stopped,
-    /// It was cancelled through its handler.
-    Cancelled,
-    /// It failed; the message is the [`WorkflowError`]'s.
-    Failed(String),
 }
 
 impl Command {

@@ -10,6 +10,7 @@
 mod command;
 mod containers;
 mod input;
+mod outcome;
 mod restore;
 #[cfg(test)]
 mod tests;
@@ -18,7 +19,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
-pub use self::command::{Command, RunEvent, RunOutcome};
+pub use self::command::{Command, RunEvent, RunFailure, RunOutcome};
 use self::containers::{Copies, Queue, Recent, Slab};
 pub use self::input::{Input, StepFailure};
 pub(crate) use self::restore::Restored;
@@ -560,7 +561,9 @@ impl RunCore {
             StepFailure::Error { error: source, .. } => {
                 WorkflowError::StepFailed { workflow, step: name, attempts, source }
             }
-            StepFailure::Panic(message) => WorkflowError::StepPanicked { workflow, step: name, message },
+            StepFailure::Panic(message) => {
+                WorkflowError::StepPanicked { workflow, step: name, attempts, message }
+            }
         };
         self.finish(Err(error), out);
     }

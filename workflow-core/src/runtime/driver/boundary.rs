@@ -39,7 +39,7 @@ impl Driver {
 
     /// The run as it is now, with the state `state` writes: the one place a
     /// snapshot is put together, for the caller's and the journal's alike.
-    fn snapshot(
+    pub(super) fn snapshot(
         &self,
         state: impl FnOnce() -> Result<Value, SnapshotError>,
     ) -> Result<Snapshot, SnapshotError> {

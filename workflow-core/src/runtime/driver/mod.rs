@@ -152,7 +152,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         // Refuse further messages and stream events: the run is over (or
         // its driver was dropped), and senders must be told so.
-        self.run.link.inbox.close();
+        self.close_inbox();
         if let Some(stream) = &self.run.stream {
             stream.close();
         }
@@ -160,6 +160,14 @@ impl Drop for Driver {
 }
 
 impl Driver {
+    /// Refuses further messages and drops those not read: the run's link
+    /// outlives the driver (the handler holds it), and a snapshot request
+    /// left in it would keep its caller waiting for an answer forever.
+    fn close_inbox(&self) {
+        self.run.link.inbox.close();
+        while self.run.link.inbox.try_recv().is_some() {}
+    }
+
     /// The driver of `run`, with its core built fresh or from a snapshot,
     /// and the input that sets it going.
     fn new(run: Run, start: Start) -> (Self, Input) {
@@ -450,6 +458,16 @@ impl Driver {
     /// Records how the run ended (journal, trace), stops what is still in
     /// flight, and tells the stream.
     fn end(mut self, outcome: Result<ErasedEvent, WorkflowError>) -> Result<ErasedEvent, WorkflowError> {
+        if let Err(WorkflowError::Cancelled { .. }) = &outcome {
+            // Written down before the inbox closes and snapshot requests
+            // waiting in it are dropped: their callers fall back on it.
+            match self.snapshot(|| Ok(serde_json::Value::Null)) {
+                Ok(snapshot) => self.run.link.leave_cancelled(snapshot),
+                Err(error) => {
+                    tracing::warn!(%error, "the cancelled run cannot be written down to be resumed")
+                }
+            }
+        }
         let outcome = match &self.run.journal {
             Some(journal) => journal.finish(self.run.table, outcome),
             None => outcome,
@@ -457,18 +475,13 @@ impl Driver {
         if let (Some(trace), Some(recorded)) = (&self.run.trace, self.core.take_trace()) {
             trace.record(recorded);
         }
-        self.run.link.inbox.close();
+        self.close_inbox();
         // Abort what is still in flight before anyone hears that the run is over.
         if let Some(tasks) = &mut self.tasks {
             tasks.abort_all();
         }
         if let Some(stream) = &self.run.stream {
-            let summary = match &outcome {
-                Ok(_) => RunOutcome::Stopped,
-                Err(WorkflowError::Cancelled { .. }) => RunOutcome::Cancelled,
-                Err(error) => RunOutcome::Failed(error.to_string()),
-            };
-            let _ = stream.send(RunEvent::Finished(summary));
+            let _ = stream.send(RunEvent::Finished(RunOutcome::of(&outcome, self.started.elapsed())));
         }
         outcome
     }
