@@ -369,6 +369,25 @@ async fn internal_events_show_at_most_num_workers_invocations_each_on_its_own_sl
     assert_eq!(peak, 3);
 }
 
+#[tokio::test(start_paused = true)]
+async fn internal_events_name_inputs_and_outputs_and_say_when_an_input_waits_for_a_worker() {
+    let mut handler = Pool.start_with(5, RunOptions::new().internal_events(true));
+    let events = drain(&mut handler).await;
+    assert_eq!(handler.await.unwrap(), 5);
+    let queued: Vec<_> = events.iter().filter(|e| matches!(e, RunEvent::StepQueued { .. })).collect();
+    // Three workers for five inputs: the fourth and fifth wait for one.
+    assert_eq!(queued.len(), 2, "{events:?}");
+    assert!(queued.iter().all(|e| matches!(e, RunEvent::StepQueued { step: "work", input: "Unit" })));
+    assert!(events.iter().any(|e| matches!(e, RunEvent::StepStarted { step: "work", input: "Unit", .. })));
+    assert!(events.iter().any(|e| matches!(e, RunEvent::StepStarted { step: "done", input: "Unit2", .. })));
+    let split_output = events.iter().find_map(|e| match e {
+        RunEvent::StepFinished { step: "split", output, .. } => Some(output.clone()),
+        _ => None,
+    });
+    assert_eq!(split_output, Some(vec!["Unit"; 5]));
+    assert!(events.iter().all(|e| !matches!(e, RunEvent::Idle)), "a run that never waits is never idle");
+}
+
 // ------------------------------------------------------------ outside input
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -488,6 +507,103 @@ async fn a_returned_request_pauses_the_run_until_the_caller_answers() {
     assert!(!handler.is_finished(), "waiting for the caller is not a stall");
     handler.send_event(HumanResponse::new("Ada".to_string())).unwrap();
     assert_eq!(handler.await.unwrap(), "Ada");
+}
+
+/// The internal events of `handler`'s run up to its first `Idle` (or its end).
+async fn until_idle<W: workflow_core::Workflow>(
+    handler: &mut workflow_core::Handler<W>,
+) -> Vec<RunEvent<W::Event>>
+where
+    W::Event: std::fmt::Debug,
+{
+    let mut seen = Vec::new();
+    let read = async {
+        while let Some(event) = handler.events().next().await {
+            let idle = matches!(event, RunEvent::Idle);
+            seen.push(event);
+            if idle {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(10), read).await.is_err() {
+        panic!("neither idle nor over within 10 s; seen {seen:?}");
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_run_waiting_for_a_returned_request_goes_idle_once_and_not_at_its_end() {
+    let mut handler = Interview.start_with("name".into(), RunOptions::new().internal_events(true));
+    let seen = until_idle(&mut handler).await;
+    assert!(matches!(seen.last(), Some(RunEvent::Idle)), "{seen:?}");
+    assert!(
+        seen.iter().any(|e| matches!(e, RunEvent::StepFinished { step: "ask", output, .. } if output == &["InputRequired<String>"])),
+        "{seen:?}"
+    );
+    handler.send_event(HumanResponse::new("Ada".to_string())).unwrap();
+    let rest = drain(&mut handler).await;
+    assert!(rest.iter().all(|e| !matches!(e, RunEvent::Idle)), "not idle as it ends: {rest:?}");
+    assert!(matches!(rest.last(), Some(RunEvent::Finished(RunOutcome::Stopped))), "{rest:?}");
+    assert_eq!(handler.await.unwrap(), "Ada");
+}
+
+#[tokio::test]
+async fn a_run_whose_steps_all_wait_in_place_goes_idle_when_the_last_begins_waiting() {
+    let flow = Arc::new(Approvals { before_wait: AtomicUsize::new(0) });
+    let mut handler = Arc::clone(&flow).start_with(vec![7, 8], RunOptions::new().internal_events(true));
+    let seen = until_idle(&mut handler).await;
+    let requests =
+        seen.iter().filter(|e| matches!(e, RunEvent::Event(ApprovalsEvent::InputRequired(_)))).count();
+    assert_eq!(requests, 2, "both reviews wait before the run is idle: {seen:?}");
+    assert_eq!(flow.before_wait.load(Ordering::SeqCst), 2);
+    // One answer: one review goes on and finishes, the other still waits,
+    // so the run is idle again.
+    handler.send_event(Approval { ticket: 7, approved: true }).unwrap();
+    let again = until_idle(&mut handler).await;
+    assert!(matches!(again.last(), Some(RunEvent::Idle)), "{again:?}");
+    assert!(again.iter().any(|e| matches!(e, RunEvent::StepFinished { step: "review", .. })), "{again:?}");
+    handler.send_event(Approval { ticket: 8, approved: false }).unwrap();
+    let rest = drain(&mut handler).await;
+    assert!(rest.iter().all(|e| !matches!(e, RunEvent::Idle)), "{rest:?}");
+    assert_eq!(handler.await.unwrap(), vec![(7, true), (8, false)]);
+}
+
+/// Waits a second in place, then asks again by returning a request.
+struct Patient;
+
+#[workflow]
+impl Patient {
+    #[step(waits = [HumanResponse<u8>])]
+    async fn ask(&self, ctx: &Context<()>, _ev: StartEvent<()>) -> Result<StopEvent<u8>, WaitError> {
+        let answer = ctx.wait_for_event::<HumanResponse<u8>>().timeout(Duration::from_secs(1)).await?;
+        Ok(StopEvent::new(answer.response))
+    }
+
+    #[step]
+    async fn ask_again(&self, _ev: StepFailed) -> InputRequired<u8> {
+        InputRequired::new(0)
+    }
+
+    #[step]
+    async fn answered(&self, ev: HumanResponse<u8>) -> StopEvent<u8> {
+        StopEvent::new(ev.response + 100)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_that_times_out_is_no_longer_counted_and_the_run_goes_idle_again() {
+    let mut handler = Patient.start_with((), RunOptions::new().internal_events(true));
+    let first = until_idle(&mut handler).await;
+    assert!(matches!(first.last(), Some(RunEvent::Idle)), "idle while `ask` waits: {first:?}");
+    let second = until_idle(&mut handler).await;
+    assert!(
+        second.iter().any(|e| matches!(e, RunEvent::StepStarted { step: "ask_again", .. })),
+        "{second:?}"
+    );
+    assert!(matches!(second.last(), Some(RunEvent::Idle)), "idle again on the returned request: {second:?}");
+    handler.send_event(HumanResponse::new(5u8)).unwrap();
+    assert_eq!(handler.await.unwrap(), 105);
 }
 
 #[tokio::test]

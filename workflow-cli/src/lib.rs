@@ -232,6 +232,7 @@ fn execute(name: &str, input: &str, timeout: Option<f64>, answers: Vec<String>) 
             match event {
                 RunEvent::StepStarted { step, .. } => progress.started(step),
                 RunEvent::StepFinished { step, succeeded, .. } => progress.finished(step, succeeded),
+                RunEvent::StepQueued { .. } | RunEvent::Idle => {}
                 RunEvent::Event(event) => {
                     progress.println(&format!("event: {event}"));
                     let kind = event.get("event").and_then(|e| e.as_str()).unwrap_or_default();

@@ -50,7 +50,17 @@ pub enum RunEvent<E> {
     /// An event a step wrote with `ctx.write_event_to_stream`, or a request
     /// for outside input.
     Event(E),
-    /// A step invocation started (with `RunOptions::internal_events`).
+    /// An input of a step waits in its queue because all its workers are
+    /// busy (with `RunOptions::internal_events`; LlamaIndex's
+    /// `StepStateChanged`, `preparing`).
+    StepQueued {
+        /// The step.
+        step: &'static str,
+        /// The input's event type.
+        input: &'static str,
+    },
+    /// A step invocation started (with `RunOptions::internal_events`;
+    /// `StepStateChanged`, `running`).
     StepStarted {
         /// The step.
         step: &'static str,
@@ -58,8 +68,11 @@ pub enum RunEvent<E> {
         worker: usize,
         /// 1 for the first try.
         attempt: u32,
+        /// The input's event type (the collected type for `Collected<_>`).
+        input: &'static str,
     },
-    /// A step invocation ended (with `RunOptions::internal_events`).
+    /// A step invocation ended (with `RunOptions::internal_events`;
+    /// `StepStateChanged`, `not_running`).
     StepFinished {
         /// The step.
         step: &'static str,
@@ -69,7 +82,14 @@ pub enum RunEvent<E> {
         attempt: u32,
         /// Whether it returned events rather than failing.
         succeeded: bool,
+        /// The event types it returned, in order; none if it failed.
+        output: Vec<&'static str>,
     },
+    /// Nothing runs but steps waiting for outside input, and the run waits
+    /// for it: a returned request or a `wait_for_event` (with
+    /// `RunOptions::internal_events`; LlamaIndex's `WorkflowIdleEvent`).
+    /// Once per idle stretch, never as the run ends.
+    Idle,
     /// The last item: how the run ended.
     Finished(RunOutcome),
 }
@@ -79,12 +99,14 @@ impl<E> RunEvent<E> {
     pub fn map<F>(self, convert: impl FnOnce(E) -> F) -> RunEvent<F> {
         match self {
             RunEvent::Event(event) => RunEvent::Event(convert(event)),
-            RunEvent::StepStarted { step, worker, attempt } => {
-                RunEvent::StepStarted { step, worker, attempt }
+            RunEvent::StepQueued { step, input } => RunEvent::StepQueued { step, input },
+            RunEvent::StepStarted { step, worker, attempt, input } => {
+                RunEvent::StepStarted { step, worker, attempt, input }
             }
-            RunEvent::StepFinished { step, worker, attempt, succeeded } => {
-                RunEvent::StepFinished { step, worker, attempt, succeeded }
+            RunEvent::StepFinished { step, worker, attempt, succeeded, output } => {
+                RunEvent::StepFinished { step, worker, attempt, succeeded, output }
             }
+            RunEvent::Idle => RunEvent::Idle,
             RunEvent::Finished(outcome) => RunEvent::Finished(outcome),
         }
     }
@@ -107,12 +129,18 @@ impl Command {
             }}),
             Command::Wake { waiter, event: e } => json!({ "wake": { "waiter": waiter, "event": event(e)? } }),
             Command::Stream(RunEvent::Event(e)) => json!({ "stream": event(e)? }),
-            Command::Stream(RunEvent::StepStarted { step, worker, attempt }) => {
-                json!({ "step_started": { "step": step, "worker": worker, "attempt": attempt } })
+            Command::Stream(RunEvent::StepQueued { step, input }) => {
+                json!({ "step_queued": { "step": step, "input": input } })
             }
-            Command::Stream(RunEvent::StepFinished { step, worker, attempt, succeeded }) => json!({
-                "step_finished": { "step": step, "worker": worker, "attempt": attempt, "succeeded": succeeded }
+            Command::Stream(RunEvent::StepStarted { step, worker, attempt, input }) => json!({
+                "step_started": { "step": step, "worker": worker, "attempt": attempt, "input": input }
             }),
+            Command::Stream(RunEvent::StepFinished { step, worker, attempt, succeeded, output }) => json!({
+                "step_finished": {
+                    "step": step, "worker": worker, "attempt": attempt, "succeeded": succeeded, "output": output
+                }
+            }),
+            Command::Stream(RunEvent::Idle) => json!("idle"),
             Command::Stream(RunEvent::Finished(outcome)) => json!({ "finished": format!("{outcome:?}") }),
             Command::Finish(Ok(stop)) => json!({ "finish": { "stop": event(stop)? } }),
             Command::Finish(Err(error)) => json!({ "finish": { "error": error.to_string() } }),

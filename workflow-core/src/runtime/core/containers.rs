@@ -111,6 +111,10 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
     /// The ids of the occupied slots, in slot order.
     pub(super) fn ids(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.slots.len()).filter(|&i| self.slots[i].is_some())

@@ -65,6 +65,9 @@ pub enum Input {
         /// The first waiter whose filter accepts it, if any: it gets it.
         waiter: Option<WaiterId>,
     },
+    /// A wait that had no answer yet ended without one (it timed out, or
+    /// its step stopped waiting).
+    Unwait(WaiterId),
     /// The caller sent an event to one step (`handler.send_event_to`):
     /// queued for it, whoever else waits for or takes the type.
     ExternalTo {
@@ -173,6 +176,7 @@ impl Input {
                 json!({ "external_to": { "event": event(e)?, "target": target } })
             }
             Input::PutBack(e) => json!({ "put_back": event(e)? }),
+            Input::Unwait(waiter) => json!({ "unwait": waiter }),
             Input::Cancel => json!("cancel"),
             Input::TimedOut { after } => json!({ "timed_out": { "after_ns": after.as_nanos() as u64 } }),
         })
@@ -234,6 +238,7 @@ impl Input {
                 Input::ExternalTo { event: event(&body["event"])?, target: number(&body["target"])? as usize }
             }
             "put_back" => Input::PutBack(event(body)?),
+            "unwait" => Input::Unwait(number(body)?),
             "timed_out" => Input::TimedOut { after: Duration::from_nanos(number(&body["after_ns"])?) },
             _ => return Err(shape()),
         })

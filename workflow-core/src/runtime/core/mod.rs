@@ -141,6 +141,10 @@ pub struct RunCore {
     finished: bool,
     /// The time of the input being handled.
     now: Duration,
+    /// Steps suspended in `wait_for_event` with no answer yet.
+    waits: usize,
+    /// Whether `Idle` was streamed since something last ran.
+    idle: bool,
     /// Recoveries made and attempts carried over them; boxed and made on
     /// the first failure a handler takes, since most runs have none.
     recovery: Option<Box<Recovery>>,
@@ -197,6 +201,8 @@ impl RunCore {
             now: Duration::ZERO,
             defer_starts: false,
             recovery: None,
+            waits: 0,
+            idle: false,
         }
     }
 
@@ -226,8 +232,9 @@ impl RunCore {
             Input::Wait { waiter, claim, request } => {
                 // `claim` picks the unclaimed event that answers the wait at
                 // once; the request is written to the stream and routed.
-                if let Some(event) = claim.and_then(|at| self.unclaimed.remove(at)) {
-                    out.push_back(Command::Wake { waiter, event });
+                match claim.and_then(|at| self.unclaimed.remove(at)) {
+                    Some(event) => out.push_back(Command::Wake { waiter, event }),
+                    None => self.waits += 1,
                 }
                 if let Some(request) = request {
                     self.route(request, Origin::WaitRequest, None, out);
@@ -237,8 +244,10 @@ impl RunCore {
                 // An answer to a step waiting in place: its request was never
                 // counted (the waiting step keeps the run alive), so no count drops.
                 self.recent.note(event.index());
+                self.waits = self.waits.saturating_sub(1);
                 out.push_back(Command::Wake { waiter, event });
             }
+            Input::Unwait(_) => self.waits = self.waits.saturating_sub(1),
             Input::External { event, waiter: None } => self.route(event, Origin::Caller, None, out),
             Input::ExternalTo { event, target } => {
                 // Taken by a step, as a routed caller's event that a step
@@ -308,6 +317,11 @@ impl RunCore {
             worker,
             attempt,
             succeeded: result.is_ok(),
+            output: match &result {
+                Ok(Emitted::One(event)) => vec![event.name()],
+                Ok(Emitted::Many(events)) => events.iter().map(ErasedEvent::name).collect(),
+                Ok(Emitted::Nothing) | Err(_) => Vec::new(),
+            },
         });
         match result {
             // Outside a fan-out the worker is freed first, so that what the
@@ -459,8 +473,25 @@ impl RunCore {
         if state.free > 0 && state.queue.is_empty() && !self.finished && !self.defer_starts {
             return self.start(step, queued, out);
         }
+        // Busy: no worker left for it once those queued before it start
+        // (inputs routed together start at the next `advance`).
+        if state.free <= state.queue.len() {
+            let input = self.input_name(step, &queued.input);
+            self.internal(out, || RunEvent::StepQueued { step: self.info().steps[step].name, input });
+        }
         self.steps[step].queue.push(queued);
         self.mark(step);
+    }
+
+    /// The event type of a step's input, for the internal events.
+    fn input_name(&self, step: StepId, input: &StepInput<ErasedEvent>) -> &'static str {
+        match input {
+            StepInput::One(event) => event.name(),
+            StepInput::Collected(events) => events.first().map_or_else(
+                || self.info().steps[step].accepts.first().copied().unwrap_or(""),
+                ErasedEvent::name,
+            ),
+        }
     }
 
     /// Lists `step` for the next `advance`.
@@ -494,7 +525,15 @@ impl RunCore {
         let Some(input) = inv.input.clone() else { return false };
         inv.attempt += 1;
         let (step, worker, attempt) = (inv.step, inv.worker, inv.attempt);
-        self.internal(out, || RunEvent::StepStarted { step: self.info().steps[step].name, worker, attempt });
+        if self.options.internal_events {
+            let name = self.input_name(step, &input);
+            out.push_back(Command::Stream(RunEvent::StepStarted {
+                step: self.info().steps[step].name,
+                worker,
+                attempt,
+                input: name,
+            }));
+        }
         out.push_back(Command::Invoke { invocation, step, worker, attempt, input, delay });
         true
     }
@@ -626,7 +665,15 @@ impl RunCore {
         if self.invocations.is_empty() && self.pending_requests == 0 {
             let error =
                 WorkflowError::Stalled { workflow: self.info().name, last_events: self.recent_events() };
-            self.finish(Err(error), out);
+            return self.finish(Err(error), out);
+        }
+        // Idle: nothing runs but steps waiting for an answer, and an answer
+        // is awaited (a returned request, or a wait).
+        if self.invocations.len() > self.waits {
+            self.idle = false;
+        } else if !self.idle && (self.pending_requests > 0 || self.waits > 0) {
+            self.idle = true;
+            self.internal(out, || RunEvent::Idle);
         }
     }
 
@@ -652,7 +699,15 @@ impl RunCore {
             input,
             started: self.now,
         });
-        self.internal(out, || RunEvent::StepStarted { step: self.info().steps[step].name, worker, attempt });
+        if self.options.internal_events {
+            let input = self.input_name(step, &queued.input);
+            out.push_back(Command::Stream(RunEvent::StepStarted {
+                step: self.info().steps[step].name,
+                worker,
+                attempt,
+                input,
+            }));
+        }
         let delay = Duration::ZERO;
         out.push_back(Command::Invoke { invocation, step, worker, attempt, input: queued.input, delay });
     }

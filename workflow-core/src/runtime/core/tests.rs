@@ -347,7 +347,12 @@ fn internal_events_report_worker_slots() {
     core.handle(Input::Start(erase(Flow::start_event(1))), NOW, &mut commands);
     assert!(matches!(
         commands.front(),
-        Some(Command::Stream(RunEvent::StepStarted { step: "split", worker: 0, attempt: 1 }))
+        Some(Command::Stream(RunEvent::StepStarted {
+            step: "split",
+            worker: 0,
+            attempt: 1,
+            input: "StartEvent<u8>"
+        }))
     ));
 }
 

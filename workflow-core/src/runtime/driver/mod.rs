@@ -383,7 +383,8 @@ impl Driver {
             Inbound::External(event) => Input::External { waiter: self.waiters.choose(&event), event },
             Inbound::ExternalTo { event, target } => Input::ExternalTo { event, target },
             Inbound::Cancel => Input::Cancel,
-            Inbound::Unwait(waiter) => return self.waiters.withdraw(waiter),
+            Inbound::Unwait(waiter) if self.waiters.withdraw(waiter) => Input::Unwait(waiter),
+            Inbound::Unwait(_) => return,
             Inbound::Snapshot { state, reply } => return self.snapshot_requests.push((state, reply)),
         };
         self.handle(input, now);

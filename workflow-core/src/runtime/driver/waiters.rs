@@ -60,9 +60,11 @@ impl<E> Waiters<E> {
         }
     }
 
-    /// Forgets a wait that ended without an answer.
-    pub(super) fn withdraw(&mut self, id: WaiterId) {
-        self.open.retain(|w| w.id != id);
+    /// Forgets a wait that ended without an answer; true if no event had
+    /// been chosen for it yet (else its wake is on its way).
+    pub(super) fn withdraw(&mut self, id: WaiterId) -> bool {
+        let Some(at) = self.open.iter().position(|w| w.id == id) else { return false };
+        self.open.remove(at).matches.is_some()
     }
 }
 
@@ -101,7 +103,7 @@ mod tests {
         let mut waiters = Waiters::default();
         let (reply, answer) = oneshot::channel();
         waiters.begin(1, even(), reply, [].iter());
-        waiters.withdraw(1);
+        assert!(waiters.withdraw(1), "withdrawn unanswered");
         assert_eq!(waiters.wake(1, 2), Err(2));
         drop(answer);
         let (reply, answer) = oneshot::channel::<u32>();
