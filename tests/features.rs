@@ -657,7 +657,7 @@ struct Retried {
 
 #[workflow]
 impl Retried {
-    #[step(retry = RetryPolicy::exponential(4).base_delay(Duration::from_millis(100)).jitter(false)
+    #[step(retry = Backoff::exponential(4).base_delay(Duration::from_millis(100)).jitter(false)
         .retry_if(|e| e.to_string() != "permanent"))]
     async fn call(&self, ctx: &Context<()>, ev: StartEvent<String>) -> Result<StopEvent<u32>, Flaky> {
         self.attempts.lock().unwrap().push((ctx.attempt(), tokio::time::Instant::now()));
@@ -704,7 +704,7 @@ struct Deadline {
 
 #[workflow]
 impl Deadline {
-    #[step(retry = RetryPolicy::fixed(10, Duration::from_millis(200)).max_elapsed(Duration::from_millis(500)))]
+    #[step(retry = Backoff::fixed(10, Duration::from_millis(200)).max_elapsed(Duration::from_millis(500)))]
     async fn call(&self, _ev: StartEvent<()>) -> Result<StopEvent<()>, Flaky> {
         self.attempts.lock().unwrap().push(tokio::time::Instant::now());
         Err(Flaky("down"))
@@ -723,6 +723,56 @@ async fn no_attempt_starts_after_max_elapsed() {
     assert_eq!(starts, [0, 200, 400]);
 }
 
+/// Retries a "busy" answer after the seconds it names, twice at most; any
+/// other error is final.
+struct BusyFor;
+
+impl RetryPolicy for BusyFor {
+    fn next_delay(&self, failed: &workflow_core::retry::FailedAttempt<'_>) -> Option<Duration> {
+        let seconds: u64 = failed.error.to_string().strip_prefix("busy for ")?.parse().ok()?;
+        Some(Duration::from_secs(seconds))
+    }
+}
+
+/// Fails with "busy for N" on its first two attempts, and records what
+/// `ctx.retry_info()` told each attempt.
+struct Polite {
+    seen: Mutex<Vec<(u32, Option<String>, tokio::time::Instant)>>,
+}
+
+#[workflow]
+impl Polite {
+    #[step(retry = BusyFor.max_attempts(3))]
+    async fn call(
+        &self,
+        ctx: &Context<()>,
+        _ev: StartEvent<()>,
+    ) -> Result<StopEvent<u32>, workflow_core::BoxError> {
+        let info = ctx.retry_info();
+        let now = tokio::time::Instant::now();
+        self.seen.lock().unwrap().push((info.attempt, info.previous_error.map(str::to_owned), now));
+        match info.attempt {
+            1 => Err("busy for 2".into()),
+            2 => Err("busy for 5".into()),
+            n => Err(format!("busy for {n}").into()),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hand_written_policy_reads_the_error_and_a_retry_reads_the_previous_one() {
+    let flow = Arc::new(Polite { seen: Mutex::new(Vec::new()) });
+    let err = Arc::clone(&flow).run(()).await.unwrap_err();
+    // `max_attempts(3)` stops it after the third, whatever the policy says.
+    assert!(matches!(err, WorkflowError::StepFailed { step: "call", attempts: 3, .. }), "{err:?}");
+    let seen = flow.seen.lock().unwrap();
+    let infos: Vec<_> = seen.iter().map(|(a, e, _)| (*a, e.as_deref())).collect();
+    assert_eq!(infos, [(1, None), (2, Some("busy for 2")), (3, Some("busy for 5"))]);
+    // The delays the errors named, to the millisecond (paused time).
+    assert_eq!(seen[1].2 - seen[0].2, Duration::from_secs(2));
+    assert_eq!(seen[2].2 - seen[1].2, Duration::from_secs(5));
+}
+
 // ------------------------------------------------------------ recovering from a failure
 
 #[derive(Event, Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -739,7 +789,7 @@ impl Recovering {
         Fetch { url: ev.input.clone() }
     }
 
-    #[step(retry = RetryPolicy::fixed(2, Duration::from_millis(1)))]
+    #[step(retry = Backoff::fixed(2, Duration::from_millis(1)))]
     async fn fetch(&self, ev: Fetch) -> Result<StopEvent<String>, Flaky> {
         if ev.url.starts_with("bad") {
             return Err(Flaky("connection refused"));
@@ -805,7 +855,7 @@ impl Scoped {
         Fetch { url: ev.input.clone() }
     }
 
-    #[step(retry = RetryPolicy::fixed(2, Duration::from_millis(1)))]
+    #[step(retry = Backoff::fixed(2, Duration::from_millis(1)))]
     async fn fetch(&self, ev: Fetch) -> Result<Page, Flaky> {
         if ev.url.starts_with("down") {
             return Err(Flaky("unreachable"));

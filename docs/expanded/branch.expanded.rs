@@ -355,7 +355,9 @@ const _: () = {
         }
         fn retry_policy(
             step: ::workflow_core::__private::StepId,
-        ) -> ::core::option::Option<::workflow_core::__private::RetryPolicy> {
+        ) -> ::core::option::Option<
+            ::std::boxed::Box<dyn ::workflow_core::__private::RetryPolicy>,
+        > {
             match step {
                 _ => ::core::option::Option::None,
             }

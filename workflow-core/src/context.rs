@@ -58,6 +58,8 @@ pub(crate) struct Scope {
     pub(crate) step: StepId,
     pub(crate) worker: usize,
     pub(crate) attempt: u32,
+    /// The error of the attempt before this one, on a retry.
+    pub(crate) previous_error: Option<Arc<str>>,
 }
 
 impl Clone for Scope {
@@ -68,8 +70,21 @@ impl Clone for Scope {
             step: self.step,
             worker: self.worker,
             attempt: self.attempt,
+            previous_error: self.previous_error.clone(),
         }
     }
+}
+
+/// Which attempt of a step invocation is running, and how the one before
+/// it failed: [`Context::retry_info`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryInfo<'a> {
+    /// 1 for the first try, then 2, 3… on retries (after a failure handler
+    /// recovered the step, its attempts go on counting); 0 outside a step.
+    pub attempt: u32,
+    /// The previous attempt's error message, on a retry.
+    pub previous_error: Option<&'a str>,
 }
 
 /// What went wrong reading or writing the key-value store.
@@ -262,6 +277,15 @@ impl<S, E> Context<S, E> {
     /// Outside a step, 0.
     pub fn attempt(&self) -> u32 {
         self.scope.as_ref().map_or(0, |s| s.attempt)
+    }
+
+    /// The attempt running and, on a retry, the previous attempt's error:
+    /// what a step needs to try differently the second time.
+    pub fn retry_info(&self) -> RetryInfo<'_> {
+        RetryInfo {
+            attempt: self.attempt(),
+            previous_error: self.scope.as_ref().and_then(|s| s.previous_error.as_deref()),
+        }
     }
 
     /// Which of its step's `num_workers` slots runs this invocation.

@@ -52,7 +52,7 @@ mod error;
 mod event;
 mod link;
 pub mod registry;
-mod retry;
+pub mod retry;
 mod runtime;
 mod schema;
 pub mod snapshot;
@@ -64,7 +64,7 @@ pub use context::{Context, ContextError, SendError, WaitError};
 pub use emit::{Emit, OneOf};
 pub use error::{BoxError, WorkflowError};
 pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, StepFailed, StopEvent};
-pub use retry::RetryPolicy;
+pub use retry::{Backoff, RetryPolicy};
 pub use runtime::{EventStream, Handler, RunEvent, RunFailure, RunOptions, RunOutcome, WorkflowExt};
 pub use workflow::Workflow;
 
@@ -103,7 +103,7 @@ pub use workflow_macros::data;
 /// What a workflow author needs, in one import.
 pub mod prelude {
     pub use crate::{
-        data, event, step, workflow, Collected, Context, ContextError, Emit, Event, HumanResponse,
+        data, event, step, workflow, Backoff, Collected, Context, ContextError, Emit, Event, HumanResponse,
         InputRequired, OneOf, RetryPolicy, RunEvent, RunOptions, RunOutcome, SendError, StartEvent,
         StepFailed, StopEvent, WaitError, WorkflowError, WorkflowExt,
     };
@@ -138,6 +138,11 @@ pub mod __private {
     pub use crate::registry::{JsonRun, Registration, StartError};
     pub use crate::RunOptions;
     pub use crate::{BoxError, Collected, Context, Emit, Event, RetryPolicy, StepFailed, Workflow};
+
+    /// A step's retry policy, boxed for the workflow's table.
+    pub fn retry_policy(policy: impl RetryPolicy) -> Box<dyn RetryPolicy> {
+        Box::new(policy)
+    }
     pub use inventory;
     pub use schemars;
     pub use serde;

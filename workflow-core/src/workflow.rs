@@ -38,7 +38,7 @@ pub trait Workflow: Send + Sync + Sized + 'static {
     fn output(event: Self::Event) -> Option<Self::Output>;
 
     /// The retry policy of step `step`, from `#[step(retry = ..)]`.
-    fn retry_policy(step: StepId) -> Option<RetryPolicy>;
+    fn retry_policy(step: StepId) -> Option<Box<dyn RetryPolicy>>;
 
     /// Calls step `step` with `input`, which `dispatch` routed to it.
     fn invoke(

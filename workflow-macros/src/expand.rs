@@ -122,7 +122,9 @@ fn fallback(def: &WorkflowDef, analysis: &Analysis, errors: &[Reported]) -> Toke
                 fn output(event: #rt::Unreachable) -> ::core::option::Option<Self::Output> {
                     match event {}
                 }
-                fn retry_policy(_: #rt::StepId) -> ::core::option::Option<#rt::RetryPolicy> {
+                fn retry_policy(
+                    _: #rt::StepId,
+                ) -> ::core::option::Option<::std::boxed::Box<dyn #rt::RetryPolicy>> {
                     ::core::option::Option::None
                 }
                 fn invoke(

@@ -13,7 +13,7 @@ pub(crate) struct Table {
     /// The operations on its erased events, which also know the graph.
     pub(crate) events: &'static EventOps,
     /// The retry policy of a step, from `#[step(retry = ..)]`.
-    pub(crate) retry_policy: fn(StepId) -> Option<RetryPolicy>,
+    pub(crate) retry_policy: fn(StepId) -> Option<Box<dyn RetryPolicy>>,
     /// The stop event's payload (the run's output) as JSON.
     pub(crate) output_json: fn(&ErasedEvent) -> Result<Value, serde_json::Error>,
 }

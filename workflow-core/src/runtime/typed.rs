@@ -29,7 +29,7 @@ struct TableOf<W>(std::marker::PhantomData<W>);
 impl<W: Workflow> TableOf<W> {
     const TABLE: Table = Table {
         events: erased::ops::<W::Event>(),
-        retry_policy: W::retry_policy as fn(StepId) -> Option<RetryPolicy>,
+        retry_policy: W::retry_policy as fn(StepId) -> Option<Box<dyn RetryPolicy>>,
         output_json: |stop| serde_json::to_value(output::<W>(stop.clone())),
     };
 }

@@ -460,7 +460,9 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
 
     let retries = ir.steps.iter().enumerate().filter_map(|(i, s)| {
         let retry = s.retry.as_ref()?;
-        Some(quote!(#i => ::core::option::Option::Some(#retry)))
+        // Spanned at the expression: a value that is no policy is reported there.
+        let boxed = quote::quote_spanned!(syn::spanned::Spanned::span(retry) => #rt::retry_policy(#retry));
+        Some(quote!(#i => ::core::option::Option::Some(#boxed)))
     });
     let calls = ir.steps.iter().enumerate().map(|(i, step)| step_call(ir, i, step));
     let info_const = &ir.info_const;
@@ -486,7 +488,9 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
                 }
             }
 
-            fn retry_policy(step: #rt::StepId) -> ::core::option::Option<#rt::RetryPolicy> {
+            fn retry_policy(
+                step: #rt::StepId,
+            ) -> ::core::option::Option<::std::boxed::Box<dyn #rt::RetryPolicy>> {
                 match step {
                     #(#retries,)*
                     _ => ::core::option::Option::None,

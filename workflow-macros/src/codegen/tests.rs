@@ -52,7 +52,7 @@ fn rag() -> (WorkflowDef, Ir) {
         parse_quote! {
             impl Rag {
                 #[step] async fn retrieve(&self, ev: StartEvent<Query>) -> Retrieved { todo!() }
-                #[step(retry = RetryPolicy::fixed(2, D))]
+                #[step(retry = Backoff::fixed(2, D))]
                 async fn audit(&self, ctx: &Context<Notes>, ev: Retrieved) -> Result<Option<Audited>, E> { todo!() }
                 #[step] async fn answer(&self, ev: Retrieved) -> Emit<(InputRequired<Ask>, StopEvent<String>)> { todo!() }
                 #[step] async fn note(&self, ev: Audited) -> Vec<Retrieved> { todo!() }
@@ -128,7 +128,7 @@ fn the_route_table_sends_each_event_to_its_steps_and_output_unwraps_the_stop_eve
     );
     let retry = method(workflow_impl(&ir), "retry_policy");
     assert!(
-        retry.contains("1usize => :: core :: option :: Option :: Some (RetryPolicy :: fixed (2 , D))"),
+        retry.contains("1usize => :: core :: option :: Option :: Some (:: workflow_core :: __private :: retry_policy (Backoff :: fixed (2 , D)))"),
         "{retry}"
     );
 }

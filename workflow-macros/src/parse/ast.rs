@@ -94,7 +94,7 @@ pub struct Step {
     /// Answers it waits for in `ctx.wait_for_event`: they come from the
     /// caller, and lead into this step.
     pub waits: Vec<EventTy>,
-    /// Its `retry = ..` expression, a `RetryPolicy`.
+    /// Its `retry = ..` expression, a `RetryPolicy` (such as a `Backoff`).
     pub retry: Option<syn::Expr>,
     /// `for_steps = [..]`: the steps whose failures it handles (a step
     /// that takes `StepFailed`); without it, a handler covers every step.

@@ -138,7 +138,7 @@ pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
                     format!(
                         "unknown `#[step]` argument `{key}`{}; expected `num_workers = N`, \
                          `skip = [check, ..]`, `sends = [Type, ..]`, `streams = [Type, ..]`, \
-                         `waits = [Type, ..]`, `retry = RetryPolicy::..`, `for_steps = [step, ..]` \
+                         `waits = [Type, ..]`, `retry = Backoff::..`, `for_steps = [step, ..]` \
                          or `max_recoveries = N`",
                         did_you_mean(&key, STEP_ARGS)
                     ),
@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn step_args_read_workers_and_skips() {
         let cx = Ctxt::new();
-        let attr: syn::Attribute = parse_quote!(#[step(num_workers = 2, skip = [dead_end], sends = [Job, crate::Done], streams = [Progress], retry = RetryPolicy::fixed(3, D))]);
+        let attr: syn::Attribute = parse_quote!(#[step(num_workers = 2, skip = [dead_end], sends = [Job, crate::Done], streams = [Progress], retry = Backoff::fixed(3, D))]);
         let args = step_args(&attr, &cx);
         assert!(messages(cx).is_empty());
         assert_eq!(args.num_workers, 2);

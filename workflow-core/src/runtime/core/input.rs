@@ -17,7 +17,7 @@ use crate::snapshot::{event_data, SnapshotError};
 /// Decisions that need code rather than data are taken before the input is
 /// made, by whoever holds that code, and recorded in it: which waiter's
 /// filter took an event (`Wait::claim`, `External::waiter`), and whether a
-/// step's error is one its retry policy retries (`StepFailure::Error`).
+/// step's error is retried, and after how long (`StepFailure::Error`).
 #[derive(Debug)]
 pub enum Input {
     /// Start the run with its start event.
@@ -94,10 +94,10 @@ pub enum StepFailure {
     Error {
         /// Its error.
         error: BoxError,
-        /// Whether its step's retry policy retries this error (`retry_if`):
-        /// decided where the error was returned, so that the core decides
-        /// on data, not on the error's type.
-        retryable: bool,
+        /// The delay before the next attempt, if its step's retry policy
+        /// retries it: decided in the driver, which holds the policy (user
+        /// code) and the clock, so that the core decides on data.
+        retry: Option<Duration>,
     },
     /// The step panicked with this message.
     Panic(String),
@@ -115,11 +115,9 @@ impl fmt::Display for StepFailure {
 impl fmt::Debug for StepFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StepFailure::Error { error, retryable } => f
-                .debug_struct("Error")
-                .field("error", &error.to_string())
-                .field("retryable", retryable)
-                .finish(),
+            StepFailure::Error { error, retry } => {
+                f.debug_struct("Error").field("error", &error.to_string()).field("retry", retry).finish()
+            }
             StepFailure::Panic(message) => f.debug_tuple("Panic").field(message).finish(),
         }
     }
@@ -154,8 +152,9 @@ impl Input {
                     Ok(Emitted::Many(es)) => {
                         json!({ "emitted": es.iter().map(event).collect::<Result<Vec<_>, _>>()? })
                     }
-                    Err(StepFailure::Error { error, retryable }) => {
-                        json!({ "error": error.to_string(), "retryable": retryable })
+                    Err(StepFailure::Error { error, retry }) => {
+                        let retry_ns = retry.map(|d| d.as_nanos() as u64);
+                        json!({ "error": error.to_string(), "retry_ns": retry_ns })
                     }
                     Err(StepFailure::Panic(message)) => json!({ "panic": message }),
                 };
@@ -211,8 +210,8 @@ impl Input {
                         one => Emitted::One(event(one)?),
                     })
                 } else if let Some(error) = result.get("error").and_then(Value::as_str) {
-                    let retryable = result["retryable"].as_bool().ok_or_else(shape)?;
-                    Err(StepFailure::Error { error: error.into(), retryable })
+                    let retry = optional(&result["retry_ns"])?.map(Duration::from_nanos);
+                    Err(StepFailure::Error { error: error.into(), retry })
                 } else {
                     Err(StepFailure::Panic(result["panic"].as_str().ok_or_else(shape)?.to_owned()))
                 };

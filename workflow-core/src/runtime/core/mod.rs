@@ -4,8 +4,9 @@
 //! A run's core is told what happened, one [`Input`] at a time, through its
 //! one entry [`RunCore::handle`], and answers with [`Command`]s (invoke a
 //! step, wake a waiter, write to the stream, finish). No tokio, no clock,
-//! no I/O: the driver passes the run's elapsed time in, and the same inputs
-//! always give the same commands.
+//! no I/O, no user code: whether a failed step is retried, and after how
+//! long, is decided by its retry policy in the driver and arrives in the
+//! input, so that the same inputs always give the same commands.
 
 mod command;
 mod containers;
@@ -35,8 +36,6 @@ use crate::trace::RunTrace;
 pub struct CoreOptions {
     /// Whether to stream `StepStarted`/`StepFinished` events.
     pub internal_events: bool,
-    /// Seed of the jitter of retry delays.
-    pub seed: u64,
     /// Whether to count the edges taken, for [`Trace`](crate::trace::Trace).
     pub trace: bool,
     /// Whether to keep a copy of every input in flight, so that the run can
@@ -63,8 +62,6 @@ struct Invocation {
     batch: Option<BatchId>,
     /// A copy of the input, kept when a retry or a failure report may need it.
     input: Option<StepInput<ErasedEvent>>,
-    /// When the first attempt started, for `RetryPolicy::max_elapsed`.
-    started: Duration,
 }
 
 /// What the core keeps per step.
@@ -136,11 +133,8 @@ pub struct RunCore {
     /// Requests for outside input not answered yet.
     pending_requests: usize,
     recent: Recent<RECENT_EVENTS>,
-    random: u64,
     trace: Option<Box<RunTrace>>,
     finished: bool,
-    /// The time of the input being handled.
-    now: Duration,
     /// Steps suspended in `wait_for_event` with no answer yet.
     waits: usize,
     /// Whether `Idle` was streamed since something last ran.
@@ -195,10 +189,8 @@ impl RunCore {
             unclaimed: VecDeque::new(),
             pending_requests: 0,
             recent: Recent::default(),
-            random: scramble(options.seed) | 1,
             trace: options.trace.then(|| Box::new(RunTrace::new(table.info()))),
             finished: false,
-            now: Duration::ZERO,
             defer_starts: false,
             recovery: None,
             waits: 0,
@@ -207,13 +199,11 @@ impl RunCore {
     }
 
     /// Takes in one thing that happened to the run and appends what to do
-    /// about it to `out`. `now` is the run's elapsed time. After the run
-    /// has finished, every input is ignored.
-    pub fn handle(&mut self, input: Input, now: Duration, out: &mut VecDeque<Command>) {
+    /// about it to `out`. After the run has finished, every input is ignored.
+    pub fn handle(&mut self, input: Input, out: &mut VecDeque<Command>) {
         if self.finished {
             return;
         }
-        self.now = now;
         match input {
             Input::Start(event) => self.route(event, Origin::Step, None, out),
             Input::Resume => {
@@ -507,21 +497,15 @@ impl RunCore {
         self.recent.iter().map(|event| self.info().events[event]).collect()
     }
 
-    /// Tries the invocation again if its step's policy allows; true if so.
+    /// Tries the invocation again if its step's policy said so; true if so.
     fn retry(
         &mut self,
         invocation: InvocationId,
         failure: &StepFailure,
         out: &mut VecDeque<Command>,
     ) -> bool {
-        let now = self.now;
-        let StepFailure::Error { retryable, .. } = failure else { return false };
-        let random = self.next_random();
+        let StepFailure::Error { retry: Some(delay), .. } = failure else { return false };
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
-        let Some(policy) = (self.table.retry_policy)(inv.step).filter(|_| *retryable) else { return false };
-        let Some(delay) = policy.delay_after(inv.attempt, now.saturating_sub(inv.started), random) else {
-            return false;
-        };
         let Some(input) = inv.input.clone() else { return false };
         inv.attempt += 1;
         let (step, worker, attempt) = (inv.step, inv.worker, inv.attempt);
@@ -534,7 +518,7 @@ impl RunCore {
                 input: name,
             }));
         }
-        out.push_back(Command::Invoke { invocation, step, worker, attempt, input, delay });
+        out.push_back(Command::Invoke { invocation, step, worker, attempt, input, delay: *delay });
         true
     }
 
@@ -691,14 +675,8 @@ impl RunCore {
             }
         }
         let attempt = queued.attempt;
-        let invocation = self.invocations.insert(Invocation {
-            step,
-            worker,
-            attempt,
-            batch: queued.batch,
-            input,
-            started: self.now,
-        });
+        let invocation =
+            self.invocations.insert(Invocation { step, worker, attempt, batch: queued.batch, input });
         if self.options.internal_events {
             let input = self.input_name(step, &queued.input);
             out.push_back(Command::Stream(RunEvent::StepStarted {
@@ -724,14 +702,6 @@ impl RunCore {
         self.finished = true;
         out.push_back(Command::Finish(outcome));
     }
-
-    /// xorshift64: deterministic jitter, seeded per run (see [`scramble`]).
-    fn next_random(&mut self) -> f64 {
-        self.random ^= self.random << 13;
-        self.random ^= self.random >> 7;
-        self.random ^= self.random << 17;
-        (self.random >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// The handler of `step`'s failures: the one whose `for_steps` names it,
@@ -748,15 +718,4 @@ fn handler_for(info: &WorkflowInfo, step: StepId) -> Option<StepId> {
         })
     };
     covers(true).or_else(|| covers(false))
-}
-
-/// splitmix64's finalizer: spreads a small seed (run ids are 1, 2, 3…) over
-/// all 64 bits. xorshift's first outputs from a small seed are tiny, which
-/// gave the first retry of every run almost no jitter, so that runs
-/// failing together retried in lockstep.
-fn scramble(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }

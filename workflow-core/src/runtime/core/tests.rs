@@ -51,7 +51,6 @@ const SPLIT: StepId = 0;
 const WORK: StepId = 1;
 const AUDIT: StepId = 2;
 const GATHER: StepId = 3;
-const NOW: Duration = Duration::ZERO;
 
 type Cmds = std::collections::VecDeque<Command>;
 
@@ -100,7 +99,7 @@ fn finished(commands: &mut Cmds) -> Result<u8, WorkflowError> {
 /// A core that has started with `input`, and the invocation of `split`.
 fn started(input: u8) -> (RunCore, Cmds, InvocationId) {
     let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Cmds::new());
-    core.handle(Input::Start(erase(Flow::start_event(input))), NOW, &mut commands);
+    core.handle(Input::Start(erase(Flow::start_event(input))), &mut commands);
     let calls = invoked(&mut commands);
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].1, SPLIT);
@@ -123,12 +122,12 @@ fn of(calls: &[(InvocationId, StepId, String)], step: StepId) -> InvocationId {
 
 /// Invocation `invocation` returns `emitted`.
 fn returns(core: &mut RunCore, invocation: InvocationId, emitted: Emitted<FlowEvent>, commands: &mut Cmds) {
-    core.handle(Input::StepFinished { invocation, result: Ok(erase_emitted(emitted)) }, NOW, commands);
+    core.handle(Input::StepFinished { invocation, result: Ok(erase_emitted(emitted)) }, commands);
 }
 
 /// The caller sends `event` and no waiter takes it.
 fn caller_sends(core: &mut RunCore, event: FlowEvent, commands: &mut Cmds) {
-    core.handle(Input::External { event: erase(event), waiter: None }, NOW, commands);
+    core.handle(Input::External { event: erase(event), waiter: None }, commands);
 }
 
 fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
@@ -138,7 +137,7 @@ fn jobs(range: std::ops::Range<u8>) -> Emitted<FlowEvent> {
 #[test]
 fn start_invokes_the_start_consumer() {
     let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Cmds::new());
-    core.handle(Input::Start(erase(Flow::start_event(3))), NOW, &mut commands);
+    core.handle(Input::Start(erase(Flow::start_event(3))), &mut commands);
     let calls = invoked(&mut commands);
     assert_eq!(calls[0].2, r#"One(StartEvent<u8>({"input":3}))"#);
 }
@@ -232,7 +231,7 @@ fn no_work_left_and_no_stop_is_a_stall_naming_recent_events() {
 #[test]
 fn a_request_for_input_keeps_the_run_waiting_until_the_caller_answers() {
     let (mut core, mut commands) = (core::<Flow>(CoreOptions::default()), Cmds::new());
-    core.handle(Input::Start(erase(Flow::start_event(0))), NOW, &mut commands);
+    core.handle(Input::Start(erase(Flow::start_event(0))), &mut commands);
     let split = invoked(&mut commands)[0].0;
     // Pretend `split` asked for input: the request is streamed, the run waits.
     let request = FlowEvent::InputRequired(InputRequired::new(1));
@@ -249,7 +248,6 @@ fn a_request_for_input_keeps_the_run_waiting_until_the_caller_answers() {
             invocation: approve,
             result: Ok(Emitted::One(erase(FlowEvent::StopEvent(StopEvent::new(1))))),
         },
-        NOW,
         &mut commands,
     );
     assert_eq!(finished(&mut commands).unwrap(), 1);
@@ -262,7 +260,7 @@ fn a_waiter_gets_the_matching_external_event_and_others_are_kept() {
     assert!(commands.is_empty(), "an event nobody takes is kept, not lost");
     // The driver found it among the unclaimed events with the wait's filter.
     assert_eq!(core.unclaimed().count(), 1);
-    core.handle(Input::Wait { waiter: 42, claim: Some(0), request: None }, NOW, &mut commands);
+    core.handle(Input::Wait { waiter: 42, claim: Some(0), request: None }, &mut commands);
     assert!(matches!(
         commands.make_contiguous(),
         [Command::Wake { waiter: 42, event }] if matches!(typed(event), FlowEvent::InputRequired(r) if r.request == 5)
@@ -276,14 +274,14 @@ fn answering_a_waiting_step_leaves_a_returned_request_open() {
     let work = of(&calls, WORK);
     let audit = of(&calls, AUDIT);
     // `work` waits in place for an approval; `audit` returns a request.
-    core.handle(Input::Wait { waiter: 7, claim: None, request: None }, NOW, &mut commands);
+    core.handle(Input::Wait { waiter: 7, claim: None, request: None }, &mut commands);
     let request = FlowEvent::InputRequired(InputRequired::new(3));
     returns(&mut core, audit, Emitted::One(request), &mut commands);
     commands.clear();
 
     // The caller answers the waiting step: that answers no returned request.
     let answer = FlowEvent::Approval(Approval(false));
-    core.handle(Input::External { event: erase(answer), waiter: Some(7) }, NOW, &mut commands);
+    core.handle(Input::External { event: erase(answer), waiter: Some(7) }, &mut commands);
     assert!(matches!(commands.make_contiguous(), [Command::Wake { waiter: 7, .. }]));
     commands.clear();
     returns(&mut core, work, Emitted::Nothing, &mut commands);
@@ -302,7 +300,6 @@ fn a_failure_finishes_the_run_naming_the_step() {
     let (mut core, mut commands, split) = started(1);
     core.handle(
         Input::StepFinished { invocation: split, result: Err(StepFailure::Panic("boom".into())) },
-        NOW,
         &mut commands,
     );
     let err = finished(&mut commands).unwrap_err();
@@ -312,12 +309,12 @@ fn a_failure_finishes_the_run_naming_the_step() {
 #[test]
 fn cancel_and_timeout_finish_with_their_own_errors() {
     let (mut core, mut commands, _) = started(1);
-    core.handle(Input::TimedOut { after: Duration::from_secs(1) }, NOW, &mut commands);
+    core.handle(Input::TimedOut { after: Duration::from_secs(1) }, &mut commands);
     let err = finished(&mut commands).unwrap_err();
     assert!(matches!(&err, WorkflowError::Timeout { active_steps, .. } if active_steps == &["split"]));
 
     let (mut core, mut commands, _) = started(1);
-    core.handle(Input::Cancel, NOW, &mut commands);
+    core.handle(Input::Cancel, &mut commands);
     assert!(matches!(finished(&mut commands).unwrap_err(), WorkflowError::Cancelled { workflow: "Flow" }));
 }
 
@@ -341,10 +338,9 @@ fn a_stall_reports_the_last_five_events_oldest_first() {
 
 #[test]
 fn internal_events_report_worker_slots() {
-    let mut core =
-        core::<Flow>(CoreOptions { internal_events: true, seed: 1, trace: false, snapshots: false });
+    let mut core = core::<Flow>(CoreOptions { internal_events: true, trace: false, snapshots: false });
     let mut commands = Cmds::new();
-    core.handle(Input::Start(erase(Flow::start_event(1))), NOW, &mut commands);
+    core.handle(Input::Start(erase(Flow::start_event(1))), &mut commands);
     assert!(matches!(
         commands.front(),
         Some(Command::Stream(RunEvent::StepStarted {
@@ -354,15 +350,6 @@ fn internal_events_report_worker_slots() {
             input: "StartEvent<u8>"
         }))
     ));
-}
-
-#[test]
-fn runs_with_consecutive_ids_draw_their_first_jitter_apart() {
-    let firsts: Vec<f64> = (1..=8)
-        .map(|seed| core::<Flow>(CoreOptions { seed, ..CoreOptions::default() }).next_random())
-        .collect();
-    // Seeded with the bare run id, all eight were below 1e-6: no jitter at all.
-    assert!(firsts.iter().filter(|&&r| r > 0.1).count() >= 4, "{firsts:?}");
 }
 
 /// A run recorded through the driver, replayed on a fresh core.
@@ -400,7 +387,7 @@ mod replay {
             parts.map(Part).collect()
         }
 
-        #[step(retry = RetryPolicy::exponential(3).base_delay(Duration::from_millis(2)))]
+        #[step(retry = Backoff::exponential(3).base_delay(Duration::from_millis(2)))]
         async fn work(&self, ctx: &Context, ev: Part) -> Result<Done, BoxError> {
             if ev.0 == 1 && ctx.attempt() == 1 {
                 return Err("flaky".into());
@@ -422,21 +409,15 @@ mod replay {
 
     /// Keeps the JSON of every `core input` record.
     #[derive(Clone, Default)]
-    struct Recorder(Arc<Mutex<Vec<(u64, Value, Value)>>>);
+    struct Recorder(Arc<Mutex<Vec<(Value, Value)>>>);
 
     #[derive(Default)]
     struct Fields {
-        now_ns: u64,
         input: String,
         commands: String,
     }
 
     impl Visit for Fields {
-        fn record_u64(&mut self, field: &Field, value: u64) {
-            if field.name() == "now_ns" {
-                self.now_ns = value;
-            }
-        }
         fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
             match field.name() {
                 "input" => self.input = format!("{value:?}"),
@@ -457,7 +438,7 @@ mod replay {
                 return; // "core created"
             }
             let parse = |text: &str| serde_json::from_str::<Value>(text).expect("recorded as JSON");
-            self.0.lock().unwrap().push((fields.now_ns, parse(&fields.input), parse(&fields.commands)));
+            self.0.lock().unwrap().push((parse(&fields.input), parse(&fields.commands)));
         }
         fn new_span(&self, _: &Attributes<'_>) -> Id {
             Id::from_u64(1)
@@ -469,15 +450,13 @@ mod replay {
     }
 
     /// Runs `Recorded` on a current-thread runtime under the recorder:
-    /// answers the first request, cancels at the second. Returns the run's
-    /// id (the seed of its core) and the record.
-    fn record() -> (u64, Vec<(u64, Value, Value)>) {
+    /// answers the first request, cancels at the second. Returns the record.
+    fn record() -> Vec<(Value, Value)> {
         let recorder = Recorder::default();
         let _guard = tracing::subscriber::set_default(recorder.clone());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let run_id = runtime.block_on(async {
+        runtime.block_on(async {
             let mut handler = Recorded.start(3);
-            let run_id = handler.run_id();
             while let Some(event) = handler.events().next().await {
                 match event {
                     RunEvent::Event(RecordedEvent::Ask(_)) => handler.send_event(Answer(7)).unwrap(),
@@ -487,18 +466,17 @@ mod replay {
             }
             let outcome = handler.await;
             assert!(matches!(outcome, Err(WorkflowError::Cancelled { .. })), "{outcome:?}");
-            run_id
         });
         let record = recorder.0.lock().unwrap().clone();
-        (run_id, record)
+        record
     }
 
     #[test]
     fn a_recorded_run_replays_to_the_same_commands_on_a_fresh_core() {
-        let (run_id, record) = record();
+        let record = record();
         let kinds: Vec<String> = record
             .iter()
-            .map(|(_, input, _)| match input {
+            .map(|(input, _)| match input {
                 Value::String(word) => word.clone(),
                 other => other.as_object().unwrap().keys().next().unwrap().clone(),
             })
@@ -506,12 +484,12 @@ mod replay {
         for kind in ["start", "step_finished", "wait", "external", "cancel"] {
             assert!(kinds.iter().any(|k| k == kind), "no `{kind}` input in {kinds:?}");
         }
-        let retried = record.iter().flat_map(|(_, _, commands)| commands.as_array().unwrap()).any(|c| {
+        let retried = record.iter().flat_map(|(_, commands)| commands.as_array().unwrap()).any(|c| {
             c.pointer("/invoke/attempt") == Some(&Value::from(2))
                 && c.pointer("/invoke/delay_ns") != Some(&0.into())
         });
         assert!(retried, "the flaky branch was invoked again after a delay");
-        let fan_out = record.iter().any(|(_, input, _)| {
+        let fan_out = record.iter().any(|(input, _)| {
             input
                 .pointer("/step_finished/result/emitted")
                 .is_some_and(|e| e.as_array().is_some_and(|a| a.len() == 3))
@@ -519,12 +497,12 @@ mod replay {
         assert!(fan_out, "split fanned out three parts");
 
         // As the driver set it up for a run started with `start`.
-        let options = CoreOptions { internal_events: false, seed: run_id, trace: false, snapshots: true };
+        let options = CoreOptions { internal_events: false, trace: false, snapshots: true };
         let mut core = core::<Recorded>(options);
-        for (i, (now_ns, input, commands)) in record.iter().enumerate() {
+        for (i, (input, commands)) in record.iter().enumerate() {
             let decoded = Input::from_json(input, table::<Recorded>().events).unwrap();
             let mut out = Cmds::new();
-            core.handle(decoded, Duration::from_nanos(*now_ns), &mut out);
+            core.handle(decoded, &mut out);
             let replayed: Vec<Value> = out.iter().map(|c| c.to_json(Recorded::INFO).unwrap()).collect();
             assert_eq!(&Value::Array(replayed), commands, "input {i}: {input}");
         }

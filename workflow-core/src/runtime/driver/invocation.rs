@@ -16,7 +16,6 @@ use super::super::table::Table;
 use crate::context::Scope;
 use crate::contract::{Emitted, InvocationId, StepId, StepInput, StepOutcome};
 use crate::erased::ErasedEvent;
-use crate::error::BoxError;
 use crate::snapshot::SnapshotError;
 
 /// A step's call, boxed: the one allocation of an invocation.
@@ -54,12 +53,14 @@ pub(super) struct Call {
     pub(super) attempt: u32,
 }
 
-/// What an invocation reports: which, how it ended, its step and, if it
-/// was timed, how long the step itself took (for the inline-or-spawn choice).
+/// What an invocation reports: which, how it ended, its step and attempt
+/// and, if it was timed, how long the step itself took (for the
+/// inline-or-spawn choice).
 pub(super) struct Completion {
     pub(super) invocation: InvocationId,
     pub(super) result: Result<Emitted<ErasedEvent>, StepFailure>,
     pub(super) step: StepId,
+    pub(super) attempt: u32,
     pub(super) took: Duration,
 }
 
@@ -75,11 +76,9 @@ pub(super) enum Polled {
 }
 
 /// Polls a step's call inside `span` (its first poll if `first`); a
-/// panic becomes a [`StepFailure::Panic`], and an error carries its retry
-/// policy's verdict.
+/// panic becomes a [`StepFailure::Panic`], and an error is not retried
+/// until the driver asks the step's policy.
 pub(super) fn poll_step(
-    table: &Table,
-    step: StepId,
     future: &mut StepFuture,
     span: &tracing::Span,
     first: bool,
@@ -92,7 +91,7 @@ pub(super) fn poll_step(
     let (result, reusable) = match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
         Ok(Poll::Pending) => return Polled::Pending,
         Ok(Poll::Ready(Ok(emitted))) => (Ok(emitted), true),
-        Ok(Poll::Ready(Err(error))) => (Err(failure(table, step, error)), true),
+        Ok(Poll::Ready(Err(error))) => (Err(StepFailure::Error { error, retry: None }), true),
         Err(panic) => (Err(StepFailure::Panic(panic_message(panic.as_ref()))), false),
     };
     tracing::debug!(succeeded = result.is_ok(), "step finished");
@@ -116,7 +115,6 @@ pub(super) fn span(table: &Table, call: Call) -> tracing::Span {
 /// Written by hand rather than as an `async` block so that it is `Unpin`
 /// and its parts can come from an inline poll that went pending.
 pub(super) struct OnTask {
-    table: &'static Table,
     /// The step's call; it holds the workflow and the run's context lease,
     /// so that the context is released only when the last invocation is
     /// gone, not when the run returns.
@@ -140,17 +138,12 @@ impl OnTask {
         timed: bool,
     ) -> Self {
         let delay = (!delay.is_zero()).then(|| Box::pin(tokio::time::sleep(delay)));
-        Self { table, future, delay, span: span(table, call), call, timed, started: None }
+        Self { future, delay, span: span(table, call), call, timed, started: None }
     }
 
     /// `future`, polled once inline already inside `span`.
-    pub(super) fn resumed(
-        table: &'static Table,
-        call: Call,
-        future: StepFuture,
-        span: tracing::Span,
-    ) -> Self {
-        Self { table, future, delay: None, span, call, timed: false, started: Some(None) }
+    pub(super) fn resumed(call: Call, future: StepFuture, span: tracing::Span) -> Self {
+        Self { future, delay: None, span, call, timed: false, started: Some(None) }
     }
 }
 
@@ -167,7 +160,7 @@ impl Future for OnTask {
         }
         let first = this.started.is_none();
         let started = *this.started.get_or_insert_with(|| this.timed.then(Instant::now));
-        match poll_step(this.table, this.call.step, &mut this.future, &this.span, first, cx) {
+        match poll_step(&mut this.future, &this.span, first, cx) {
             Polled::Pending => Poll::Pending,
             Polled::Ready { result, .. } => {
                 let took = started.map_or(Duration::ZERO, |at| at.elapsed());
@@ -175,17 +168,12 @@ impl Future for OnTask {
                     invocation: this.call.invocation,
                     result,
                     step: this.call.step,
+                    attempt: this.call.attempt,
                     took,
                 })
             }
         }
     }
-}
-
-/// A step's error as the core is told it: with its retry policy's verdict.
-pub(super) fn failure(table: &Table, step: StepId, error: BoxError) -> StepFailure {
-    let retryable = (table.retry_policy)(step).is_some_and(|policy| policy.retries(&error));
-    StepFailure::Error { error, retryable }
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -22,16 +22,17 @@ use self::invocation::{Call, Completion, OnTask, Polled};
 pub(crate) use self::invocation::{StepFuture, Steps};
 use self::placement::Placement;
 use self::waiters::Waiters;
-use super::core::{Command, CoreOptions, Input, Restored, RunCore, RunEvent, RunOutcome};
+use super::core::{Command, CoreOptions, Input, Restored, RunCore, RunEvent, RunOutcome, StepFailure};
 use super::durable::Journal;
 use super::options::Setup;
 use super::table::Table;
 use super::verbose::{self, Verbose};
 use crate::context::Scope;
-use crate::contract::StepInput;
+use crate::contract::{Emitted, InvocationId, StepId, StepInput};
 use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
 use crate::link::{Inbound, RunLink, SnapshotReply, StateJson};
+use crate::retry::{FailedAttempt, Jitter};
 use crate::sync::Mailbox;
 use crate::trace::Trace;
 
@@ -123,16 +124,26 @@ struct Driver {
     /// listens to [`verbose::TARGET`] when the run starts): asked once per
     /// run, since a hop is a few hundred instructions.
     report: bool,
-    /// Whether the core needs the run's time: only retries (their
-    /// back-off and `max_elapsed`) read it, and a clock read is a tenth of
-    /// a light hop. Otherwise the core is told zero.
-    clock: bool,
+    /// Invocations of steps with a retry policy, while they are tried:
+    /// when the first attempt started and how the last one failed.
+    retrying: Vec<Retrying>,
+    /// The run's own sequence of numbers for retry jitter.
+    jitter: Jitter,
     /// The box of the last inline step's future, finished, for the next
     /// invocation to fill (see `Steps::call`); dropped when the run idles.
     spare: Option<StepFuture>,
     /// Whether to record the core's inputs (a subscriber that listens to
     /// [`verbose::RECORD`] when the run starts).
     record: bool,
+}
+
+/// An invocation of a step with a retry policy, while it is tried.
+struct Retrying {
+    invocation: InvocationId,
+    /// When its first attempt started, for the policy's elapsed time.
+    first_started: Instant,
+    /// How its last attempt failed, for the next one's `ctx.retry_info()`.
+    previous_error: Option<Arc<str>>,
 }
 
 /// How many invocations run inline before the driver yields to the runtime.
@@ -173,7 +184,6 @@ impl Driver {
     fn new(run: Run, start: Start) -> (Self, Input) {
         let options = CoreOptions {
             internal_events: run.internal_events,
-            seed: run.run_id,
             trace: run.trace.is_some(),
             snapshots: run.stream.is_some() || run.journal.is_some(),
         };
@@ -203,38 +213,31 @@ impl Driver {
             snapshot_requests: Vec::new(),
             report: run.verbose || tracing::enabled!(target: verbose::TARGET, tracing::Level::DEBUG),
             record: tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE),
-            clock: run.table.info().steps.iter().any(|step| step.retries),
+            retrying: Vec::new(),
+            jitter: Jitter::new(run.run_id),
             spare: None,
             run,
         };
         (driver, first)
     }
 
-    /// The run's time, as the core is told it (see `clock`).
-    fn now(&self) -> Duration {
-        if !self.clock {
-            return Duration::ZERO;
-        }
-        self.started.elapsed()
-    }
-
     /// Tells the core what happened; what it answers is carried out by the
     /// next `execute`.
-    fn handle(&mut self, input: Input, now: Duration) {
+    fn handle(&mut self, input: Input) {
         if self.record {
-            return self.handle_recorded(input, now);
+            return self.handle_recorded(input);
         }
-        self.core.handle(input, now, &mut self.commands);
+        self.core.handle(input, &mut self.commands);
     }
 
     /// [`handle`](Self::handle), writing the input, the time and the
     /// commands it gave as JSON to `tracing` (target [`verbose::RECORD`],
     /// level trace): what a fresh core needs to replay the run.
     #[cold]
-    fn handle_recorded(&mut self, input: Input, now: Duration) {
+    fn handle_recorded(&mut self, input: Input) {
         let recorded = verbose::recordable(input.to_json());
         let before = self.commands.len();
-        self.core.handle(input, now, &mut self.commands);
+        self.core.handle(input, &mut self.commands);
         let commands = self
             .commands
             .range(before..)
@@ -243,7 +246,6 @@ impl Driver {
         tracing::trace!(
             target: verbose::RECORD,
             workflow = self.run.table.info().name,
-            now_ns = now.as_nanos() as u64,
             input = %recorded,
             commands = %serde_json::Value::Array(commands),
             "core input"
@@ -254,7 +256,7 @@ impl Driver {
     fn check_deadline(&mut self) {
         if let (Some(at), Some(after)) = (self.deadline(), self.run.timeout) {
             if Instant::now() >= at {
-                self.handle(Input::TimedOut { after }, self.now());
+                self.handle(Input::TimedOut { after });
             }
         }
     }
@@ -268,7 +270,7 @@ impl Driver {
     async fn run(&mut self, first: Input) -> Result<ErasedEvent, WorkflowError> {
         self.sleep = self.deadline().map(|at| Box::pin(sleep_until(at)));
         self.journal_due = true;
-        self.handle(first, self.now());
+        self.handle(first);
         loop {
             match self.execute() {
                 Progress::Finished(outcome) => return outcome,
@@ -294,17 +296,15 @@ impl Driver {
                 biased;
                 () = poll_sleep(&mut self.sleep) => {
                     let after = self.run.timeout.unwrap_or_default();
-                    self.handle(Input::TimedOut { after }, self.now());
+                    self.handle(Input::TimedOut { after });
                 }
                 Some(message) = self.run.link.inbox.recv() => {
-                    let now = self.now();
-                    self.receive(message, now);
+                    self.receive(message);
                 }
                 Some(joined) = join_next(&mut self.tasks) => match joined {
                     Ok(completion) => {
-                        let now = self.now();
                         self.placement.completed_on_task(completion.step, completion.took);
-                        self.completed(completion, now);
+                        self.completed(completion);
                     }
                     Err(join_error) => {
                         return Err(WorkflowError::Aborted { workflow: self.run.table.info().name, reason: join_error.to_string() })
@@ -351,7 +351,7 @@ impl Driver {
                 }
                 Command::Wake { waiter, event } => {
                     if let Err(event) = self.waiters.wake(waiter, event) {
-                        self.handle(Input::PutBack(event), self.now());
+                        self.handle(Input::PutBack(event));
                     }
                 }
                 Command::Stream(event) => {
@@ -372,7 +372,7 @@ impl Driver {
 
     /// Turns what came in through the link into the core's input; waits are
     /// matched here, where their filters are.
-    fn receive(&mut self, message: Inbound, now: Duration) {
+    fn receive(&mut self, message: Inbound) {
         let input = match message {
             Inbound::Send { from, event, target } => Input::Send { from, event, target },
             Inbound::Stream { from, event } => Input::Stream { from, event },
@@ -387,25 +387,28 @@ impl Driver {
             Inbound::Unwait(_) => return,
             Inbound::Snapshot { state, reply } => return self.snapshot_requests.push((state, reply)),
         };
-        self.handle(input, now);
+        self.handle(input);
     }
 
     /// An invocation ended: what it sent or streamed before it returned
     /// comes first, then what it returned, unless it broke its declarations.
-    fn completed(&mut self, completion: Completion, now: Duration) {
+    fn completed(&mut self, completion: Completion) {
         while let Some(message) = self.run.link.inbox.try_recv() {
-            self.receive(message, now);
+            self.receive(message);
         }
-        let Completion { invocation, mut result, step, .. } = completion;
+        let Completion { invocation, mut result, step, attempt, .. } = completion;
         if self.report {
             verbose::returned(self.run.table.info().name, &result);
         }
         if let Some(error) = self.run.link.take_violation(invocation) {
             if result.is_ok() {
-                result = Err(invocation::failure(self.run.table, step, Box::new(error)));
+                result = Err(StepFailure::Error { error: Box::new(error), retry: None });
             }
         }
-        self.handle(Input::StepFinished { invocation, result }, now);
+        if self.run.table.info().steps[step].retries {
+            self.decide_retry(invocation, step, attempt, &mut result);
+        }
+        self.handle(Input::StepFinished { invocation, result });
         self.journal_due = true;
     }
 
@@ -419,8 +422,55 @@ impl Driver {
         // A violation left by an earlier holder of this id (a context a
         // step moved to a task that outlived it) is not this one's.
         let _ = self.run.link.take_violation(invocation);
-        let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
+        let previous_error = match info.steps[step].retries {
+            true => self.tried(invocation).previous_error.clone(),
+            false => None,
+        };
+        let scope =
+            Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt, previous_error };
         Arc::clone(&self.run.steps).call(scope, input, self.spare.take())
+    }
+
+    /// The record of `invocation` of a step with a retry policy, made as
+    /// its first attempt starts.
+    fn tried(&mut self, invocation: InvocationId) -> &mut Retrying {
+        let at = match self.retrying.iter().position(|r| r.invocation == invocation) {
+            Some(at) => at,
+            None => {
+                let first_started = Instant::now();
+                self.retrying.push(Retrying { invocation, first_started, previous_error: None });
+                self.retrying.len() - 1
+            }
+        };
+        &mut self.retrying[at]
+    }
+
+    /// Asks the step's retry policy whether a failed attempt is tried again
+    /// and after how long, and writes the answer into the failure: the
+    /// core decides on that. The invocation's record goes once it is not
+    /// retried.
+    fn decide_retry(
+        &mut self,
+        invocation: InvocationId,
+        step: StepId,
+        attempt: u32,
+        result: &mut Result<Emitted<ErasedEvent>, StepFailure>,
+    ) {
+        let retried = match result {
+            Err(StepFailure::Error { error, retry }) => {
+                let policy = (self.run.table.retry_policy)(step);
+                let elapsed = self.tried(invocation).first_started.elapsed();
+                let random = self.jitter.next();
+                let failed = FailedAttempt::new(attempt, elapsed, error, random);
+                *retry = policy.and_then(|policy| policy.next_delay(&failed));
+                retry.is_some().then(|| Arc::<str>::from(error.to_string()))
+            }
+            _ => None,
+        };
+        match retried {
+            Some(message) => self.tried(invocation).previous_error = Some(message),
+            None => self.retrying.retain(|r| r.invocation != invocation),
+        }
     }
 
     /// Polls an invocation once on the driver: done if it completes, else
@@ -431,19 +481,24 @@ impl Driver {
         let span = invocation::span(self.run.table, call);
         let started = self.placement.time_inline(step).then(Instant::now);
         let mut cx = TaskContext::from_waker(Waker::noop());
-        match invocation::poll_step(self.run.table, step, &mut future, &span, true, &mut cx) {
+        match invocation::poll_step(&mut future, &span, true, &mut cx) {
             Polled::Ready { result, reusable } => {
                 self.placement.completed_inline(step, started.map(|at| at.elapsed()));
                 if reusable {
                     self.spare = Some(future);
                 }
-                let completion =
-                    Completion { invocation: call.invocation, result, step, took: Duration::ZERO };
-                self.completed(completion, self.now());
+                let completion = Completion {
+                    invocation: call.invocation,
+                    result,
+                    step,
+                    attempt: call.attempt,
+                    took: Duration::ZERO,
+                };
+                self.completed(completion);
             }
             Polled::Pending => {
                 self.placement.went_pending(step);
-                let on_task = OnTask::resumed(self.run.table, call, future, span);
+                let on_task = OnTask::resumed(call, future, span);
                 self.tasks.get_or_insert_with(JoinSet::new).spawn(on_task);
             }
         }
