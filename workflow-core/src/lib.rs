@@ -103,9 +103,9 @@ pub use workflow_macros::data;
 /// What a workflow author needs, in one import.
 pub mod prelude {
     pub use crate::{
-        data, event, step, workflow, Backoff, Collected, Context, ContextError, Emit, Event, HumanResponse,
-        InputRequired, OneOf, RetryPolicy, RunEvent, RunOptions, RunOutcome, SendError, StartEvent,
-        StepFailed, StopEvent, WaitError, WorkflowError, WorkflowExt,
+        data, event, step, workflow, Backoff, BoxError, Collected, Context, ContextError, Emit, Event,
+        HumanResponse, InputRequired, OneOf, RetryPolicy, RunEvent, RunOptions, RunOutcome, SendError,
+        StartEvent, StepFailed, StopEvent, WaitError, WorkflowError, WorkflowExt,
     };
     /// `handler.events().next()`, without a dependency on `futures`.
     pub use futures::StreamExt;

@@ -7,13 +7,16 @@
 //! - [`aggregator`]: three sources searched in parallel, then merged (fan-out, fan-in).
 //! - [`progress`]: a workflow that streams its progress to the caller.
 //! - [`approval`]: a person approves a refund from the terminal (human in the loop).
+//! - [`fallback`]: a flaky rate service, retried, then the cached rate
+//!   through a scoped failure handler (fallback on error).
 //!
 //! Run them with `cargo run -p workflow-examples --example rag -- "your question"`
-//! (or `router`, `refine`, `aggregator`, `progress`, `approval`).
+//! (or `router`, `refine`, `aggregator`, `progress`, `approval`, `fallback`).
 
 pub mod aggregator;
 pub mod approval;
 pub mod corpus;
+pub mod fallback;
 pub mod progress;
 pub mod rag;
 pub mod refine;

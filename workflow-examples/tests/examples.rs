@@ -178,3 +178,64 @@ async fn the_approval_gives_up_when_nobody_answers() {
     let err = RefundApproval { patience: Duration::from_secs(60) }.run(refund(1)).await.unwrap_err();
     assert!(err.to_string().contains("within 60s"), "{err}");
 }
+
+// ------------------------------------------------------------ fallback on error
+
+mod fallback {
+    use workflow_core::prelude::*;
+    use workflow_examples::fallback::{Quote, QuoteSource, RateService, Rates};
+
+    const CACHED: [(&str, f64); 1] = [("EUR/USD", 1.0790)];
+
+    async fn quote(service: RateService, pair: &str) -> (Result<Quote, WorkflowError>, u32) {
+        let rates = std::sync::Arc::new(Rates::new(service, &CACHED));
+        let result = std::sync::Arc::clone(&rates).run(pair.into()).await;
+        (result, rates.service().calls())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_healthy_service_answers_live_on_the_first_attempt() {
+        let (quote, calls) = quote(RateService::healthy(), "eur/usd").await;
+        let quote = quote.unwrap();
+        assert_eq!(
+            (quote.pair.as_str(), quote.rate, quote.source),
+            ("EUR/USD", 1.0842, QuoteSource::Live { attempt: 1 })
+        );
+        assert_eq!(calls, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_are_retried_until_the_service_answers() {
+        let (quote, calls) = quote(RateService::flaky(2), "EUR/USD").await;
+        assert_eq!(quote.unwrap().source, QuoteSource::Live { attempt: 3 });
+        assert_eq!(calls, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_service_that_stays_down_is_replaced_by_the_cached_rate() {
+        let (quote, calls) = quote(RateService::down(), "EUR/USD").await;
+        let quote = quote.unwrap();
+        assert_eq!(quote.rate, 1.0790);
+        let QuoteSource::Cached { because } = quote.source else { panic!("{quote:?}") };
+        assert_eq!(because, "the rate service is unavailable (503)");
+        assert_eq!(calls, 3, "three attempts before the fallback");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_pair_is_not_retried_and_fails_without_a_cached_rate() {
+        let (result, calls) = quote(RateService::healthy(), "CHF/SEK").await;
+        assert_eq!(calls, 1, "not worth a second attempt");
+        let err = result.unwrap_err();
+        let WorkflowError::StepFailed { step: "use_cache", source, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(source.to_string(), "no rate for CHF/SEK: the service failed (the rate service does not quote CHF/SEK) and none is cached");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_malformed_pair_is_not_covered_by_the_fallback() {
+        let (result, calls) = quote(RateService::healthy(), "euro").await;
+        assert_eq!(calls, 0);
+        let err = result.unwrap_err();
+        let WorkflowError::StepFailed { step: "check", source, .. } = &err else { panic!("{err:?}") };
+        assert!(source.to_string().contains("BASE/QUOTE"), "{source}");
+    }
+}
