@@ -1085,6 +1085,132 @@ async fn a_targeted_send_the_step_does_not_take_or_after_the_end_is_refused() {
     assert_eq!(handler.await.unwrap(), "first got hi");
 }
 
+// ------------------------------------------------------------ runs at once (num_concurrent_runs)
+
+/// Logs when each run's step starts and ends; two runs of an instance at once.
+struct Ticketed {
+    log: Mutex<Vec<(u32, &'static str)>>,
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+#[workflow(num_concurrent_runs = 2)]
+impl Ticketed {
+    #[step]
+    async fn serve(&self, ev: StartEvent<u32>) -> StopEvent<u32> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        self.log.lock().unwrap().push((ev.input, "start"));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        self.log.lock().unwrap().push((ev.input, "end"));
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        StopEvent::new(ev.input)
+    }
+}
+
+fn ticketed() -> Arc<Ticketed> {
+    Arc::new(Ticketed {
+        log: Mutex::new(Vec::new()),
+        running: AtomicUsize::new(0),
+        peak: AtomicUsize::new(0),
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hundred_runs_two_at_a_time_all_finish_in_the_order_they_were_started() {
+    let flow = ticketed();
+    let handlers: Vec<_> = (0..100).map(|i| Arc::clone(&flow).start(i)).collect();
+    for (i, handler) in handlers.into_iter().enumerate() {
+        assert_eq!(handler.await.unwrap(), i as u32);
+    }
+    assert_eq!(flow.peak.load(Ordering::SeqCst), 2, "two at once, never more");
+    let log = flow.log.lock().unwrap();
+    let started: Vec<u32> = log.iter().filter(|(_, what)| *what == "start").map(|(i, _)| *i).collect();
+    let ended: Vec<u32> = log.iter().filter(|(_, what)| *what == "end").map(|(i, _)| *i).collect();
+    assert_eq!(started, (0..100).collect::<Vec<_>>(), "each waited its turn, in order");
+    assert_eq!(ended, (0..100).collect::<Vec<_>>());
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_instance_has_slots_of_its_own() {
+    let (one, other) = (ticketed(), ticketed());
+    let runs: Vec<_> =
+        (0..2).flat_map(|i| [Arc::clone(&one).start(i), Arc::clone(&other).start(i)]).collect();
+    let started = tokio::time::Instant::now();
+    for run in runs {
+        run.await.unwrap();
+    }
+    assert_eq!(started.elapsed(), Duration::from_millis(10), "all four at once: two per instance");
+}
+
+/// One run at a time: asks for approval, or computes for a while.
+struct Desk1 {
+    worked: AtomicUsize,
+}
+
+#[workflow(num_concurrent_runs = 1)]
+impl Desk1 {
+    #[step]
+    async fn begin(&self, ev: StartEvent<u32>) -> Emit<(InputRequired<u32>, StopEvent<u32>)> {
+        if ev.input == 0 {
+            return Emit::new(InputRequired::new(0));
+        }
+        tokio::time::sleep(Duration::from_millis(u64::from(ev.input))).await;
+        self.worked.fetch_add(1, Ordering::SeqCst);
+        Emit::new(StopEvent::new(ev.input))
+    }
+
+    #[step]
+    async fn answered(&self, ev: HumanResponse<u32>) -> StopEvent<u32> {
+        StopEvent::new(ev.response)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_waiting_for_an_answer_gives_its_slot_to_the_next_and_takes_it_back() {
+    let flow = Arc::new(Desk1 { worked: AtomicUsize::new(0) });
+    let mut waiting = Arc::clone(&flow).start(0);
+    let _asked = waiting.events().next().await;
+    // The only slot is free while the first run waits: the second runs.
+    let second = Arc::clone(&flow).start(30);
+    let second = tokio::time::timeout(Duration::from_secs(60), second).await;
+    assert_eq!(second.expect("the waiting run let it through").unwrap(), 30);
+    waiting.send_event(HumanResponse::new(7u32)).unwrap();
+    assert_eq!(waiting.await.unwrap(), 7);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_runs_timeout_starts_when_it_gets_its_slot() {
+    let flow = Arc::new(Desk1 { worked: AtomicUsize::new(0) });
+    let first = Arc::clone(&flow).start(100);
+    // Waits 100 ms in line, then runs 20 ms: within its 50 ms.
+    let options = RunOptions::new().timeout(Duration::from_millis(50));
+    let second = Arc::clone(&flow).start_with(20, options);
+    assert_eq!(first.await.unwrap(), 100);
+    assert_eq!(second.await.unwrap(), 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_cancelled_in_line_ends_without_starting() {
+    let flow = Arc::new(Desk1 { worked: AtomicUsize::new(0) });
+    let first = Arc::clone(&flow).start(1000);
+    let mut queued = Arc::clone(&flow).start(5);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    queued.cancel();
+    let ended = tokio::time::Instant::now();
+    let mut last = None;
+    while let Some(event) = queued.events().next().await {
+        last = Some(event);
+    }
+    assert!(matches!(last, Some(RunEvent::Finished(RunOutcome::Cancelled))), "{last:?}");
+    assert_eq!(ended.elapsed(), Duration::ZERO, "it did not wait for its turn to end");
+    let err = queued.snapshot().await.unwrap_err();
+    assert!(matches!(err, workflow_core::snapshot::SnapshotError::RunEnded), "nothing to resume: {err:?}");
+    assert!(matches!(queued.await, Err(WorkflowError::Cancelled { .. })));
+    assert_eq!(first.await.unwrap(), 1000);
+    assert_eq!(flow.worked.load(Ordering::SeqCst), 1, "only the first run's step ran");
+}
+
 // ------------------------------------------------------------ tracing and verbose
 
 #[derive(Clone, Default)]

@@ -81,6 +81,7 @@ const __WORKFLOW_INFO_Answerer: &'static ::workflow_core::__private::WorkflowInf
     answers: &[],
     requests: &[],
     mermaid: "flowchart TD\n    n0(((\"StartEvent#lt;String#gt;\")))\n    n1([\"Checked\"])\n    n2(((\"StopEvent#lt;String#gt;\")))\n    n3[\"begin\"]\n    n4[\"check\"]\n    n0 --> n3\n    n3 --> n1\n    n1 --> n4\n    n4 --> n1\n    n4 --> n2\n",
+    num_concurrent_runs: ::core::option::Option::None,
 };
 #[doc(hidden)]
 #[allow(non_camel_case_types, dead_code)]

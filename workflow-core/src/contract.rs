@@ -146,6 +146,9 @@ pub struct WorkflowInfo {
     pub requests: &'static [&'static str],
     /// The graph as a mermaid `flowchart`.
     pub mermaid: &'static str,
+    /// How many runs of one workflow instance may go at once
+    /// (`#[workflow(num_concurrent_runs = N)]`); more wait their turn.
+    pub num_concurrent_runs: Option<usize>,
 }
 
 /// One step of a workflow.

@@ -178,6 +178,7 @@ pub mod __private {
         answers: &[],
         requests: &[],
         mermaid: "",
+        num_concurrent_runs: None,
     };
 
     // What a caller commonly does with a run's output (print it, compare

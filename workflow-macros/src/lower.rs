@@ -29,6 +29,8 @@ pub struct Ir {
     pub step_failed: Option<usize>,
     /// `#[workflow(new = ..)]`.
     pub constructor: Option<syn::Path>,
+    /// `#[workflow(num_concurrent_runs = N)]`.
+    pub num_concurrent_runs: Option<usize>,
     /// The generated graph function, `mermaid` unless renamed.
     pub mermaid_fn: syn::Ident,
     /// The impl's generics (type parameters only), as written.
@@ -221,6 +223,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         unions,
         step_failed,
         constructor: def.args.constructor.clone(),
+        num_concurrent_runs: def.args.num_concurrent_runs,
         mermaid_fn: def.args.mermaid.clone().unwrap_or_else(|| format_ident!("mermaid")),
         generics: def.item.generics.clone(),
         info_const: format_ident!("__WORKFLOW_INFO_{}", def.name),

@@ -10,6 +10,7 @@ mod driver;
 mod durable;
 mod handle;
 mod handler;
+mod limit;
 mod options;
 mod table;
 mod typed;

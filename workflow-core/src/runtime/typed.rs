@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::core::RunEvent;
 use super::driver::{Run, StepFuture, Steps};
 use super::durable::StateWriter;
+use super::limit;
 use super::options::RunOptions;
 use super::table::Table;
 use crate::context::{Lease, Scope};
@@ -147,8 +148,11 @@ pub(crate) fn prepare<W: Workflow>(
 ) -> Result<Run, WorkflowError> {
     let RunOptions { setup, context, state_writer } = options;
     let lease = context.unwrap_or_default().lease(W::INFO.name)?;
+    let limit = W::INFO.num_concurrent_runs.map(|runs| limit::for_instance(Arc::as_ptr(&flow).addr(), runs));
     let steps = Arc::new(TypedSteps { flow, lease, journal_state: state_writer });
-    Ok(Run::new(table::<W>(), steps, setup, run_id, stream, trace))
+    let mut run = Run::new(table::<W>(), steps, setup, run_id, stream, trace);
+    run.limit = limit;
+    Ok(run)
 }
 
 #[cfg(test)]

@@ -673,6 +673,10 @@ fn info(ir: &Ir) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let mermaid = ir.graph.mermaid(None);
+    let num_concurrent_runs = match ir.num_concurrent_runs {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    };
     let answers = ir.events.iter().filter(|e| e.answer).map(|e| &e.name);
     let requests = ir.events.iter().filter(|e| e.request).map(|e| &e.name);
     quote! {
@@ -687,6 +691,7 @@ fn info(ir: &Ir) -> TokenStream {
             answers: &[#(#answers),*],
             requests: &[#(#requests),*],
             mermaid: #mermaid,
+            num_concurrent_runs: #num_concurrent_runs,
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct WorkflowArgs {
     pub mermaid: Option<syn::Ident>,
     /// The instantiations of a generic workflow to register (`Rag<Bm25>`).
     pub register: Vec<syn::Type>,
+    /// How many runs of one instance may go at once (`num_concurrent_runs`).
+    pub num_concurrent_runs: Option<usize>,
 }
 
 /// A graph check, as named in `skip = [..]`.

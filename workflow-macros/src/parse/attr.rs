@@ -13,7 +13,7 @@ use super::ast::{Check, EventTy, WorkflowArgs};
 use crate::internals::suggest::did_you_mean;
 use crate::internals::Ctxt;
 
-const WORKFLOW_ARGS: [&str; 10] = [
+const WORKFLOW_ARGS: [&str; 11] = [
     "start",
     "stop",
     "skip",
@@ -24,6 +24,7 @@ const WORKFLOW_ARGS: [&str; 10] = [
     "mermaid",
     "new",
     "register",
+    "num_concurrent_runs",
 ];
 const STEP_ARGS: [&str; 8] =
     ["num_workers", "skip", "sends", "streams", "waits", "retry", "for_steps", "max_recoveries"];
@@ -81,6 +82,15 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
             "mermaid" => args.mermaid = Some(meta.value()?.parse()?),
             "register" => args.register = type_list(&meta)?.into_iter().map(|e| e.ty).collect(),
             "new" => args.constructor = Some(meta.value()?.parse()?),
+            "num_concurrent_runs" => {
+                let expr: syn::Expr = meta.value()?.parse()?;
+                args.num_concurrent_runs = at_least_one(
+                    &expr,
+                    "num_concurrent_runs",
+                    "a workflow instance that may run nothing never runs",
+                    cx,
+                );
+            }
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
@@ -88,7 +98,8 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
                         "unknown `#[workflow]` argument `{key}`{}; expected `start = Type`, `stop = Type`, \
                          `skip = [check, ..]`, `external = [Type, ..]`, `requests = [Type, ..]`, \
                          `event_enum = Name`, `step_enum = Name`, `mermaid = name`, \
-                         `new = path::to::constructor` or `register = [Flow<Concrete>, ..]`",
+                         `new = path::to::constructor`, `register = [Flow<Concrete>, ..]` \
+                         or `num_concurrent_runs = N`",
                         did_you_mean(&key, WORKFLOW_ARGS)
                     ),
                 );
@@ -155,13 +166,18 @@ pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
 }
 
 fn num_workers(expr: &syn::Expr, cx: &Ctxt) -> Option<usize> {
+    at_least_one(expr, "num_workers", "a step with no worker never runs", cx)
+}
+
+/// A positive integer literal for argument `key`; `why` says what 0 would mean.
+fn at_least_one(expr: &syn::Expr, key: &str, why: &str, cx: &Ctxt) -> Option<usize> {
     let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(lit), .. }) = expr else {
-        cx.error_spanned_by(expr, "`num_workers` takes an integer literal, such as `num_workers = 4`");
+        cx.error_spanned_by(expr, format!("`{key}` takes an integer literal, such as `{key} = 4`"));
         return None;
     };
     match lit.base10_parse::<usize>() {
         Ok(0) => {
-            cx.error_spanned_by(lit, "`num_workers` must be at least 1: a step with no worker never runs");
+            cx.error_spanned_by(lit, format!("`{key}` must be at least 1: {why}"));
             None
         }
         Ok(n) => Some(n),

@@ -269,6 +269,14 @@ impl RunCore {
         self.trace.take()
     }
 
+    /// Whether only outside input can move the run on: nothing runs but
+    /// steps waiting for an answer, and an answer is awaited.
+    pub fn awaits_outside_input(&self) -> bool {
+        !self.finished
+            && self.invocations.len() <= self.waits
+            && (self.pending_requests > 0 || self.waits > 0)
+    }
+
     /// Whether a `Finish` command has been issued.
     pub fn is_finished(&self) -> bool {
         self.finished

@@ -5,6 +5,7 @@
 mod boundary;
 mod invocation;
 mod placement;
+mod slot;
 mod waiters;
 
 use std::collections::VecDeque;
@@ -21,6 +22,7 @@ use tracing::Instrument;
 use self::invocation::{Call, Completion, OnTask, Polled};
 pub(crate) use self::invocation::{StepFuture, Steps};
 use self::placement::Placement;
+use self::slot::Slot;
 use self::waiters::Waiters;
 use super::core::{Command, CoreOptions, Input, Restored, RunCore, RunEvent, RunOutcome, StepFailure};
 use super::durable::Journal;
@@ -52,6 +54,9 @@ pub(crate) struct Run {
     trace: Option<Trace>,
     /// Where the run journals itself, for a durable run.
     journal: Option<Journal>,
+    /// The semaphore of its workflow instance, if the workflow limits how
+    /// many of its runs go at once.
+    pub(crate) limit: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Run {
@@ -76,6 +81,7 @@ impl Run {
             stream,
             trace,
             journal: setup.journal,
+            limit: None,
         }
     }
 }
@@ -129,6 +135,10 @@ struct Driver {
     retrying: Vec<Retrying>,
     /// The run's own sequence of numbers for retry jitter.
     jitter: Jitter,
+    /// Its slot among its instance's runs (`num_concurrent_runs`).
+    slot: Slot,
+    /// Whether it got past waiting in line and started.
+    began: bool,
     /// The box of the last inline step's future, finished, for the next
     /// invocation to fill (see `Steps::call`); dropped when the run idles.
     spare: Option<StepFuture>,
@@ -215,6 +225,8 @@ impl Driver {
             record: tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE),
             retrying: Vec::new(),
             jitter: Jitter::new(run.run_id),
+            slot: Slot::default(),
+            began: false,
             spare: None,
             run,
         };
@@ -268,9 +280,14 @@ impl Driver {
 
     /// Sets the run going with `first` and carries it out to its end.
     async fn run(&mut self, first: Input) -> Result<ErasedEvent, WorkflowError> {
+        self.take_slot(false).await;
+        self.began = !self.core.is_finished();
+        // The timeout starts when the run does, not while it waits in line.
+        self.started = Instant::now();
         self.sleep = self.deadline().map(|at| Box::pin(sleep_until(at)));
         self.journal_due = true;
         self.handle(first);
+        self.receive_early();
         loop {
             match self.execute() {
                 Progress::Finished(outcome) => return outcome,
@@ -281,17 +298,17 @@ impl Driver {
                 }
                 Progress::Idle => {
                     self.at_boundary()?;
-                    // Idle, maybe for hours: give the buffers back.
+                    // Idle, maybe for hours: give the buffers back, and the
+                    // slot if only outside input can move the run on.
                     self.commands = VecDeque::new();
                     self.spare = None;
+                    self.release_slot_if_waiting();
                 }
             }
             // Biased: the deadline first, so that a busy run cannot starve its
             // timeout; then messages, so that what a step sent or streamed
-            // before it returned is handled before its completion. The clock
-            // is read after the wake-up, not before: the driver may have been
-            // idle for a whole retry back-off, and a retry decision taken with
-            // the time it went idle would start an attempt past `max_elapsed`.
+            // before it returned is handled before its completion. A run that
+            // gave its slot back while it waited takes it again before going on.
             tokio::select! {
                 biased;
                 () = poll_sleep(&mut self.sleep) => {
@@ -310,6 +327,9 @@ impl Driver {
                         return Err(WorkflowError::Aborted { workflow: self.run.table.info().name, reason: join_error.to_string() })
                     }
                 },
+            }
+            if self.needs_slot() {
+                self.take_slot(true).await;
             }
         }
     }
@@ -514,7 +534,7 @@ impl Driver {
     /// Records how the run ended (journal, trace), stops what is still in
     /// flight, and tells the stream.
     fn end(mut self, outcome: Result<ErasedEvent, WorkflowError>) -> Result<ErasedEvent, WorkflowError> {
-        if let Err(WorkflowError::Cancelled { .. }) = &outcome {
+        if let (Err(WorkflowError::Cancelled { .. }), true) = (&outcome, self.began) {
             // Written down before the inbox closes and snapshot requests
             // waiting in it are dropped: their callers fall back on it.
             match self.snapshot(|| Ok(serde_json::Value::Null)) {
