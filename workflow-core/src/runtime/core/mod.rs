@@ -10,6 +10,7 @@
 
 mod command;
 mod containers;
+mod failure;
 mod input;
 mod outcome;
 mod restore;
@@ -22,13 +23,13 @@ use std::time::Duration;
 
 pub use self::command::{Command, RunEvent, RunFailure, RunOutcome};
 use self::containers::{Copies, Queue, Recent, Slab};
+pub(crate) use self::failure::Recovery;
 pub use self::input::{Input, StepFailure};
 pub(crate) use self::restore::Restored;
 use super::table::Table;
 use crate::contract::{Emitted, InvocationId, StepId, StepInput, WorkflowInfo};
 use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
-use crate::event::StepFailed;
 use crate::trace::RunTrace;
 
 /// Options of the core that the caller chooses.
@@ -87,17 +88,6 @@ struct Batch {
     outstanding: usize,
     /// Events for `Collected<_>` steps, in arrival order.
     collected: Vec<(StepId, ErasedEvent)>,
-}
-
-/// What failure handlers did in this run.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Recovery {
-    /// Per handler step: the failures it took.
-    pub(crate) used: Vec<u32>,
-    /// Per step: the attempts it had made when its last failure was taken
-    /// by a handler. Its next invocation goes on counting from there, so
-    /// that recovering does not give a step a fresh set of retries.
-    pub(crate) attempts: Vec<u32>,
 }
 
 /// Where an event being routed comes from, which decides how it counts
@@ -505,100 +495,6 @@ impl RunCore {
         self.recent.iter().map(|event| self.info().events[event]).collect()
     }
 
-    /// Tries the invocation again if its step's policy said so; true if so.
-    fn retry(
-        &mut self,
-        invocation: InvocationId,
-        failure: &StepFailure,
-        out: &mut VecDeque<Command>,
-    ) -> bool {
-        let StepFailure::Error { retry: Some(delay), .. } = failure else { return false };
-        let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
-        let Some(input) = inv.input.clone() else { return false };
-        inv.attempt += 1;
-        let (step, worker, attempt) = (inv.step, inv.worker, inv.attempt);
-        if self.options.internal_events {
-            let name = self.input_name(step, &input);
-            out.push_back(Command::Stream(RunEvent::StepStarted {
-                step: self.info().steps[step].name,
-                worker,
-                attempt,
-                input: name,
-            }));
-        }
-        out.push_back(Command::Invoke { invocation, step, worker, attempt, input, delay: *delay });
-        true
-    }
-
-    /// Reports a failure that will not be retried: as a `StepFailed` event
-    /// to the handler that covers the step while it has recoveries left,
-    /// else by ending the run with the step's own error. Without handlers,
-    /// a `StepFailed` that `Collected` steps take is routed to them.
-    fn fail(&mut self, invocation: InvocationId, failure: StepFailure, out: &mut VecDeque<Command>) {
-        let info = self.info();
-        let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
-        let (step, attempts, batch) = (inv.step, inv.attempt, inv.batch);
-        let name = info.steps[step].name;
-        let handler = handler_for(info, step);
-        let collected = handler.is_none()
-            && info.step_failed.is_some_and(|event| {
-                let route = &info.routes[event];
-                route.steps.is_empty() && !route.collectors.is_empty()
-            });
-        let recovers = match handler {
-            Some(handler) => {
-                let steps = info.steps.len();
-                let recovery = self.recovery.get_or_insert_with(|| {
-                    Box::new(Recovery { used: vec![0; steps], attempts: vec![0; steps] })
-                });
-                let max = info.steps[handler].recovers.map_or(0, |r| r.max_recoveries);
-                let left = recovery.used[handler] < max;
-                if left {
-                    recovery.used[handler] += 1;
-                    recovery.attempts[step] = attempts;
-                }
-                left
-            }
-            None => collected,
-        };
-        if recovers {
-            let (event, json) = match &inv.input.take() {
-                Some(StepInput::One(e)) => (e.name(), e.to_json().unwrap_or_default()),
-                Some(StepInput::Collected(es)) => (
-                    es.first().map_or("Collected", |e| e.name()),
-                    serde_json::Value::Array(es.iter().map(|e| e.to_json().unwrap_or_default()).collect()),
-                ),
-                None => ("", serde_json::Value::Null),
-            };
-            let report = StepFailed {
-                step: name.to_owned(),
-                event: event.to_owned(),
-                input: json,
-                error: failure.to_string(),
-                attempts,
-            };
-            let event =
-                self.table.events.step_failed(report).expect("`step_failed` names a `StepFailed` event");
-            return match handler {
-                Some(handler) => {
-                    self.recent.note(event.index());
-                    self.enqueue(handler, StepInput::One(event), batch, out)
-                }
-                None => self.route(event, Origin::Step, batch, out),
-            };
-        }
-        let workflow = info.name;
-        let error = match failure {
-            StepFailure::Error { error: source, .. } => {
-                WorkflowError::StepFailed { workflow, step: name, attempts, source }
-            }
-            StepFailure::Panic(message) => {
-                WorkflowError::StepPanicked { workflow, step: name, attempts, message }
-            }
-        };
-        self.finish(Err(error), out);
-    }
-
     /// Frees the invocation's worker and counts it out of its batch.
     fn end_invocation(&mut self, invocation: InvocationId, out: &mut VecDeque<Command>) {
         if let Some(inv) = self.invocations.remove(invocation) {
@@ -710,20 +606,4 @@ impl RunCore {
         self.finished = true;
         out.push_back(Command::Finish(outcome));
     }
-}
-
-/// The handler of `step`'s failures: the one whose `for_steps` names it,
-/// else the one that covers every step; none for a handler itself.
-fn handler_for(info: &WorkflowInfo, step: StepId) -> Option<StepId> {
-    if info.steps[step].recovers.is_some() {
-        return None;
-    }
-    let covers = |explicit: bool| {
-        info.steps.iter().position(|s| match s.recovers.map(|r| r.steps) {
-            Some(Some(steps)) => explicit && steps.contains(&step),
-            Some(None) => !explicit,
-            None => false,
-        })
-    };
-    covers(true).or_else(|| covers(false))
 }
