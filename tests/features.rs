@@ -750,7 +750,11 @@ impl Polite {
     ) -> Result<StopEvent<u32>, workflow_core::BoxError> {
         let info = ctx.retry_info();
         let now = tokio::time::Instant::now();
-        self.seen.lock().unwrap().push((info.attempt, info.previous_error.map(str::to_owned), now));
+        self.seen.lock().unwrap().push((
+            info.attempt,
+            info.previous_error.as_deref().map(str::to_owned),
+            now,
+        ));
         match info.attempt {
             1 => Err("busy for 2".into()),
             2 => Err("busy for 5".into()),

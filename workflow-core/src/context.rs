@@ -58,8 +58,6 @@ pub(crate) struct Scope {
     pub(crate) step: StepId,
     pub(crate) worker: usize,
     pub(crate) attempt: u32,
-    /// The error of the attempt before this one, on a retry.
-    pub(crate) previous_error: Option<Arc<str>>,
 }
 
 impl Clone for Scope {
@@ -70,21 +68,20 @@ impl Clone for Scope {
             step: self.step,
             worker: self.worker,
             attempt: self.attempt,
-            previous_error: self.previous_error.clone(),
         }
     }
 }
 
 /// Which attempt of a step invocation is running, and how the one before
 /// it failed: [`Context::retry_info`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct RetryInfo<'a> {
+pub struct RetryInfo {
     /// 1 for the first try, then 2, 3… on retries (after a failure handler
     /// recovered the step, its attempts go on counting); 0 outside a step.
     pub attempt: u32,
     /// The previous attempt's error message, on a retry.
-    pub previous_error: Option<&'a str>,
+    pub previous_error: Option<Arc<str>>,
 }
 
 /// What went wrong reading or writing the key-value store.
@@ -281,10 +278,10 @@ impl<S, E> Context<S, E> {
 
     /// The attempt running and, on a retry, the previous attempt's error:
     /// what a step needs to try differently the second time.
-    pub fn retry_info(&self) -> RetryInfo<'_> {
+    pub fn retry_info(&self) -> RetryInfo {
         RetryInfo {
             attempt: self.attempt(),
-            previous_error: self.scope.as_ref().and_then(|s| s.previous_error.as_deref()),
+            previous_error: self.scope.as_ref().and_then(|s| s.link.previous_error(s.invocation)),
         }
     }
 

@@ -63,6 +63,10 @@ pub(crate) struct RunLink {
     /// path reads an atomic, not a lock.
     violations: Mutex<Vec<(InvocationId, SendError)>>,
     violations_pending: AtomicUsize,
+    /// How the last attempt of each invocation being retried failed, for
+    /// `ctx.retry_info()`: kept here rather than in every step's context,
+    /// which most steps never retry.
+    previous_errors: Mutex<Vec<(InvocationId, std::sync::Arc<str>)>>,
     /// The run as it was when it was cancelled, its state left to the
     /// handler to write: what a snapshot taken after `cancel()` returns.
     cancelled: Mutex<Option<Snapshot>>,
@@ -80,6 +84,7 @@ impl RunLink {
             violations: Mutex::new(Vec::new()),
             violations_pending: AtomicUsize::new(0),
             cancelled: Mutex::new(None),
+            previous_errors: Mutex::new(Vec::new()),
         }
     }
 
@@ -162,6 +167,21 @@ impl RunLink {
 
     pub(crate) fn unwait(&self, waiter: WaiterId) {
         let _ = self.inbox.send(Inbound::Unwait(waiter));
+    }
+
+    /// Notes how `invocation`'s last attempt failed, or forgets it (`None`).
+    pub(crate) fn set_previous_error(&self, invocation: InvocationId, error: Option<std::sync::Arc<str>>) {
+        let mut errors = lock(&self.previous_errors);
+        errors.retain(|(i, _)| *i != invocation);
+        errors.extend(error.map(|e| (invocation, e)));
+    }
+
+    /// How `invocation`'s previous attempt failed, if it is a retry.
+    pub(crate) fn previous_error(&self, invocation: InvocationId) -> Option<std::sync::Arc<str>> {
+        lock(&self.previous_errors)
+            .iter()
+            .find(|(i, _)| *i == invocation)
+            .map(|(_, e)| std::sync::Arc::clone(e))
     }
 
     /// Keeps the cancelled run's snapshot (without its state).

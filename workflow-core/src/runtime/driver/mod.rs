@@ -152,8 +152,6 @@ struct Retrying {
     invocation: InvocationId,
     /// When its first attempt started, for the policy's elapsed time.
     first_started: Instant,
-    /// How its last attempt failed, for the next one's `ctx.retry_info()`.
-    previous_error: Option<Arc<str>>,
 }
 
 /// How many invocations run inline before the driver yields to the runtime.
@@ -280,10 +278,12 @@ impl Driver {
 
     /// Sets the run going with `first` and carries it out to its end.
     async fn run(&mut self, first: Input) -> Result<ErasedEvent, WorkflowError> {
-        self.take_slot(false).await;
+        if self.run.limit.is_some() {
+            self.take_slot(false).await;
+            // The timeout starts when the run does, not while it waits in line.
+            self.started = Instant::now();
+        }
         self.began = !self.core.is_finished();
-        // The timeout starts when the run does, not while it waits in line.
-        self.started = Instant::now();
         self.sleep = self.deadline().map(|at| Box::pin(sleep_until(at)));
         self.journal_due = true;
         self.handle(first);
@@ -442,12 +442,10 @@ impl Driver {
         // A violation left by an earlier holder of this id (a context a
         // step moved to a task that outlived it) is not this one's.
         let _ = self.run.link.take_violation(invocation);
-        let previous_error = match info.steps[step].retries {
-            true => self.tried(invocation).previous_error.clone(),
-            false => None,
-        };
-        let scope =
-            Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt, previous_error };
+        if info.steps[step].retries {
+            self.tried(invocation);
+        }
+        let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
         Arc::clone(&self.run.steps).call(scope, input, self.spare.take())
     }
 
@@ -458,7 +456,7 @@ impl Driver {
             Some(at) => at,
             None => {
                 let first_started = Instant::now();
-                self.retrying.push(Retrying { invocation, first_started, previous_error: None });
+                self.retrying.push(Retrying { invocation, first_started });
                 self.retrying.len() - 1
             }
         };
@@ -487,10 +485,10 @@ impl Driver {
             }
             _ => None,
         };
-        match retried {
-            Some(message) => self.tried(invocation).previous_error = Some(message),
-            None => self.retrying.retain(|r| r.invocation != invocation),
+        if retried.is_none() {
+            self.retrying.retain(|r| r.invocation != invocation);
         }
+        self.run.link.set_previous_error(invocation, retried);
     }
 
     /// Polls an invocation once on the driver: done if it completes, else
