@@ -51,6 +51,18 @@ pub(crate) enum Inbound {
     Snapshot { state: StateJson, reply: SnapshotReply },
 }
 
+/// What a run's link holds for few runs.
+#[derive(Default)]
+struct Rare {
+    /// How the last attempt of each invocation being retried failed, for
+    /// `ctx.retry_info()`: kept here rather than in every step's context,
+    /// which most steps never retry.
+    previous_errors: Vec<(InvocationId, std::sync::Arc<str>)>,
+    /// The run as it was when it was cancelled, its state left to the
+    /// handler to write: what a snapshot taken after `cancel()` returns.
+    cancelled: Option<Snapshot>,
+}
+
 /// Shared by the steps of one run (through their contexts) and its handler.
 pub(crate) struct RunLink {
     /// What the driver has still to read; closed when the driver ends.
@@ -63,13 +75,9 @@ pub(crate) struct RunLink {
     /// path reads an atomic, not a lock.
     violations: Mutex<Vec<(InvocationId, SendError)>>,
     violations_pending: AtomicUsize,
-    /// How the last attempt of each invocation being retried failed, for
-    /// `ctx.retry_info()`: kept here rather than in every step's context,
-    /// which most steps never retry.
-    previous_errors: Mutex<Vec<(InvocationId, std::sync::Arc<str>)>>,
-    /// The run as it was when it was cancelled, its state left to the
-    /// handler to write: what a snapshot taken after `cancel()` returns.
-    cancelled: Mutex<Option<Snapshot>>,
+    /// What few runs need, boxed on first use: a waiting run holds its
+    /// link for hours.
+    rare: Mutex<Option<Box<Rare>>>,
     /// How many steps the workflow has, for the buffers.
     steps: usize,
 }
@@ -83,8 +91,7 @@ impl RunLink {
             next_waiter: AtomicU64::new(0),
             violations: Mutex::new(Vec::new()),
             violations_pending: AtomicUsize::new(0),
-            cancelled: Mutex::new(None),
-            previous_errors: Mutex::new(Vec::new()),
+            rare: Mutex::new(None),
         }
     }
 
@@ -171,28 +178,31 @@ impl RunLink {
 
     /// Notes how `invocation`'s last attempt failed, or forgets it (`None`).
     pub(crate) fn set_previous_error(&self, invocation: InvocationId, error: Option<std::sync::Arc<str>>) {
-        let mut errors = lock(&self.previous_errors);
+        let mut rare = lock(&self.rare);
+        if rare.is_none() && error.is_none() {
+            return;
+        }
+        let errors = &mut rare.get_or_insert_with(Box::default).previous_errors;
         errors.retain(|(i, _)| *i != invocation);
         errors.extend(error.map(|e| (invocation, e)));
     }
 
     /// How `invocation`'s previous attempt failed, if it is a retry.
     pub(crate) fn previous_error(&self, invocation: InvocationId) -> Option<std::sync::Arc<str>> {
-        lock(&self.previous_errors)
-            .iter()
-            .find(|(i, _)| *i == invocation)
-            .map(|(_, e)| std::sync::Arc::clone(e))
+        let rare = lock(&self.rare);
+        let errors = &rare.as_ref()?.previous_errors;
+        errors.iter().find(|(i, _)| *i == invocation).map(|(_, e)| std::sync::Arc::clone(e))
     }
 
     /// Keeps the cancelled run's snapshot (without its state).
     pub(crate) fn leave_cancelled(&self, snapshot: Snapshot) {
-        *lock(&self.cancelled) = Some(snapshot);
+        lock(&self.rare).get_or_insert_with(Box::default).cancelled = Some(snapshot);
     }
 
     /// The cancelled run's snapshot, if it was cancelled and could be
     /// written down; its state is still to be written.
     pub(crate) fn cancelled_snapshot(&self) -> Option<Snapshot> {
-        lock(&self.cancelled).clone()
+        lock(&self.rare).as_ref()?.cancelled.clone()
     }
 
     pub(crate) fn cancel(&self) {

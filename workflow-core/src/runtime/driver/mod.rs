@@ -130,13 +130,12 @@ struct Driver {
     /// listens to [`verbose::TARGET`] when the run starts): asked once per
     /// run, since a hop is a few hundred instructions.
     report: bool,
-    /// Invocations of steps with a retry policy, while they are tried:
-    /// when the first attempt started and how the last one failed.
-    retrying: Vec<Retrying>,
-    /// The run's own sequence of numbers for retry jitter.
-    jitter: Jitter,
-    /// Its slot among its instance's runs (`num_concurrent_runs`).
-    slot: Slot,
+    /// What retries need (the invocations being tried, the jitter);
+    /// made on the first invocation of a step with a retry policy.
+    retries: Option<Box<Retries>>,
+    /// Its slot among its instance's runs (`num_concurrent_runs`), made
+    /// only for a workflow that limits its runs.
+    slot: Option<Box<Slot>>,
     /// Whether it got past waiting in line and started.
     began: bool,
     /// The box of the last inline step's future, finished, for the next
@@ -145,6 +144,14 @@ struct Driver {
     /// Whether to record the core's inputs (a subscriber that listens to
     /// [`verbose::RECORD`] when the run starts).
     record: bool,
+}
+
+/// What the driver keeps for retries.
+struct Retries {
+    /// Invocations of steps with a retry policy, while they are tried.
+    tried: Vec<Retrying>,
+    /// The run's own sequence of numbers for retry jitter.
+    jitter: Jitter,
 }
 
 /// An invocation of a step with a retry policy, while it is tried.
@@ -221,9 +228,8 @@ impl Driver {
             snapshot_requests: Vec::new(),
             report: run.verbose || tracing::enabled!(target: verbose::TARGET, tracing::Level::DEBUG),
             record: tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE),
-            retrying: Vec::new(),
-            jitter: Jitter::new(run.run_id),
-            slot: Slot::default(),
+            retries: None,
+            slot: None,
             began: false,
             spare: None,
             run,
@@ -279,7 +285,9 @@ impl Driver {
     /// Sets the run going with `first` and carries it out to its end.
     async fn run(&mut self, first: Input) -> Result<ErasedEvent, WorkflowError> {
         if self.run.limit.is_some() {
-            self.take_slot(false).await;
+            // Boxed: a run's task holds its driver's future whole, and
+            // waiting for a slot is rare and larger than anything else.
+            Box::pin(self.take_slot(false)).await;
             // The timeout starts when the run does, not while it waits in line.
             self.started = Instant::now();
         }
@@ -329,7 +337,7 @@ impl Driver {
                 },
             }
             if self.needs_slot() {
-                self.take_slot(true).await;
+                Box::pin(self.take_slot(true)).await;
             }
         }
     }
@@ -452,15 +460,18 @@ impl Driver {
     /// The record of `invocation` of a step with a retry policy, made as
     /// its first attempt starts.
     fn tried(&mut self, invocation: InvocationId) -> &mut Retrying {
-        let at = match self.retrying.iter().position(|r| r.invocation == invocation) {
+        let run_id = self.run.run_id;
+        let retries = self
+            .retries
+            .get_or_insert_with(|| Box::new(Retries { tried: Vec::new(), jitter: Jitter::new(run_id) }));
+        let at = match retries.tried.iter().position(|r| r.invocation == invocation) {
             Some(at) => at,
             None => {
-                let first_started = Instant::now();
-                self.retrying.push(Retrying { invocation, first_started });
-                self.retrying.len() - 1
+                retries.tried.push(Retrying { invocation, first_started: Instant::now() });
+                retries.tried.len() - 1
             }
         };
-        &mut self.retrying[at]
+        &mut retries.tried[at]
     }
 
     /// Asks the step's retry policy whether a failed attempt is tried again
@@ -478,15 +489,15 @@ impl Driver {
             Err(StepFailure::Error { error, retry }) => {
                 let policy = (self.run.table.retry_policy)(step);
                 let elapsed = self.tried(invocation).first_started.elapsed();
-                let random = self.jitter.next();
+                let random = self.retries.as_mut().map_or(0.0, |r| r.jitter.next());
                 let failed = FailedAttempt::new(attempt, elapsed, error, random);
                 *retry = policy.and_then(|policy| policy.next_delay(&failed));
                 retry.is_some().then(|| Arc::<str>::from(error.to_string()))
             }
             _ => None,
         };
-        if retried.is_none() {
-            self.retrying.retain(|r| r.invocation != invocation);
+        if let (None, Some(retries)) = (&retried, &mut self.retries) {
+            retries.tried.retain(|r| r.invocation != invocation);
         }
         self.run.link.set_previous_error(invocation, retried);
     }

@@ -12,7 +12,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::Driver;
 use crate::link::Inbound;
 
-/// The run's standing with its instance's semaphore.
+/// The run's standing with its instance's semaphore; boxed in the driver,
+/// and only for a workflow that limits its runs.
 #[derive(Default)]
 pub(super) struct Slot {
     permit: Option<OwnedSemaphorePermit>,
@@ -26,7 +27,8 @@ impl Driver {
     /// none; handles what comes in meanwhile, so that a cancel is heard.
     pub(super) async fn take_slot(&mut self, started: bool) {
         let Some(limit) = self.run.limit.clone() else { return };
-        if self.slot.permit.is_some() {
+        let slot = self.slot.get_or_insert_with(Box::default);
+        if slot.permit.is_some() {
             return;
         }
         // Pinned once: dropping it would give up the run's place in line.
@@ -36,7 +38,7 @@ impl Driver {
             tokio::select! {
                 biased;
                 permit = &mut acquire => {
-                    self.slot.permit = permit.ok();
+                    self.slot.get_or_insert_with(Box::default).permit = permit.ok();
                     return;
                 }
                 Some(message) = self.run.link.inbox.recv() => {
@@ -44,7 +46,7 @@ impl Driver {
                     if started || cancel {
                         self.receive(message);
                     } else {
-                        self.slot.early.push(message);
+                        self.slot.get_or_insert_with(Box::default).early.push(message);
                     }
                     if self.core.is_finished() {
                         return;
@@ -56,20 +58,25 @@ impl Driver {
 
     /// Handles the messages that came before the first slot.
     pub(super) fn receive_early(&mut self) {
-        for message in std::mem::take(&mut self.slot.early) {
+        let early = self.slot.as_mut().map(|slot| std::mem::take(&mut slot.early)).unwrap_or_default();
+        for message in early {
             self.receive(message);
         }
     }
 
     /// Gives the slot back if the run only waits for outside input.
     pub(super) fn release_slot_if_waiting(&mut self) {
-        if self.slot.permit.is_some() && self.core.awaits_outside_input() {
-            self.slot.permit = None;
+        if let Some(slot) = &mut self.slot {
+            if slot.permit.is_some() && self.core.awaits_outside_input() {
+                slot.permit = None;
+            }
         }
     }
 
     /// Whether the run must take its slot again before going on.
     pub(super) fn needs_slot(&self) -> bool {
-        self.run.limit.is_some() && self.slot.permit.is_none() && !self.commands.is_empty()
+        self.run.limit.is_some()
+            && self.slot.as_ref().is_none_or(|slot| slot.permit.is_none())
+            && !self.commands.is_empty()
     }
 }
