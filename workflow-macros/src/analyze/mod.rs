@@ -15,6 +15,9 @@
 //! - *streamed* events (`#[step(streams = [..])]`) go to the caller only:
 //!   they are neither edges nor ways out.
 
+mod handlers;
+
+use self::handlers::failure_handlers;
 use crate::internals::suggest::{did_you_mean, nearest};
 use crate::internals::Ctxt;
 use crate::parse::ast::{Check, EventTy, Step, WorkflowDef};
@@ -49,93 +52,6 @@ pub fn analyze(def: &WorkflowDef, cx: &Ctxt) -> Analysis {
         graph.dead_ends(stop, reachable.as_deref(), cx);
     }
     Analysis { start, stop, state }
-}
-
-/// Each step's failures go to at most one handler (a step that takes
-/// `StepFailed`): the one whose `for_steps` names it, else the one without
-/// `for_steps`. Reports arguments on a step that is no handler, unknown
-/// names, handlers named as covered, a step two handlers cover, and two
-/// handlers that both cover every step.
-fn failure_handlers(def: &WorkflowDef, cx: &Ctxt) {
-    let names = || def.steps.iter().map(|s| s.name.as_str());
-    let mut covered: Vec<(&str, &Step)> = Vec::new();
-    let mut catch_all: Option<&Step> = None;
-    for step in &def.steps {
-        if !step.is_failure_handler() {
-            if let Some(list) = &step.for_steps {
-                let at = list.first().unwrap_or(&step.ident);
-                cx.error_spanned_by(
-                    at,
-                    format!(
-                        "`for_steps` is for failure handlers, and step `{}` does not take `StepFailed`",
-                        step.name
-                    ),
-                );
-            }
-            if let Some(lit) = &step.max_recoveries {
-                cx.error_spanned_by(
-                    lit,
-                    format!(
-                        "`max_recoveries` is for failure handlers, and step `{}` does not take `StepFailed`",
-                        step.name
-                    ),
-                );
-            }
-            continue;
-        }
-        let Some(list) = &step.for_steps else {
-            match catch_all {
-                Some(first) => cx.error_spanned_by(
-                    &step.ident,
-                    format!(
-                        "`{}` and `{}` both handle every step's failures; each failure goes to one handler: \
-                         give one of them `for_steps = [step, ..]`",
-                        step.name, first.name
-                    ),
-                ),
-                None => catch_all = Some(step),
-            }
-            continue;
-        };
-        if list.is_empty() {
-            cx.error_spanned_by(&step.ident, format!("`for_steps` of `{}` lists no step", step.name));
-        }
-        for name in list {
-            let name_str = syn::ext::IdentExt::unraw(name).to_string();
-            let Some(target) = def.steps.iter().find(|s| s.name == name_str) else {
-                cx.error_spanned_by(
-                    name,
-                    format!(
-                        "no step named `{name_str}`{}; `for_steps` lists the steps whose failures `{}` handles",
-                        did_you_mean(&name_str, names()),
-                        step.name
-                    ),
-                );
-                continue;
-            };
-            if target.is_failure_handler() {
-                cx.error_spanned_by(
-                    name,
-                    format!(
-                        "`{name_str}` handles failures itself: a handler does not cover a handler \
-                         (a failing handler ends the run)"
-                    ),
-                );
-                continue;
-            }
-            match covered.iter().find(|(n, _)| *n == target.name) {
-                Some((_, first)) => cx.error_spanned_by(
-                    name,
-                    format!(
-                        "`{name_str}` is covered by `{}` already; each failure goes to one handler: \
-                         remove it from one of the two `for_steps`",
-                        first.name
-                    ),
-                ),
-                None => covered.push((target.name.as_str(), step)),
-            }
-        }
-    }
 }
 
 /// All steps must agree on the context's state type.
@@ -706,6 +622,33 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("step `island` can never run"));
         assert!(errors[1].contains("step `spin` can never lead to the stop event"));
+    }
+
+    #[test]
+    fn failure_handlers_cover_each_step_once_and_name_only_steps() {
+        let item: syn::ItemImpl = parse_quote! {
+            impl F {
+                #[step] async fn a(&self, ev: StartEvent<u8>) -> StopEvent<u8> { todo!() }
+                #[step(for_steps = [a])] async fn only_a(&self, ev: StepFailed) -> StopEvent<u8> { todo!() }
+                #[step] async fn rest(&self, ev: StepFailed) -> StopEvent<u8> { todo!() }
+            }
+        };
+        assert!(errors_of(quote!(), item).is_empty(), "one scoped handler and one catch-all are sound");
+        let item: syn::ItemImpl = parse_quote! {
+            impl F {
+                #[step] async fn a(&self, ev: StartEvent<u8>) -> StopEvent<u8> { todo!() }
+                #[step(for_steps = [a, b, h2])] async fn h1(&self, ev: StepFailed) -> StopEvent<u8> { todo!() }
+                #[step(for_steps = [a])] async fn h2(&self, ev: StepFailed) -> StopEvent<u8> { todo!() }
+                #[step] async fn any1(&self, ev: StepFailed) -> StopEvent<u8> { todo!() }
+                #[step] async fn any2(&self, ev: StepFailed) -> StopEvent<u8> { todo!() }
+            }
+        };
+        let errors = errors_of(quote!(), item);
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(errors[0].starts_with("no step named `b`"), "{errors:?}");
+        assert!(errors[1].starts_with("`h2` handles failures itself"), "{errors:?}");
+        assert!(errors[2].starts_with("`a` is covered by `h1` already"), "{errors:?}");
+        assert!(errors[3].starts_with("`any2` and `any1` both handle every step's failures"), "{errors:?}");
     }
 
     #[test]
