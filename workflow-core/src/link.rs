@@ -41,10 +41,8 @@ pub(crate) enum Inbound {
     },
     /// A wait that ended without an answer.
     Unwait(WaiterId),
-    /// `handler.send_event`.
-    External(ErasedEvent),
-    /// `handler.send_event_to`.
-    ExternalTo { event: ErasedEvent, target: StepId },
+    /// `handler.send_event` / `send_event_to` (to `target` only).
+    External { event: ErasedEvent, target: Option<StepId> },
     /// `handler.cancel()`.
     Cancel,
     /// `handler.snapshot()`: the whole run, with the state `state` writes.
@@ -124,14 +122,9 @@ impl RunLink {
         self.post(Inbound::Stream { from, event }, name)
     }
 
-    pub(crate) fn external(&self, event: ErasedEvent) -> Result<(), SendError> {
+    pub(crate) fn external(&self, event: ErasedEvent, target: Option<StepId>) -> Result<(), SendError> {
         let name = event.name();
-        self.post(Inbound::External(event), name)
-    }
-
-    pub(crate) fn external_to(&self, event: ErasedEvent, target: StepId) -> Result<(), SendError> {
-        let name = event.name();
-        self.post(Inbound::ExternalTo { event, target }, name)
+        self.post(Inbound::External { event, target }, name)
     }
 
     pub(crate) fn wait(

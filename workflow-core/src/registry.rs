@@ -253,7 +253,7 @@ impl JsonRun {
             path: ".".to_owned(),
             message: e.to_string(),
         })?;
-        Ok(self.handle.send(event)?)
+        Ok(self.handle.send(event, None)?)
     }
 }
 

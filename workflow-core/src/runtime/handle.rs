@@ -18,10 +18,15 @@ use super::table::Table;
 use crate::contract::StepId;
 use crate::erased::ErasedEvent;
 use crate::error::{SendError, WorkflowError};
-use crate::link::{RunLink, StateJson};
+use crate::link::RunLink;
 use crate::snapshot::{Snapshot, SnapshotError};
 use crate::sync::Mailbox;
 use crate::trace::Trace;
+
+/// Writes the run's typed state as JSON, for a snapshot (see `StateJson`):
+/// shared, since the snapshot may be made by the driver or, after a
+/// cancel, by the handle.
+pub(crate) type SharedStateJson = Arc<dyn Fn() -> Result<serde_json::Value, SnapshotError> + Send + Sync>;
 
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 
@@ -104,43 +109,27 @@ impl RunHandle {
         &self.stream
     }
 
-    /// Sends `event` into the run from outside.
-    pub(crate) fn send(&self, event: ErasedEvent) -> Result<(), SendError> {
+    /// Sends `event` into the run from outside, to `target` only if given.
+    pub(crate) fn send(&self, event: ErasedEvent, target: Option<StepId>) -> Result<(), SendError> {
         match &self.link {
-            Some(link) => link.external(event),
+            Some(link) => link.external(event, target),
             None => Err(SendError::RunEnded { event: event.name() }),
         }
     }
 
-    pub(crate) fn send_to(&self, event: ErasedEvent, target: StepId) -> Result<(), SendError> {
-        match &self.link {
-            Some(link) => link.external_to(event, target),
-            None => Err(SendError::RunEnded { event: event.name() }),
-        }
-    }
-
-    /// The run as it is now, with the state `state` writes.
-    pub(crate) async fn snapshot(&self, state: StateJson) -> Result<Snapshot, SnapshotError> {
+    /// The run as it is now, with the state `state` writes (once: for the
+    /// running driver, or for the snapshot a cancelled run left).
+    pub(crate) async fn snapshot(&self, state: SharedStateJson) -> Result<Snapshot, SnapshotError> {
         let Some(link) = &self.link else { return Err(SnapshotError::RunEnded) };
-        if link.inbox.is_closed() {
-            return Self::cancelled(link, state);
-        }
-        let (reply, answer) = oneshot::channel();
-        // The request shares the state writer with the fallback below:
-        // whichever runs first takes it.
-        let state = Arc::new(std::sync::Mutex::new(Some(state)));
-        let shared = Arc::clone(&state);
-        link.snapshot(Box::new(move || take_state(&shared)()), reply);
-        match answer.await {
-            Ok(snapshot) => snapshot,
+        if !link.inbox.is_closed() {
+            let (reply, answer) = oneshot::channel();
+            let write = Arc::clone(&state);
+            link.snapshot(Box::new(move || write()), reply);
+            if let Ok(snapshot) = answer.await {
+                return snapshot;
+            }
             // The run ended before it got to the request: cancelled, or over.
-            Err(_) => Self::cancelled(link, Box::new(move || take_state(&state)())),
         }
-    }
-
-    /// The snapshot the run left when it was cancelled, with the state
-    /// `state` writes; `RunEnded` if it ended otherwise.
-    fn cancelled(link: &RunLink, state: StateJson) -> Result<Snapshot, SnapshotError> {
         let mut snapshot = link.cancelled_snapshot().ok_or(SnapshotError::RunEnded)?;
         snapshot.state = state()?;
         Ok(snapshot)
@@ -187,10 +176,4 @@ impl Drop for RunHandle {
             task.abort();
         }
     }
-}
-
-/// The state writer in `slot`, taken once; `RunEnded` for a second taker.
-fn take_state(slot: &std::sync::Mutex<Option<StateJson>>) -> StateJson {
-    let taken = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-    taken.unwrap_or_else(|| Box::new(|| Err(SnapshotError::RunEnded)))
 }

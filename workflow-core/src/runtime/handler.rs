@@ -131,7 +131,7 @@ impl<W: Workflow> Handler<W> {
     where
         W::Event: Wrap<T>,
     {
-        self.handle.send(ErasedEvent::new(W::Event::wrap(event)))
+        self.handle.send(ErasedEvent::new(W::Event::wrap(event)), None)
     }
 
     /// Sends `event` into the run to one step only, named by the generated
@@ -149,7 +149,7 @@ impl<W: Workflow> Handler<W> {
             let target = W::INFO.steps[target].name;
             return Err(SendError::NotAccepted { target, event: event.name() });
         }
-        self.handle.send_to(ErasedEvent::new(event), target)
+        self.handle.send(ErasedEvent::new(event), Some(target))
     }
 
     /// Writes the run down as it is now (see [`Snapshot`]), while it goes on.
@@ -161,7 +161,7 @@ impl<W: Workflow> Handler<W> {
         W::State: Serialize,
     {
         let Some(context) = self.context.clone() else { return Err(SnapshotError::RunEnded) };
-        self.handle.snapshot(Box::new(move || context.read(state_json))).await
+        self.handle.snapshot(Arc::new(move || context.read(state_json))).await
     }
 
     /// Ends the run with [`WorkflowError::Cancelled`]; steps in flight are

@@ -220,10 +220,7 @@ fn ident_list(meta: &ParseNestedMeta) -> syn::Result<Vec<Ident>> {
 
 /// Parses `= [name, ..]` into checks, reporting unknown names.
 fn skip_list(meta: &ParseNestedMeta, cx: &Ctxt) -> syn::Result<Vec<Check>> {
-    let value = meta.value()?;
-    let content;
-    syn::bracketed!(content in value);
-    let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+    let names = ident_list(meta)?;
     let known: Vec<_> = Check::ALL.iter().map(|c| format!("`{}`", c.name())).collect();
     let mut skip = Vec::new();
     for name in names {

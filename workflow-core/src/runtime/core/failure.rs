@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Command, Origin, RunCore, RunEvent, StepFailure};
+use super::{Command, RunCore, StepFailure};
 use crate::contract::{InvocationId, StepId, StepInput, WorkflowInfo};
 use crate::error::WorkflowError;
 use crate::event::StepFailed;
@@ -20,6 +20,22 @@ pub(crate) struct Recovery {
     pub(crate) attempts: Vec<u32>,
 }
 
+impl Recovery {
+    fn new(steps: usize) -> Self {
+        Self { used: vec![0; steps], attempts: vec![0; steps] }
+    }
+
+    /// What a snapshot says, for a run of `steps` steps.
+    pub(crate) fn restored(steps: usize, per_step: impl IntoIterator<Item = (StepId, u32, u32)>) -> Self {
+        let mut recovery = Self::new(steps);
+        for (step, used, attempts) in per_step {
+            recovery.used[step] = used;
+            recovery.attempts[step] = attempts;
+        }
+        recovery
+    }
+}
+
 impl RunCore {
     /// Tries the invocation again if its step's policy said so; true if so.
     pub(super) fn retry(
@@ -32,24 +48,14 @@ impl RunCore {
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
         let Some(input) = inv.input.clone() else { return false };
         inv.attempt += 1;
-        let (step, worker, attempt) = (inv.step, inv.worker, inv.attempt);
-        if self.options.internal_events {
-            let name = self.input_name(step, &input);
-            out.push_back(Command::Stream(RunEvent::StepStarted {
-                step: self.info().steps[step].name,
-                worker,
-                attempt,
-                input: name,
-            }));
-        }
-        out.push_back(Command::Invoke { invocation, step, worker, attempt, input, delay: *delay });
+        let (step, worker, attempt, delay) = (inv.step, inv.worker, inv.attempt, *delay);
+        self.invoke(Command::Invoke { invocation, step, worker, attempt, input, delay }, out);
         true
     }
 
     /// Reports a failure that will not be retried: as a `StepFailed` event
     /// to the handler that covers the step while it has recoveries left,
-    /// else by ending the run with the step's own error. Without handlers,
-    /// a `StepFailed` that `Collected` steps take is routed to them.
+    /// else by ending the run with the step's own error.
     pub(super) fn fail(
         &mut self,
         invocation: InvocationId,
@@ -58,32 +64,10 @@ impl RunCore {
     ) {
         let info = self.info();
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
-        let (step, attempts, batch) = (inv.step, inv.attempt, inv.batch);
+        let (step, attempts, batch, input) = (inv.step, inv.attempt, inv.batch, inv.input.take());
         let name = info.steps[step].name;
-        let handler = handler_for(info, step);
-        let collected = handler.is_none()
-            && info.step_failed.is_some_and(|event| {
-                let route = &info.routes[event];
-                route.steps.is_empty() && !route.collectors.is_empty()
-            });
-        let recovers = match handler {
-            Some(handler) => {
-                let steps = info.steps.len();
-                let recovery = self.recovery.get_or_insert_with(|| {
-                    Box::new(Recovery { used: vec![0; steps], attempts: vec![0; steps] })
-                });
-                let max = info.steps[handler].recovers.map_or(0, |r| r.max_recoveries);
-                let left = recovery.used[handler] < max;
-                if left {
-                    recovery.used[handler] += 1;
-                    recovery.attempts[step] = attempts;
-                }
-                left
-            }
-            None => collected,
-        };
-        if recovers {
-            let (event, json) = match &inv.input.take() {
+        if let Some(handler) = self.recovering(step, attempts) {
+            let (event, json) = match &input {
                 Some(StepInput::One(e)) => (e.name(), e.to_json().unwrap_or_default()),
                 Some(StepInput::Collected(es)) => (
                     es.first().map_or("Collected", |e| e.name()),
@@ -100,13 +84,8 @@ impl RunCore {
             };
             let event =
                 self.table.events.step_failed(report).expect("`step_failed` names a `StepFailed` event");
-            return match handler {
-                Some(handler) => {
-                    self.recent.note(event.index());
-                    self.enqueue(handler, StepInput::One(event), batch, out)
-                }
-                None => self.route(event, Origin::Step, batch, out),
-            };
+            self.recent.note(event.index());
+            return self.enqueue(handler, StepInput::One(event), batch, out);
         }
         let workflow = info.name;
         let error = match failure {
@@ -118,6 +97,21 @@ impl RunCore {
             }
         };
         self.finish(Err(error), out);
+    }
+
+    /// The handler that recovers `step`'s failure after `attempts`, if one
+    /// covers it and has recoveries left; counts the recovery.
+    fn recovering(&mut self, step: StepId, attempts: u32) -> Option<StepId> {
+        let info = self.info();
+        let handler = handler_for(info, step)?;
+        let max = info.steps[handler].recovers.map_or(0, |r| r.max_recoveries);
+        let recovery = self.recovery.get_or_insert_with(|| Box::new(Recovery::new(info.steps.len())));
+        if recovery.used[handler] >= max {
+            return None;
+        }
+        recovery.used[handler] += 1;
+        recovery.attempts[step] = attempts;
+        Some(handler)
     }
 }
 

@@ -52,7 +52,8 @@ type BatchId = usize;
 struct Queued {
     input: StepInput<ErasedEvent>,
     batch: Option<BatchId>,
-    /// 1, or the attempt a resumed in-flight input was on.
+    /// 1; after a recovery, the attempts its step made before, plus 1;
+    /// for a resumed in-flight input, the attempt it was on.
     attempt: u32,
 }
 
@@ -555,14 +556,12 @@ impl RunCore {
                 WorkflowError::Stalled { workflow: self.info().name, last_events: self.recent_events() };
             return self.finish(Err(error), out);
         }
-        // Idle: nothing runs but steps waiting for an answer, and an answer
-        // is awaited (a returned request, or a wait).
-        if self.invocations.len() > self.waits {
-            self.idle = false;
-        } else if !self.idle && (self.pending_requests > 0 || self.waits > 0) {
-            self.idle = true;
+        // `Idle` once each time the run comes to wait for outside input.
+        let waiting = self.awaits_outside_input();
+        if waiting && !self.idle {
             self.internal(out, || RunEvent::Idle);
         }
+        self.idle = waiting;
     }
 
     /// Starts an invocation of `step` with `queued` on a free worker.
@@ -581,17 +580,22 @@ impl RunCore {
         let attempt = queued.attempt;
         let invocation =
             self.invocations.insert(Invocation { step, worker, attempt, batch: queued.batch, input });
-        if self.options.internal_events {
-            let input = self.input_name(step, &queued.input);
-            out.push_back(Command::Stream(RunEvent::StepStarted {
-                step: self.info().steps[step].name,
-                worker,
-                attempt,
-                input,
-            }));
-        }
         let delay = Duration::ZERO;
-        out.push_back(Command::Invoke { invocation, step, worker, attempt, input: queued.input, delay });
+        self.invoke(Command::Invoke { invocation, step, worker, attempt, input: queued.input, delay }, out);
+    }
+
+    /// Issues an `Invoke` (of a first attempt or a retry), announced by a
+    /// `StepStarted` if internal events are on.
+    fn invoke(&self, invoke: Command, out: &mut VecDeque<Command>) {
+        if let Command::Invoke { step, worker, attempt, input, .. } = &invoke {
+            self.internal(out, || RunEvent::StepStarted {
+                step: self.info().steps[*step].name,
+                worker: *worker,
+                attempt: *attempt,
+                input: self.input_name(*step, input),
+            });
+        }
+        out.push_back(invoke);
     }
 
     fn internal(&self, out: &mut VecDeque<Command>, event: impl FnOnce() -> RunEvent<ErasedEvent>) {

@@ -145,15 +145,13 @@ impl RunCore {
             let step = step_index(info, &buffer.step, &format!("{at}.step"))?;
             collected.push((step, events(&buffer.events, &format!("{at}.events"))?));
         }
-        let mut recovery = None;
+        let mut per_step = Vec::with_capacity(snapshot.recoveries.len());
         for (i, data) in snapshot.recoveries.iter().enumerate() {
             let step = step_index(info, &data.step, &format!("recoveries[{i}].step"))?;
-            let steps = info.steps.len();
-            let r: &mut Box<Recovery> = recovery
-                .get_or_insert_with(|| Box::new(Recovery { used: vec![0; steps], attempts: vec![0; steps] }));
-            r.used[step] = data.recovered;
-            r.attempts[step] = data.attempts;
+            per_step.push((step, data.recovered, data.attempts));
         }
+        let recovery =
+            (!per_step.is_empty()).then(|| Box::new(Recovery::restored(info.steps.len(), per_step)));
         Ok(Restored {
             inputs,
             batches,

@@ -53,14 +53,11 @@ pub(super) struct Call {
     pub(super) attempt: u32,
 }
 
-/// What an invocation reports: which, how it ended, its step and attempt
-/// and, if it was timed, how long the step itself took (for the
-/// inline-or-spawn choice).
+/// What an invocation reports: which call it was, how it ended and, if it
+/// was timed, how long the step itself took (for the inline-or-spawn choice).
 pub(super) struct Completion {
-    pub(super) invocation: InvocationId,
+    pub(super) call: Call,
     pub(super) result: Result<Emitted<ErasedEvent>, StepFailure>,
-    pub(super) step: StepId,
-    pub(super) attempt: u32,
     pub(super) took: Duration,
 }
 
@@ -164,13 +161,7 @@ impl Future for OnTask {
             Polled::Pending => Poll::Pending,
             Polled::Ready { result, .. } => {
                 let took = started.map_or(Duration::ZERO, |at| at.elapsed());
-                Poll::Ready(Completion {
-                    invocation: this.call.invocation,
-                    result,
-                    step: this.call.step,
-                    attempt: this.call.attempt,
-                    took,
-                })
+                Poll::Ready(Completion { call: this.call, result, took })
             }
         }
     }

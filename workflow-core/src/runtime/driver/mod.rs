@@ -196,7 +196,7 @@ impl Driver {
 
     /// The driver of `run`, with its core built fresh or from a snapshot,
     /// and the input that sets it going.
-    fn new(run: Run, start: Start) -> (Self, Input) {
+    fn new(mut run: Run, start: Start) -> (Self, Input) {
         let options = CoreOptions {
             internal_events: run.internal_events,
             trace: run.trace.is_some(),
@@ -229,7 +229,7 @@ impl Driver {
             report: run.verbose || tracing::enabled!(target: verbose::TARGET, tracing::Level::DEBUG),
             record: tracing::enabled!(target: verbose::RECORD, tracing::Level::TRACE),
             retries: None,
-            slot: None,
+            slot: run.limit.take().map(|limit| Box::new(Slot::new(limit))),
             began: false,
             spare: None,
             run,
@@ -246,8 +246,8 @@ impl Driver {
         self.core.handle(input, &mut self.commands);
     }
 
-    /// [`handle`](Self::handle), writing the input, the time and the
-    /// commands it gave as JSON to `tracing` (target [`verbose::RECORD`],
+    /// [`handle`](Self::handle), writing the input and the commands it
+    /// gave as JSON to `tracing` (target [`verbose::RECORD`],
     /// level trace): what a fresh core needs to replay the run.
     #[cold]
     fn handle_recorded(&mut self, input: Input) {
@@ -284,7 +284,7 @@ impl Driver {
 
     /// Sets the run going with `first` and carries it out to its end.
     async fn run(&mut self, first: Input) -> Result<ErasedEvent, WorkflowError> {
-        if self.run.limit.is_some() {
+        if self.slot.is_some() {
             // Boxed: a run's task holds its driver's future whole, and
             // waiting for a slot is rare and larger than anything else.
             Box::pin(self.take_slot(false)).await;
@@ -328,7 +328,7 @@ impl Driver {
                 }
                 Some(joined) = join_next(&mut self.tasks) => match joined {
                     Ok(completion) => {
-                        self.placement.completed_on_task(completion.step, completion.took);
+                        self.placement.completed_on_task(completion.call.step, completion.took);
                         self.completed(completion);
                     }
                     Err(join_error) => {
@@ -359,22 +359,15 @@ impl Driver {
                     };
                     if !self.placement.inline(step, delay, more_of_this_step) {
                         self.spawn(call, input, delay);
-                    } else if budget == 0 {
+                        continue;
+                    }
+                    self.run_inline(call, input);
+                    budget -= 1;
+                    if budget == 0 && !self.commands.is_empty() {
                         // A long inline stretch must not outrun the timeout,
                         // nor keep the thread from the runtime's other tasks.
-                        self.commands.push_front(Command::Invoke {
-                            invocation,
-                            step,
-                            worker,
-                            attempt,
-                            input,
-                            delay,
-                        });
                         self.check_deadline();
                         return Progress::Busy;
-                    } else {
-                        budget -= 1;
-                        self.run_inline(call, input);
                     }
                 }
                 Command::Wake { waiter, event } => {
@@ -408,8 +401,10 @@ impl Driver {
                 let claim = self.waiters.begin(waiter, matches, reply, self.core.unclaimed());
                 Input::Wait { waiter, claim, request }
             }
-            Inbound::External(event) => Input::External { waiter: self.waiters.choose(&event), event },
-            Inbound::ExternalTo { event, target } => Input::ExternalTo { event, target },
+            Inbound::External { event, target: None } => {
+                Input::External { waiter: self.waiters.choose(&event), event }
+            }
+            Inbound::External { event, target: Some(target) } => Input::ExternalTo { event, target },
             Inbound::Cancel => Input::Cancel,
             Inbound::Unwait(waiter) if self.waiters.withdraw(waiter) => Input::Unwait(waiter),
             Inbound::Unwait(_) => return,
@@ -424,7 +419,7 @@ impl Driver {
         while let Some(message) = self.run.link.inbox.try_recv() {
             self.receive(message);
         }
-        let Completion { invocation, mut result, step, attempt, .. } = completion;
+        let Completion { call: Call { invocation, step, attempt, .. }, mut result, .. } = completion;
         if self.report {
             verbose::returned(self.run.table.info().name, &result);
         }
@@ -451,7 +446,7 @@ impl Driver {
         // step moved to a task that outlived it) is not this one's.
         let _ = self.run.link.take_violation(invocation);
         if info.steps[step].retries {
-            self.tried(invocation);
+            self.tried(invocation); // its first attempt starts the policy's clock
         }
         let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
         Arc::clone(&self.run.steps).call(scope, input, self.spare.take())
@@ -516,14 +511,7 @@ impl Driver {
                 if reusable {
                     self.spare = Some(future);
                 }
-                let completion = Completion {
-                    invocation: call.invocation,
-                    result,
-                    step,
-                    attempt: call.attempt,
-                    took: Duration::ZERO,
-                };
-                self.completed(completion);
+                self.completed(Completion { call, result, took: Duration::ZERO });
             }
             Polled::Pending => {
                 self.placement.went_pending(step);

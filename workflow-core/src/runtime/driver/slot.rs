@@ -7,46 +7,53 @@
 //! starts when it first gets its slot, not while it waits in line; and a run
 //! cancelled while it waits in line ends then, without ever starting.
 
-use tokio::sync::OwnedSemaphorePermit;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::Driver;
 use crate::link::Inbound;
 
-/// The run's standing with its instance's semaphore; boxed in the driver,
-/// and only for a workflow that limits its runs.
-#[derive(Default)]
+/// The run's standing with its instance's semaphore; the driver has one
+/// only for a workflow that limits its runs.
 pub(super) struct Slot {
+    limit: Arc<Semaphore>,
     permit: Option<OwnedSemaphorePermit>,
     /// Messages that came while the run waited for its first slot: handled
     /// after its start, as they would have been had it started at once.
     early: Vec<Inbound>,
 }
 
+impl Slot {
+    pub(super) fn new(limit: Arc<Semaphore>) -> Self {
+        Self { limit, permit: None, early: Vec::new() }
+    }
+}
+
 impl Driver {
     /// Waits for a slot, if the workflow limits its runs and the run holds
     /// none; handles what comes in meanwhile, so that a cancel is heard.
     pub(super) async fn take_slot(&mut self, started: bool) {
-        let Some(limit) = self.run.limit.clone() else { return };
-        let slot = self.slot.get_or_insert_with(Box::default);
+        let Some(slot) = &self.slot else { return };
         if slot.permit.is_some() {
             return;
         }
         // Pinned once: dropping it would give up the run's place in line.
-        let acquire = limit.acquire_owned();
+        let acquire = Arc::clone(&slot.limit).acquire_owned();
         tokio::pin!(acquire);
         loop {
             tokio::select! {
                 biased;
                 permit = &mut acquire => {
-                    self.slot.get_or_insert_with(Box::default).permit = permit.ok();
+                    if let Some(slot) = &mut self.slot {
+                        slot.permit = permit.ok();
+                    }
                     return;
                 }
                 Some(message) = self.run.link.inbox.recv() => {
-                    let cancel = matches!(message, Inbound::Cancel);
-                    if started || cancel {
-                        self.receive(message);
-                    } else {
-                        self.slot.get_or_insert_with(Box::default).early.push(message);
+                    match &mut self.slot {
+                        Some(slot) if !started && !matches!(message, Inbound::Cancel) => slot.early.push(message),
+                        _ => self.receive(message),
                     }
                     if self.core.is_finished() {
                         return;
@@ -67,7 +74,7 @@ impl Driver {
     /// Gives the slot back if the run only waits for outside input.
     pub(super) fn release_slot_if_waiting(&mut self) {
         if let Some(slot) = &mut self.slot {
-            if slot.permit.is_some() && self.core.awaits_outside_input() {
+            if self.core.awaits_outside_input() {
                 slot.permit = None;
             }
         }
@@ -75,8 +82,6 @@ impl Driver {
 
     /// Whether the run must take its slot again before going on.
     pub(super) fn needs_slot(&self) -> bool {
-        self.run.limit.is_some()
-            && self.slot.as_ref().is_none_or(|slot| slot.permit.is_none())
-            && !self.commands.is_empty()
+        self.slot.as_ref().is_some_and(|slot| slot.permit.is_none()) && !self.commands.is_empty()
     }
 }
