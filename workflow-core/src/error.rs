@@ -106,6 +106,17 @@ pub enum WorkflowError {
         source: serde_json::Error,
     },
 
+    /// The run could not start: the resource factories it may use cannot
+    /// all be built (they need each other in a cycle).
+    #[error("workflow `{workflow}` cannot start: {source}")]
+    Resources {
+        /// The workflow's name.
+        workflow: &'static str,
+        /// What is wrong with its factories.
+        #[source]
+        source: crate::resource::ResourceError,
+    },
+
     /// The run's driver task was stopped from outside (its runtime shut down).
     #[error("workflow `{workflow}` was aborted before it finished: {reason}")]
     Aborted {
@@ -128,6 +139,7 @@ impl WorkflowError {
             Self::Cancelled { .. } => "Cancelled",
             Self::Journal { .. } => "Journal",
             Self::Output { .. } => "Output",
+            Self::Resources { .. } => "Resources",
             Self::Aborted { .. } => "Aborted",
         }
     }

@@ -52,6 +52,7 @@ mod error;
 mod event;
 mod link;
 pub mod registry;
+pub mod resource;
 pub mod retry;
 mod runtime;
 mod schema;
@@ -64,6 +65,7 @@ pub use context::{Context, ContextError, SendError, WaitError};
 pub use emit::{Emit, OneOf};
 pub use error::{BoxError, WorkflowError};
 pub use event::{Collected, Event, HumanResponse, InputRequired, StartEvent, StepFailed, StopEvent};
+pub use resource::Resource;
 pub use retry::{Backoff, RetryPolicy};
 pub use runtime::{EventStream, Handler, RunEvent, RunFailure, RunOptions, RunOutcome, WorkflowExt};
 pub use workflow::Workflow;
@@ -104,8 +106,8 @@ pub use workflow_macros::data;
 pub mod prelude {
     pub use crate::{
         data, event, step, workflow, Backoff, BoxError, Collected, Context, ContextError, Emit, Event,
-        HumanResponse, InputRequired, OneOf, RetryPolicy, RunEvent, RunOptions, RunOutcome, SendError,
-        StartEvent, StepFailed, StopEvent, WaitError, WorkflowError, WorkflowExt,
+        HumanResponse, InputRequired, OneOf, Resource, RetryPolicy, RunEvent, RunOptions, RunOutcome,
+        SendError, StartEvent, StepFailed, StopEvent, WaitError, WorkflowError, WorkflowExt,
     };
     /// `handler.events().next()`, without a dependency on `futures`.
     pub use futures::StreamExt;
@@ -136,8 +138,9 @@ pub mod __private {
     pub use crate::error::box_error;
     pub use crate::registry::start_json;
     pub use crate::registry::{JsonRun, Registration, StartError};
+    pub use crate::resource;
     pub use crate::RunOptions;
-    pub use crate::{BoxError, Collected, Context, Emit, Event, RetryPolicy, StepFailed, Workflow};
+    pub use crate::{BoxError, Collected, Context, Emit, Event, Resource, RetryPolicy, StepFailed, Workflow};
 
     /// A step's retry policy, boxed for the workflow's table.
     pub fn retry_policy(policy: impl RetryPolicy) -> Box<dyn RetryPolicy> {

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::context::Context;
+use crate::resource::ResourceError;
 use crate::retry::RetryPolicy;
 
 pub use crate::contract::{
@@ -39,6 +40,13 @@ pub trait Workflow: Send + Sync + Sized + 'static {
 
     /// The retry policy of step `step`, from `#[step(retry = ..)]`.
     fn retry_policy(step: StepId) -> Option<Box<dyn RetryPolicy>>;
+
+    /// Whether the resource factories declared outside the workflow
+    /// (`#[workflow(resources = [..])]`) can be built: checked when a run
+    /// starts, as the macro cannot see what they need.
+    fn check_resources() -> Result<(), ResourceError> {
+        Ok(())
+    }
 
     /// Calls step `step` with `input`, which `dispatch` routed to it.
     fn invoke(

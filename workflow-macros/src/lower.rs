@@ -4,7 +4,7 @@
 use quote::format_ident;
 
 use crate::analyze::{is_answer, is_request, Analysis};
-use crate::parse::ast::{Arity, EventTy, InputKind, Param, WorkflowDef};
+use crate::parse::ast::{Arity, EventTy, InputKind, Param, ResourceParam, WorkflowDef};
 
 /// How many failures a handler recovers from per run when it does not say:
 /// one, as LlamaIndex's `@catch_error`.
@@ -43,6 +43,10 @@ pub struct Ir {
     /// `#[workflow(register = [..])]`: the instantiations of a generic
     /// workflow to register.
     pub register: Vec<syn::Type>,
+    /// The `#[resource]` methods.
+    pub factories: Vec<FactoryIr>,
+    /// `resources = [..]`'s factory types, for the cycle check at run start.
+    pub shared_factories: Vec<syn::Type>,
     /// The graph to draw, built exactly as the runtime rebuilds it from
     /// `WorkflowInfo` (both call `workflow_graph::Graph::workflow`).
     pub graph: workflow_graph::Graph,
@@ -92,6 +96,8 @@ pub struct StepIr {
     /// The events it takes.
     pub consumes: Vec<usize>,
     pub params: Vec<Param>,
+    /// What `Param::Resource` indexes.
+    pub resources: Vec<ResourceUse>,
     pub fallible: bool,
     pub shape: ShapeIr,
     pub retry: Option<syn::Expr>,
@@ -101,6 +107,34 @@ pub struct StepIr {
     /// If it handles failures: the steps it covers (`None`: every step
     /// without a handler of its own) and its `max_recoveries`.
     pub recovers: Option<(Option<Vec<usize>>, u32)>,
+}
+
+/// A `name: Resource<T>` parameter, with the factory its name resolved to.
+pub struct ResourceUse {
+    /// `Resource<T>` as written.
+    pub ty: syn::Type,
+    pub source: Source,
+}
+
+/// Where a resource comes from.
+pub enum Source {
+    /// The `#[resource]` method at this index of [`Ir::factories`].
+    Own(usize),
+    /// The factory type at this index of `resources = [..]`
+    /// ([`Ir::shared_factories`]).
+    Shared(usize),
+}
+
+/// A `#[resource]` method, its needs resolved.
+pub struct FactoryIr {
+    pub ident: syn::Ident,
+    pub name: String,
+    pub receiver: bool,
+    pub is_async: bool,
+    pub needs: Vec<ResourceUse>,
+    pub value: syn::Type,
+    pub fallible: bool,
+    pub cache: bool,
 }
 
 /// A step's [`Shape`](crate::parse::ast::Shape), with events as indices into [`Ir::events`].
@@ -167,6 +201,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
             input_ty: step.input.ty.clone(),
             consumes,
             params: step.params.clone(),
+            resources: step.resources.iter().map(|p| resolve(def, p)).collect(),
             fallible: step.output.fallible,
             shape: ShapeIr {
                 arity: step.output.shape.arity,
@@ -229,8 +264,41 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
         info_const: format_ident!("__WORKFLOW_INFO_{}", def.name),
         marker: format_ident!("__{}Workflow", def.name),
         register: def.args.register.clone(),
+        factories: def
+            .factories
+            .iter()
+            .map(|f| FactoryIr {
+                ident: f.ident.clone(),
+                name: syn::ext::IdentExt::unraw(&f.ident).to_string(),
+                receiver: f.receiver,
+                is_async: f.is_async,
+                needs: f.needs.iter().map(|p| resolve(def, p)).collect(),
+                value: f.value.clone(),
+                fallible: f.fallible,
+                cache: f.cache,
+            })
+            .collect(),
+        shared_factories: def.args.resources.iter().map(|(_, ty)| ty.clone()).collect(),
         graph,
     }
+}
+
+/// The factory a resource parameter names (analysis proved there is one).
+fn resolve(def: &WorkflowDef, param: &ResourceParam) -> ResourceUse {
+    let own = def.factories.iter().position(|f| param.name == syn::ext::IdentExt::unraw(&f.ident));
+    let source = match own {
+        Some(at) => Source::Own(at),
+        None => match def
+            .args
+            .resources
+            .iter()
+            .position(|(name, _)| param.name == syn::ext::IdentExt::unraw(name))
+        {
+            Some(at) => Source::Shared(at),
+            None => unreachable!("analysis reports a resource that is not declared"),
+        },
+    };
+    ResourceUse { ty: param.ty.clone(), source }
 }
 
 fn boundary(event: &EventTy, index: usize, wrapper: &str) -> Boundary {

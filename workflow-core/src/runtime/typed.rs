@@ -146,6 +146,7 @@ pub(crate) fn prepare<W: Workflow>(
     stream: Option<Arc<crate::sync::Mailbox<RunEvent<ErasedEvent>>>>,
     trace: Option<Trace>,
 ) -> Result<Run, WorkflowError> {
+    W::check_resources().map_err(|source| WorkflowError::Resources { workflow: W::INFO.name, source })?;
     let RunOptions { setup, context, state_writer } = options;
     let lease = context.unwrap_or_default().lease(W::INFO.name)?;
     let limit = W::INFO.num_concurrent_runs.map(|runs| limit::for_instance(Arc::as_ptr(&flow).addr(), runs));

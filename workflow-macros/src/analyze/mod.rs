@@ -16,8 +16,10 @@
 //!   they are neither edges nor ways out.
 
 mod handlers;
+mod resources;
 
 use self::handlers::failure_handlers;
+use self::resources::resources;
 use crate::internals::suggest::{did_you_mean, nearest};
 use crate::internals::Ctxt;
 use crate::parse::ast::{Check, EventTy, Step, WorkflowDef};
@@ -34,6 +36,7 @@ pub struct Analysis {
 pub fn analyze(def: &WorkflowDef, cx: &Ctxt) -> Analysis {
     let state = state_type(def, cx);
     failure_handlers(def, cx);
+    resources(def, cx);
     let graph = Graph { def };
     if def.incomplete || def.steps.is_empty() {
         // The signature errors already say what is wrong; find start and stop

@@ -8,6 +8,8 @@ use syn::spanned::Spanned;
 use crate::lower::{Ir, ShapeIr, StepIr};
 use crate::parse::ast::{last_segment, Arity, InputKind, Param};
 
+mod resources;
+
 fn rt() -> TokenStream {
     quote!(::workflow_core::__private)
 }
@@ -34,6 +36,7 @@ pub fn codegen(
     let enums = enums(ir);
     let event_impl = workflow_event_impl(ir);
     let workflow_impl = workflow_impl(ir);
+    let builders = resources::builders(ir);
     let registration = if ir.generics.params.is_empty() {
         registration(ir, &ir.self_ty, None)
     } else {
@@ -93,6 +96,7 @@ pub fn codegen(
             }
             #event_impl
             #workflow_impl
+            #builders
             #registration
         };
     }
@@ -466,6 +470,7 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
     });
     let calls = ir.steps.iter().enumerate().map(|(i, step)| step_call(ir, i, step));
     let info_const = &ir.info_const;
+    let check_resources = resources::check(ir);
     let (impl_generics, where_clause) = workflow_generics(&ir.generics);
     quote! {
         impl #impl_generics #rt::Workflow for #self_ty #where_clause {
@@ -496,6 +501,8 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
                     _ => ::core::option::Option::None,
                 }
             }
+
+            #check_resources
 
             fn invoke(
                 self: #rt::Arc<Self>,
@@ -562,9 +569,11 @@ fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
     // The event argument points at the parameter's type, so that a type the
     // macro took for another spelling of an event shows its mismatch there.
     let event_arg = quote_spanned!(step.input_ty.span()=> event);
+    let (get_resources, resource_args) = resources::step_resources(ir, &step.resources, &step.name);
     let args = step.params.iter().map(|p| match p {
         Param::Context => quote!(&context),
         Param::Event => event_arg.clone(),
+        Param::Resource(i) => resource_args[*i].clone(),
     });
     let emitted = emitted(ir, &step.shape);
     let result = if step.fallible {
@@ -584,6 +593,7 @@ fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
                 #unpack
                 _ => return misrouted(),
             };
+            #get_resources
             let out = <#self_ty>::#ident(&*self, #(#args),*).await;
             #result
         }

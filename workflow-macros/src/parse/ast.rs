@@ -13,6 +13,11 @@ pub struct WorkflowDef {
     pub steps: Vec<Step>,
     /// The names of every `#[step]` method, readable or not.
     pub step_methods: Vec<syn::Ident>,
+    /// The `#[resource]` methods whose signatures could be read.
+    pub factories: Vec<Factory>,
+    /// The `#[resource]` methods whose signatures could not be read (an
+    /// error already), so that naming them is no second error.
+    pub unreadable_factories: Vec<syn::Ident>,
     /// Whether some step's signature was too malformed to take part in the graph.
     pub incomplete: bool,
     /// Steps whose return type the macro rejected: the fallback leaves their
@@ -45,6 +50,9 @@ pub struct WorkflowArgs {
     pub register: Vec<syn::Type>,
     /// How many runs of one instance may go at once (`num_concurrent_runs`).
     pub num_concurrent_runs: Option<usize>,
+    /// `resources = [name = Factory, ..]`: resources built by factory types
+    /// declared elsewhere (implementing `ResourceFactory`).
+    pub resources: Vec<(syn::Ident, syn::Type)>,
 }
 
 /// A graph check, as named in `skip = [..]`.
@@ -105,6 +113,8 @@ pub struct Step {
     pub max_recoveries: Option<syn::LitInt>,
     /// The parameters after `&self`, in declaration order.
     pub params: Vec<Param>,
+    /// Its `name: Resource<T>` parameters, which `Param::Resource` indexes.
+    pub resources: Vec<ResourceParam>,
     /// What the step consumes.
     pub input: Input,
     /// The state type `S` of a `&Context<S>` parameter.
@@ -206,6 +216,31 @@ pub enum InputKind {
 pub enum Param {
     Context,
     Event,
+    /// The step's resource parameter at this index of `Step::resources`.
+    Resource(usize),
+}
+
+/// A parameter `name: Resource<T>` of a step or a factory: the name says
+/// which resource.
+pub struct ResourceParam {
+    pub name: syn::Ident,
+    /// `Resource<T>` as written.
+    pub ty: syn::Type,
+}
+
+/// A `#[resource]` method: the factory of the resource of its name.
+pub struct Factory {
+    pub ident: syn::Ident,
+    /// Whether it takes `&self`.
+    pub receiver: bool,
+    pub is_async: bool,
+    /// The resources it is built from.
+    pub needs: Vec<ResourceParam>,
+    /// `T` of its return type `T` or `Result<T, E>`.
+    pub value: syn::Type,
+    pub fallible: bool,
+    /// `#[resource(cache = false)]` makes it `false`: a fresh value per use.
+    pub cache: bool,
 }
 
 /// What a step returns.

@@ -13,7 +13,7 @@ use super::ast::{Check, EventTy, WorkflowArgs};
 use crate::internals::suggest::did_you_mean;
 use crate::internals::Ctxt;
 
-const WORKFLOW_ARGS: [&str; 11] = [
+const WORKFLOW_ARGS: [&str; 12] = [
     "start",
     "stop",
     "skip",
@@ -25,6 +25,7 @@ const WORKFLOW_ARGS: [&str; 11] = [
     "new",
     "register",
     "num_concurrent_runs",
+    "resources",
 ];
 const STEP_ARGS: [&str; 8] =
     ["num_workers", "skip", "sends", "streams", "waits", "retry", "for_steps", "max_recoveries"];
@@ -91,6 +92,7 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
                     cx,
                 );
             }
+            "resources" => args.resources = named_type_list(&meta)?,
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
@@ -98,8 +100,8 @@ pub fn workflow_args(tokens: TokenStream, cx: &Ctxt) -> WorkflowArgs {
                         "unknown `#[workflow]` argument `{key}`{}; expected `start = Type`, `stop = Type`, \
                          `skip = [check, ..]`, `external = [Type, ..]`, `requests = [Type, ..]`, \
                          `event_enum = Name`, `step_enum = Name`, `mermaid = name`, \
-                         `new = path::to::constructor`, `register = [Flow<Concrete>, ..]` \
-                         or `num_concurrent_runs = N`",
+                         `new = path::to::constructor`, `register = [Flow<Concrete>, ..]`, \
+                         `num_concurrent_runs = N` or `resources = [name = Factory, ..]`",
                         did_you_mean(&key, WORKFLOW_ARGS)
                     ),
                 );
@@ -237,6 +239,21 @@ fn skip_list(meta: &ParseNestedMeta, cx: &Ctxt) -> syn::Result<Vec<Check>> {
         }
     }
     Ok(skip)
+}
+
+/// Parses `= [name = Type, ..]`.
+fn named_type_list(meta: &ParseNestedMeta) -> syn::Result<Vec<(Ident, syn::Type)>> {
+    let value = meta.value()?;
+    let content;
+    syn::bracketed!(content in value);
+    let entry = |input: syn::parse::ParseStream| -> syn::Result<(Ident, syn::Type)> {
+        let name: Ident = input.parse()?;
+        input.parse::<Token![=]>()?;
+        Ok((name, input.parse()?))
+    };
+    Ok(Punctuated::<(Ident, syn::Type), Token![,]>::parse_terminated_with(&content, entry)?
+        .into_iter()
+        .collect())
 }
 
 /// Parses `= [Type, ..]`.

@@ -2,6 +2,7 @@
 
 pub mod ast;
 pub mod attr;
+pub mod resource;
 pub mod step;
 
 use proc_macro2::TokenStream;
@@ -41,16 +42,39 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
     let mut incomplete = false;
     let mut unreadable_returns = Vec::new();
     let mut found_step = false;
+    let mut factories = Vec::new();
+    let mut unreadable_factories = Vec::new();
     for impl_item in &mut item.items {
         let syn::ImplItem::Fn(method) = impl_item else {
             continue;
         };
-        let Some(step_attr) = take_step_attr(method, cx) else {
+        let resource_attr = take_attr(method, "resource", cx);
+        let step_attr = take_attr(method, "step", cx);
+        if let Some(attr) = resource_attr {
+            let cache = resource::resource_args(&attr, cx);
+            if step_attr.is_some() {
+                cx.error_spanned_by(
+                    &attr,
+                    format!(
+                        "`{}` is marked both `#[step]` and `#[resource]`; a method is one or the other",
+                        method.sig.ident
+                    ),
+                );
+            } else {
+                reject_cfg(method, "resource factory", cx);
+                match resource::parse_factory(method, cache, cx) {
+                    Some(factory) => factories.push(factory),
+                    None => unreadable_factories.push(method.sig.ident.clone()),
+                }
+                continue;
+            }
+        }
+        let Some(step_attr) = step_attr else {
             continue;
         };
         found_step = true;
         step_methods.push(method.sig.ident.clone());
-        reject_cfg(method, cx);
+        reject_cfg(method, "step", cx);
         match step::parse_step(method, attr::step_args(&step_attr, cx), cx) {
             Some(step) => {
                 incomplete |= step.undeclared;
@@ -81,6 +105,8 @@ pub fn parse(args: TokenStream, mut item: syn::ItemImpl, cx: &Ctxt) -> WorkflowD
         args,
         steps,
         step_methods,
+        factories,
+        unreadable_factories,
         incomplete,
         unreadable_returns,
         same_types: Vec::new(),
@@ -202,25 +228,26 @@ fn drop_duplicate_steps(item: &mut syn::ItemImpl, steps: &mut Vec<Step>, cx: &Ct
     }
 }
 
-/// Removes the `#[step]` attribute of a method and returns it.
-fn take_step_attr(method: &mut syn::ImplItemFn, cx: &Ctxt) -> Option<syn::Attribute> {
-    let is_step = |a: &syn::Attribute| a.path().segments.last().is_some_and(|s| s.ident == "step");
+/// Removes the `#[step]` (or `#[resource]`) attribute of a method and
+/// returns it.
+fn take_attr(method: &mut syn::ImplItemFn, name: &str, cx: &Ctxt) -> Option<syn::Attribute> {
+    let is_it = |a: &syn::Attribute| a.path().segments.last().is_some_and(|s| s.ident == name);
     let mut found: Option<syn::Attribute> = None;
-    for attr in method.attrs.iter().filter(|a| is_step(a)) {
+    for attr in method.attrs.iter().filter(|a| is_it(a)) {
         if found.is_some() {
             cx.error_spanned_by(
                 attr,
-                format!("`{}` has two `#[step]` attributes; keep one", method.sig.ident),
+                format!("`{}` has two `#[{name}]` attributes; keep one", method.sig.ident),
             );
         } else {
             found = Some(attr.clone());
         }
     }
-    method.attrs.retain(|a| !is_step(a));
+    method.attrs.retain(|a| !is_it(a));
     found
 }
 
-fn reject_cfg(method: &syn::ImplItemFn, cx: &Ctxt) {
+fn reject_cfg(method: &syn::ImplItemFn, what: &str, cx: &Ctxt) {
     let mentions_cfg = |attr: &syn::Attribute| {
         quote::ToTokens::to_token_stream(&attr.meta)
             .to_string()
@@ -233,8 +260,8 @@ fn reject_cfg(method: &syn::ImplItemFn, cx: &Ctxt) {
             cx.error_spanned_by(
                 attr,
                 format!(
-                    "`#[cfg]` on step `{}` is not supported: the graph must be the same in every build; \
-                     put the `#[cfg]` on the whole `#[workflow]` impl, or branch inside the step",
+                    "`#[cfg]` on {what} `{}` is not supported: the graph must be the same in every build; \
+                     put the `#[cfg]` on the whole `#[workflow]` impl, or branch inside the {what}",
                     method.sig.ident
                 ),
             );

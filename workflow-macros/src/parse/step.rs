@@ -6,10 +6,11 @@ use super::ast::{
     camel_case, first_generic, last_segment, Arity, EventTy, Input, InputKind, Output, Param, Shape, Step,
 };
 use super::attr::StepArgs;
+use super::resource::{is_resource, resource_param};
 use crate::internals::Ctxt;
 
 /// Names that wrap events, so they cannot be events themselves.
-const WRAPPERS: [&str; 7] = ["Result", "Option", "Vec", "Emit", "OneOf", "Collected", "Box"];
+const WRAPPERS: [&str; 8] = ["Result", "Option", "Vec", "Emit", "OneOf", "Collected", "Box", "Resource"];
 
 const RETURN_FORMS: &str = "`-> E`, `-> Option<E>`, `-> Vec<E>`, or `Emit<(A, B)>` in place of `E`, \
                             optionally inside `Result<_, Error>`";
@@ -48,6 +49,7 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
     check_receiver(sig, cx);
 
     let mut params = Vec::new();
+    let mut resources = Vec::new();
     let mut event: Option<Input> = None;
     let mut rejected_event = false;
     let mut context: Option<syn::Type> = None;
@@ -66,7 +68,9 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         .collect();
     let by_value_event = sig.inputs.iter().any(|input| match input {
         syn::FnArg::Typed(arg) => {
-            !matches!(ungroup(&arg.ty), syn::Type::Reference(_)) && !is_context_path(ungroup(&arg.ty))
+            !matches!(ungroup(&arg.ty), syn::Type::Reference(_))
+                && !is_context_path(ungroup(&arg.ty))
+                && !is_resource(&arg.ty)
         }
         syn::FnArg::Receiver(_) => false,
     });
@@ -74,6 +78,13 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         let syn::FnArg::Typed(arg) = input else {
             continue;
         };
+        if is_resource(&arg.ty) {
+            if let Some(param) = resource_param(arg, cx) {
+                params.push(Param::Resource(resources.len()));
+                resources.push(param);
+            }
+            continue;
+        }
         if by_value_event && by_reference.contains(&&*arg.ty) {
             let written: String = quote::ToTokens::to_token_stream(&*arg.ty)
                 .to_string()
@@ -179,6 +190,7 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         for_steps: args.for_steps,
         max_recoveries: args.max_recoveries,
         params,
+        resources,
         input: event,
         context,
         output: output?,
