@@ -342,6 +342,8 @@ mod guides {
     mod human_in_the_loop {}
     #[doc = include_str!("../../docs/retries-and-errors.md")]
     mod retries_and_errors {}
+    #[doc = include_str!("../../docs/resources.md")]
+    mod resources {}
     #[doc = include_str!("../../docs/discovery.md")]
     mod discovery {}
     #[doc = include_str!("../../docs/snapshots.md")]
