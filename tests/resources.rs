@@ -384,3 +384,40 @@ async fn a_cycle_between_factories_declared_elsewhere_refuses_to_start_and_names
     let started = bounded(Arc::clone(&loopy).start(())).await.unwrap_err();
     assert_eq!(started.kind(), "Resources", "a handler reports it too");
 }
+
+// ------------------------------------------------------- generic workflows
+
+trait Greeter: Send + Sync + 'static {
+    fn greet(&self) -> String;
+}
+
+struct Polite;
+
+impl Greeter for Polite {
+    fn greet(&self) -> String {
+        "good day".into()
+    }
+}
+
+struct Greeting<G> {
+    greeter: G,
+}
+
+#[workflow]
+impl<G: Greeter> Greeting<G> {
+    #[resource]
+    fn line(&self) -> String {
+        self.greeter.greet()
+    }
+
+    #[step]
+    async fn only(&self, ev: StartEvent<String>, line: Resource<String>) -> StopEvent<String> {
+        StopEvent::new(format!("{}, {}", *line, ev.input))
+    }
+}
+
+#[tokio::test]
+async fn a_generic_workflow_builds_its_resources_from_its_type_parameter() {
+    let answer = bounded(Greeting { greeter: Polite }.run("Ada".into())).await.unwrap();
+    assert_eq!(answer, "good day, Ada");
+}
