@@ -3,8 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Any error a step returns, boxed so that steps may use their own error types.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::boxed::{box_error, BoxError};
 
 /// Why a run ended without a result.
 ///
@@ -205,12 +204,6 @@ impl fmt::Display for ListOrNone<'_> {
         }
         f.write_str(&self.0.join(", "))
     }
-}
-
-/// Boxes a step's error; generated code calls this on the `Err` of a fallible step.
-#[doc(hidden)]
-pub fn box_error<E: Into<BoxError>>(error: E) -> BoxError {
-    error.into()
 }
 
 #[cfg(test)]

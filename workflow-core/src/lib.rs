@@ -44,6 +44,7 @@ extern crate self as workflow_core;
 // root and in the prelude; snapshots, the registry, durable runs, traces
 // and the contract with generated code are modules of their own; the
 // runtime's internals are not public.
+mod boxed;
 pub mod context;
 mod contract;
 pub mod emit;

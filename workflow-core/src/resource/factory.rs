@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::{Cache, Resource, ResourceError};
-use crate::error::BoxError;
+use crate::boxed::BoxError;
 
 /// A resource factory that several workflows can share, declared anywhere:
 /// name it in `#[workflow(resources = [name = MyFactory])]` and steps take

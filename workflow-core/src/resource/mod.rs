@@ -21,7 +21,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::error::BoxError;
+use crate::boxed::BoxError;
 
 #[doc(hidden)]
 pub use cache::{cache_of, Cache};
