@@ -422,6 +422,7 @@ async fn wrong_version_workflow_steps_events_and_state_are_each_reported() {
         batch: None,
         collected: false,
         events: vec![],
+        id: 0,
     });
     let err = resume_error(unknown_step);
     assert!(

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::contract::{InvocationId, StepId, Variant, WorkflowEvent};
+use crate::contract::{InputId, InvocationId, StepId, Variant, WorkflowEvent};
 use crate::erased::{erase_all, typed_all, ErasedEvent};
 use crate::error::WorkflowError;
 use crate::link::RunLink;
@@ -58,6 +58,8 @@ pub(crate) struct Scope {
     pub(crate) step: StepId,
     pub(crate) worker: usize,
     pub(crate) attempt: u32,
+    /// The input's lasting id, which names the child runs it starts.
+    pub(crate) input: InputId,
 }
 
 impl Clone for Scope {
@@ -68,6 +70,7 @@ impl Clone for Scope {
             step: self.step,
             worker: self.worker,
             attempt: self.attempt,
+            input: self.input,
         }
     }
 }

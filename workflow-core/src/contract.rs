@@ -15,6 +15,10 @@ pub type StepId = usize;
 /// Identifies one invocation of a step within a run (across its retries).
 pub type InvocationId = usize;
 
+/// Identifies one input of a step within a run, for good: across its
+/// retries, snapshots and resumes (a child run is found again by it).
+pub type InputId = u32;
+
 /// Identifies one `ctx.wait_for_event` call within a run.
 pub type WaiterId = u64;
 

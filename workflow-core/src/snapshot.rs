@@ -87,6 +87,10 @@ pub struct PendingInput {
     pub collected: bool,
     /// The input's events.
     pub events: Vec<EventData>,
+    /// Its lasting id within the run, by which a step that runs again
+    /// finds the child runs it started (0 in snapshots of older builds).
+    #[serde(default)]
+    pub id: u32,
 }
 
 /// A fan-out batch: what its `Collected` steps have gathered so far.

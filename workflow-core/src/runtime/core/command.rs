@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::input::event_json;
 pub use super::outcome::{RunFailure, RunOutcome};
-use crate::contract::{InvocationId, StepId, StepInput, WaiterId, WorkflowInfo};
+use crate::contract::{InputId, InvocationId, StepId, StepInput, WaiterId, WorkflowInfo};
 use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
 use crate::snapshot::{input_data, SnapshotError};
@@ -19,6 +19,8 @@ pub enum Command {
     Invoke {
         /// Reported back in [`Input::StepFinished`](super::Input::StepFinished).
         invocation: InvocationId,
+        /// The input's lasting id.
+        id: InputId,
         /// The step to call.
         step: StepId,
         /// Which of the step's `num_workers` slots runs it.
@@ -119,7 +121,7 @@ impl Command {
     pub fn to_json(&self, info: &WorkflowInfo) -> Result<Value, SnapshotError> {
         let event = event_json;
         Ok(match self {
-            Command::Invoke { invocation, step, worker, attempt, input, delay } => json!({ "invoke": {
+            Command::Invoke { invocation, step, worker, attempt, input, delay, .. } => json!({ "invoke": {
                 "invocation": invocation,
                 "step": info.steps[*step].name,
                 "worker": worker,

@@ -48,8 +48,8 @@ impl RunCore {
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
         let Some(input) = inv.input.clone() else { return false };
         inv.attempt += 1;
-        let (step, worker, attempt, delay) = (inv.step, inv.worker, inv.attempt, *delay);
-        self.invoke(Command::Invoke { invocation, step, worker, attempt, input, delay }, out);
+        let (step, worker, attempt, id, delay) = (inv.step, inv.worker, inv.attempt, inv.id, *delay);
+        self.invoke(Command::Invoke { invocation, id, step, worker, attempt, input, delay }, out);
         true
     }
 

@@ -27,7 +27,7 @@ pub(crate) use self::failure::Recovery;
 pub use self::input::{Input, StepFailure};
 pub(crate) use self::restore::Restored;
 use super::table::Table;
-use crate::contract::{Emitted, InvocationId, StepId, StepInput, WorkflowInfo};
+use crate::contract::{Emitted, InputId, InvocationId, StepId, StepInput, WorkflowInfo};
 use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
 use crate::trace::RunTrace;
@@ -55,12 +55,16 @@ struct Queued {
     /// 1; after a recovery, the attempts its step made before, plus 1;
     /// for a resumed in-flight input, the attempt it was on.
     attempt: u32,
+    /// Names this input for good: kept in snapshots, so that a step run
+    /// again after a resume finds the child runs it started before.
+    id: InputId,
 }
 
 struct Invocation {
     step: StepId,
     worker: usize,
     attempt: u32,
+    id: InputId,
     batch: Option<BatchId>,
     /// A copy of the input, kept when a retry or a failure report may need it.
     input: Option<StepInput<ErasedEvent>>,
@@ -137,6 +141,8 @@ pub struct RunCore {
     /// steps start at the next `advance`, not one by one, so that nothing
     /// starts if a later one of them is the stop event.
     defer_starts: bool,
+    /// The id the next queued input gets.
+    next_input: InputId,
 }
 
 impl fmt::Debug for RunCore {
@@ -186,6 +192,7 @@ impl RunCore {
             recovery: None,
             waits: 0,
             idle: false,
+            next_input: 0,
         }
     }
 
@@ -457,7 +464,9 @@ impl RunCore {
             open.outstanding += 1;
         }
         let carried = self.recovery.as_ref().map_or(0, |r| r.attempts[step]);
-        let queued = Queued { input, batch, attempt: 1 + carried };
+        let id = self.next_input;
+        self.next_input = id.wrapping_add(1);
+        let queued = Queued { input, batch, attempt: 1 + carried, id };
         let state = &self.steps[step];
         if state.free > 0 && state.queue.is_empty() && !self.finished && !self.defer_starts {
             return self.start(step, queued, out);
@@ -577,11 +586,12 @@ impl RunCore {
                 StepInput::Collected(events) => events.iter().for_each(|e| trace.consumed(step, e.index())),
             }
         }
-        let attempt = queued.attempt;
+        let (attempt, id) = (queued.attempt, queued.id);
         let invocation =
-            self.invocations.insert(Invocation { step, worker, attempt, batch: queued.batch, input });
+            self.invocations.insert(Invocation { step, worker, attempt, id, batch: queued.batch, input });
         let delay = Duration::ZERO;
-        self.invoke(Command::Invoke { invocation, step, worker, attempt, input: queued.input, delay }, out);
+        let input = queued.input;
+        self.invoke(Command::Invoke { invocation, id, step, worker, attempt, input, delay }, out);
     }
 
     /// Issues an `Invoke` (of a first attempt or a retry), announced by a

@@ -41,8 +41,8 @@ impl RunCore {
             let step = self.info().steps[inv.step].name;
             let input = inv.input.as_ref().ok_or(SnapshotError::InputNotKept { step })?;
             let (collected, events) = input_data(input)?;
-            let (attempt, batch) = (inv.attempt, batch_index(inv.batch));
-            inputs.push(PendingInput { step: step.to_owned(), attempt, batch, collected, events });
+            let (attempt, batch, id) = (inv.attempt, batch_index(inv.batch), inv.id);
+            inputs.push(PendingInput { step: step.to_owned(), attempt, batch, collected, events, id });
         }
         for (id, state) in self.steps.iter().enumerate() {
             for queued in state.queue.iter() {
@@ -53,6 +53,7 @@ impl RunCore {
                     batch: batch_index(queued.batch),
                     collected,
                     events,
+                    id: queued.id,
                 });
             }
         }
@@ -137,7 +138,9 @@ impl RunCore {
                     message,
                 });
             }
-            inputs.push((step, Queued { input, batch: pending.batch, attempt: pending.attempt.max(1) }));
+            let queued =
+                Queued { input, batch: pending.batch, attempt: pending.attempt.max(1), id: pending.id };
+            inputs.push((step, queued));
         }
         let mut collected = Vec::with_capacity(snapshot.collected.len());
         for (i, buffer) in snapshot.collected.iter().enumerate() {
@@ -171,6 +174,7 @@ impl RunCore {
             core.batches.insert(batch);
         }
         for (step, queued) in restored.inputs {
+            core.next_input = core.next_input.max(queued.id.wrapping_add(1));
             if let Some(open) = queued.batch.and_then(|b| core.batches.get_mut(b)) {
                 open.outstanding += 1;
             }

@@ -14,7 +14,7 @@ use tokio::time::{Instant, Sleep};
 use super::super::core::StepFailure;
 use super::super::table::Table;
 use crate::context::Scope;
-use crate::contract::{Emitted, InvocationId, StepId, StepInput, StepOutcome};
+use crate::contract::{Emitted, InputId, InvocationId, StepId, StepInput, StepOutcome};
 use crate::erased::ErasedEvent;
 use crate::snapshot::SnapshotError;
 
@@ -51,6 +51,8 @@ pub(super) struct Call {
     pub(super) step: StepId,
     pub(super) worker: usize,
     pub(super) attempt: u32,
+    /// The input's lasting id.
+    pub(super) id: InputId,
 }
 
 /// What an invocation reports: which call it was, how it ended and, if it

@@ -351,8 +351,8 @@ impl Driver {
                 // The run ended with an earlier command, or an input handled
                 // since this command was issued: nothing more runs.
                 Command::Invoke { .. } | Command::Wake { .. } if self.core.is_finished() => {}
-                Command::Invoke { invocation, step, worker, attempt, input, delay } => {
-                    let call = Call { invocation, step, worker, attempt };
+                Command::Invoke { invocation, id, step, worker, attempt, input, delay } => {
+                    let call = Call { invocation, step, worker, attempt, id };
                     let commands = &self.commands;
                     let more_of_this_step = || {
                         commands.iter().any(|c| matches!(c, Command::Invoke { step: s, .. } if *s == step))
@@ -437,7 +437,7 @@ impl Driver {
 
     /// The call of `call`'s step with `input`, and the report that it starts.
     fn call_step(&mut self, call: Call, input: StepInput<ErasedEvent>) -> StepFuture {
-        let Call { invocation, step, worker, attempt } = call;
+        let Call { invocation, step, worker, attempt, id } = call;
         let info = self.run.table.info();
         if self.report {
             verbose::invoking(info.name, info.steps[step].name, worker, attempt);
@@ -448,7 +448,7 @@ impl Driver {
         if info.steps[step].retries {
             self.tried(invocation); // its first attempt starts the policy's clock
         }
-        let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt };
+        let scope = Scope { link: Arc::clone(&self.run.link), invocation, step, worker, attempt, input: id };
         Arc::clone(&self.run.steps).call(scope, input, self.spare.take())
     }
 
