@@ -44,6 +44,7 @@ const __WORKFLOW_INFO_Answerer: &'static ::workflow_core::__private::WorkflowInf
             fan_in: &[],
             waits: &[],
             recovers: ::core::option::Option::None,
+            children: &[],
         },
         ::workflow_core::__private::StepInfo {
             name: "check",
@@ -55,6 +56,7 @@ const __WORKFLOW_INFO_Answerer: &'static ::workflow_core::__private::WorkflowInf
             fan_in: &[],
             waits: &[],
             recovers: ::core::option::Option::None,
+            children: &[],
         },
     ],
     routes: &[

@@ -233,6 +233,14 @@ fn execute(name: &str, input: &str, timeout: Option<f64>, answers: Vec<String>) 
                 RunEvent::StepStarted { step, .. } => progress.started(step),
                 RunEvent::StepFinished { step, succeeded, .. } => progress.finished(step, succeeded),
                 RunEvent::StepQueued { .. } | RunEvent::Idle => {}
+                RunEvent::Child(child) => {
+                    if let RunEvent::Event(event) = &child.event {
+                        progress.println(&format!(
+                            "event of child {} (run {}): {event}",
+                            child.workflow, child.run_id
+                        ));
+                    }
+                }
                 RunEvent::Event(event) => {
                     progress.println(&format!("event: {event}"));
                     let kind = event.get("event").and_then(|e| e.as_str()).unwrap_or_default();

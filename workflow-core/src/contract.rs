@@ -178,6 +178,8 @@ pub struct StepInfo {
     pub waits: &'static [usize],
     /// If it handles failures (it takes `StepFailed`): which, and how often.
     pub recovers: Option<Recovers>,
+    /// The workflows it may run as children (`children = [..]`), as written.
+    pub children: &'static [&'static str],
 }
 
 /// What a failure handler covers: `#[step(for_steps = [..], max_recoveries = N)]`.

@@ -129,6 +129,13 @@ impl ErasedEvent {
         (self.ops.to_json)(self)
     }
 
+    /// The event as `{"event": "Name", "data": ..}`, as JSON runs and a
+    /// parent's stream show it (`data` is null if it cannot be written).
+    pub(crate) fn tagged_json(&self) -> Value {
+        let data = self.to_json().unwrap_or(Value::Null);
+        serde_json::json!({ "event": self.name(), "data": data })
+    }
+
     /// The event as the enum it was made from.
     ///
     /// # Safety

@@ -52,12 +52,15 @@ mod erased;
 mod error;
 mod event;
 mod link;
+mod outcome;
 pub mod registry;
 pub mod resource;
 pub mod retry;
 mod runtime;
 mod schema;
 pub mod snapshot;
+mod store;
+mod stream;
 mod sync;
 pub mod trace;
 pub mod workflow;
@@ -71,10 +74,18 @@ pub use retry::{Backoff, RetryPolicy};
 pub use runtime::{EventStream, Handler, RunEvent, RunFailure, RunOptions, RunOutcome, WorkflowExt};
 pub use workflow::Workflow;
 
+/// Child workflows: a step runs another workflow as part of its run with
+/// [`Context::run_child`]; what that needs and gives.
+pub mod child {
+    pub use crate::runtime::{ChildError, ChildOf, ChildOptions};
+    pub use crate::stream::ChildEvent;
+}
+
 /// Durable runs: where they journal themselves ([`RunStore`](durable::RunStore);
 /// `RunOptions::durable` starts one) and what recovering them gives.
 pub mod durable {
-    pub use crate::runtime::{RecoverError, Recovered, RunStore};
+    pub use crate::runtime::{RecoverError, Recovered};
+    pub use crate::store::{Journaled, RunStore};
 }
 
 /// Marks an `impl` block as a workflow; see the crate documentation.
@@ -140,6 +151,7 @@ pub mod __private {
     pub use crate::registry::start_json;
     pub use crate::registry::{JsonRun, Registration, StartError};
     pub use crate::resource;
+    pub use crate::runtime::ChildOf;
     pub use crate::RunOptions;
     pub use crate::{BoxError, Collected, Context, Emit, Event, Resource, RetryPolicy, StepFailed, Workflow};
 

@@ -11,7 +11,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::contract::WorkflowInfo;
-use crate::erased::ErasedEvent;
 use crate::error::{BoxError, SendError, WorkflowError};
 use crate::runtime::{RunEvent, RunHandle, RunOptions, WorkflowExt};
 use crate::workflow::Workflow;
@@ -290,7 +289,7 @@ impl Stream for JsonRun {
     type Item = RunEvent<Value>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<RunEvent<Value>>> {
-        self.handle.stream().poll_recv(cx).map(|item| item.map(|item| item.map(|e| event_json(&e))))
+        self.handle.stream().poll_recv(cx).map(|item| item.map(|item| item.map(|e| e.tagged_json())))
     }
 }
 
@@ -298,12 +297,6 @@ impl std::fmt::Debug for JsonRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JsonRun").field("workflow", &self.info().name).finish()
     }
-}
-
-/// An event as `{"event": "Name", "data": ..}`.
-fn event_json(event: &ErasedEvent) -> Value {
-    let data = event.to_json().unwrap_or(Value::Null);
-    serde_json::json!({ "event": event.name(), "data": data })
 }
 
 /// Generated code's half of [`Registration::start_json`].

@@ -47,6 +47,37 @@ pub struct Snapshot {
     /// nothing was recovered (and in snapshots of older builds).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recoveries: Vec<RecoveryData>,
+    /// The child runs of the steps in flight, so that a step run again
+    /// after a resume takes its children up where they were; absent when
+    /// there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildData>,
+}
+
+/// A child run of a step in flight (`ctx.run_child`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildData {
+    /// Which call it was: `{input id}.{attempt}.{call}`, the input that
+    /// started the step, the attempt of it, and which of its `run_child`
+    /// calls, counted from 0.
+    pub key: String,
+    /// The child's workflow.
+    pub workflow: String,
+    /// Where it was.
+    pub run: Journaled,
+}
+
+/// What a journal holds of one run: where it was, or how it ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Journaled {
+    /// It has not ended: its last journal.
+    Unfinished(Box<Snapshot>),
+    /// It ended with this result, as JSON.
+    Stopped(Value),
+    /// It failed with this message.
+    Failed(String),
 }
 
 /// What failure handling did for one step.

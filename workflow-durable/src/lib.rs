@@ -22,7 +22,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
-use workflow_core::durable::RunStore;
+use workflow_core::durable::{Journaled, RunStore};
 use workflow_core::snapshot::Snapshot;
 use workflow_core::BoxError;
 
@@ -140,6 +140,27 @@ impl RunStore for SqliteStore {
             runs.push((key, snapshot));
         }
         Ok(runs)
+    }
+
+    fn load(&self, key: &str) -> Result<Option<Journaled>, BoxError> {
+        let row: Option<(i64, Option<String>)> = self
+            .lock()
+            .query_row("SELECT done, snapshot FROM runs WHERE key = ?1", params![key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((0, Some(json))) => {
+                let snapshot =
+                    Snapshot::from_json(&json).map_err(|e| format!("the journal of run `{key}`: {e}"))?;
+                Ok(Some(Journaled::Unfinished(Box::new(snapshot))))
+            }
+            Some(_) => Ok(self.outcome(key)?.map(|outcome| match outcome {
+                Outcome::Stopped(result) => Journaled::Stopped(result),
+                Outcome::Failed(message) => Journaled::Failed(message),
+            })),
+        }
     }
 }
 

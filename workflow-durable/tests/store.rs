@@ -93,6 +93,9 @@ impl RunStore for Full {
     fn unfinished(&self, _: &str) -> Result<Vec<(String, Snapshot)>, BoxError> {
         Err("disk unreadable".into())
     }
+    fn load(&self, _: &str) -> Result<Option<workflow_core::durable::Journaled>, BoxError> {
+        Err("disk unreadable".into())
+    }
 }
 
 #[tokio::test]

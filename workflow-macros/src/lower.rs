@@ -45,6 +45,9 @@ pub struct Ir {
     pub register: Vec<syn::Type>,
     /// The `#[resource]` methods.
     pub factories: Vec<FactoryIr>,
+    /// Every workflow a step declares as a child, once, and whether its
+    /// type names one of the impl's type parameters.
+    pub child_types: Vec<(syn::Type, bool)>,
     /// `resources = [..]`'s factory types, for the cycle check at run start.
     pub shared_factories: Vec<syn::Type>,
     /// The graph to draw, built exactly as the runtime rebuilds it from
@@ -104,6 +107,8 @@ pub struct StepIr {
     /// The `Collected` steps a fan-out of this step feeds: each runs once
     /// when the fan-out settles, with an empty list if nothing reached it.
     pub fan_in: Vec<usize>,
+    /// `children = [..]`, as written.
+    pub children: Vec<syn::Type>,
     /// If it handles failures: the steps it covers (`None`: every step
     /// without a handler of its own) and its `max_recoveries`.
     pub recovers: Option<(Option<Vec<usize>>, u32)>,
@@ -208,6 +213,7 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
                 events: step.output.shape.events().iter().map(|e| table.find(e)).collect(),
             },
             retry: step.retry.clone(),
+            children: step.children.clone(),
             fan_in: Vec::new(),
             recovers: step.is_failure_handler().then(|| {
                 let covers = step.for_steps.as_ref().map(|names| {
@@ -279,8 +285,23 @@ pub fn lower(def: &WorkflowDef, analysis: Analysis) -> Ir {
             })
             .collect(),
         shared_factories: def.args.resources.iter().map(|(_, ty)| ty.clone()).collect(),
+        child_types: child_types(def),
         graph,
     }
+}
+
+/// The declared children, each type once.
+fn child_types(def: &WorkflowDef) -> Vec<(syn::Type, bool)> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut types = Vec::new();
+    for ty in def.steps.iter().flat_map(|s| &s.children) {
+        let key = EventTy::new(ty.clone()).key;
+        if !seen.contains(&key) {
+            seen.push(key);
+            types.push((ty.clone(), def.type_parameter_in(ty).is_some()));
+        }
+    }
+    types
 }
 
 /// The factory a resource parameter names (analysis proved there is one).

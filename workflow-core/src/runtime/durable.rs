@@ -17,16 +17,8 @@ use super::table::Table;
 use crate::erased::ErasedEvent;
 use crate::error::{BoxError, WorkflowError};
 use crate::snapshot::{Snapshot, SnapshotError};
-
-/// Where durable runs keep their journals.
-pub trait RunStore: Send + Sync + 'static {
-    /// Replaces the journal of run `key` (of workflow `workflow`) with `snapshot`.
-    fn save(&self, key: &str, workflow: &str, snapshot: &Snapshot) -> Result<(), BoxError>;
-    /// Records that run `key` ended, with its result as JSON or its error's message.
-    fn finish(&self, key: &str, outcome: Result<&Value, &str>) -> Result<(), BoxError>;
-    /// The runs of `workflow` that have a journal and no end, with their journals.
-    fn unfinished(&self, workflow: &str) -> Result<Vec<(String, Snapshot)>, BoxError>;
-}
+pub use crate::store::RunStore;
+use crate::store::CHILD_KEY;
 
 /// A run's journal: where it goes and under which key. `RunOptions::durable`
 /// makes one, with the writer of the run's state (see [`StateWriter`]);
@@ -44,6 +36,11 @@ pub(crate) type StateWriter<S> = fn(&S) -> Result<Value, SnapshotError>;
 impl Journal {
     pub(crate) fn new(store: Arc<dyn RunStore>, key: String) -> Self {
         Self { store, key }
+    }
+
+    /// Its store and key, where the run's children journal too.
+    pub(crate) fn store_and_key(&self) -> (Arc<dyn RunStore>, String) {
+        (Arc::clone(&self.store), self.key.clone())
     }
 
     /// Replaces the journal with `snapshot`; the error says why it could not.
@@ -87,6 +84,8 @@ pub(crate) fn unfinished(store: &Arc<dyn RunStore>, workflow: &str) -> Result<Ve
     let runs = store.unfinished(workflow).map_err(RecoverError::Store)?;
     Ok(runs
         .into_iter()
+        // A child run is taken up by its parent's step, not on its own.
+        .filter(|(key, _)| !key.contains(CHILD_KEY))
         .map(|(key, snapshot)| {
             let journal = Journal::new(Arc::clone(store), key.clone());
             (key, snapshot, journal)

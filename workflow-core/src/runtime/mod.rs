@@ -5,6 +5,7 @@
 //! tasks; `handler` is what the caller holds; `options` is how a run is
 //! set up, `durable` how it journals itself, `verbose` how it reports.
 
+mod child;
 mod core;
 mod driver;
 mod durable;
@@ -16,8 +17,9 @@ mod table;
 mod typed;
 mod verbose;
 
+pub use self::child::{ChildError, ChildOf, ChildOptions};
 pub use self::core::{RunEvent, RunFailure, RunOutcome};
-pub use self::durable::{RecoverError, RunStore};
+pub use self::durable::RecoverError;
 pub(crate) use self::handle::RunHandle;
 pub use self::handler::{EventStream, Handler, Recovered, WorkflowExt};
 pub use self::options::RunOptions;

@@ -151,8 +151,12 @@ pub(crate) fn prepare<W: Workflow>(
     let lease = context.unwrap_or_default().lease(W::INFO.name)?;
     let limit = W::INFO.num_concurrent_runs.map(|runs| limit::for_instance(Arc::as_ptr(&flow).addr(), runs));
     let steps = Arc::new(TypedSteps { flow, lease, journal_state: state_writer });
+    let durable = setup.journal.as_ref().map(|journal| journal.store_and_key());
     let mut run = Run::new(table::<W>(), steps, setup, run_id, stream, trace);
     run.limit = limit;
+    if let Some((store, key)) = durable.filter(|_| W::INFO.steps.iter().any(|s| !s.children.is_empty())) {
+        run.link.children(|c| c.set_durable(store, key));
+    }
     Ok(run)
 }
 

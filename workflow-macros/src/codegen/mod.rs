@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::lower::{Ir, ShapeIr, StepIr};
-use crate::parse::ast::{last_segment, Arity, InputKind, Param};
+use crate::parse::ast::{last_segment, Arity, EventTy, InputKind, Param};
 
 mod resources;
 
@@ -37,6 +37,7 @@ pub fn codegen(
     let event_impl = workflow_event_impl(ir);
     let workflow_impl = workflow_impl(ir);
     let builders = resources::builders(ir);
+    let children = children(ir);
     let registration = if ir.generics.params.is_empty() {
         registration(ir, &ir.self_ty, None)
     } else {
@@ -97,6 +98,7 @@ pub fn codegen(
             #event_impl
             #workflow_impl
             #builders
+            #children
             #registration
         };
     }
@@ -600,6 +602,24 @@ fn step_call(ir: &Ir, index: usize, step: &StepIr) -> TokenStream {
     }
 }
 
+/// Marks each declared child workflow as a child of this one, which
+/// `ctx.run_child` requires; spanned at the type, so that one that is no
+/// workflow is reported there.
+fn children(ir: &Ir) -> TokenStream {
+    let rt = rt();
+    let enum_ident = &ir.enum_ident;
+    let (impl_generics, where_clause) = workflow_generics(&ir.generics);
+    let impls = ir.child_types.iter().map(|(ty, generic)| {
+        let child_of = quote_spanned!(ty.span()=> #rt::ChildOf<#enum_ident>);
+        if *generic {
+            quote!(impl #impl_generics #child_of for #ty #where_clause {})
+        } else {
+            quote!(impl #child_of for #ty {})
+        }
+    });
+    quote!(#(#impls)*)
+}
+
 /// Converts `out`, the step's successful return value, into `Emitted`.
 fn emitted(ir: &Ir, shape: &ShapeIr) -> TokenStream {
     let rt = rt();
@@ -646,6 +666,7 @@ fn info(ir: &Ir) -> TokenStream {
         let retries = s.retry.is_some();
         let fan_in = &s.fan_in;
         let waits = (0..ir.events.len()).filter(|&e| ir.events[e].waiters.contains(&i));
+        let children = s.children.iter().map(|ty| EventTy::new(ty.clone()).key);
         let recovers = match &s.recovers {
             None => quote!(::core::option::Option::None),
             Some((covers, max)) => {
@@ -667,6 +688,7 @@ fn info(ir: &Ir) -> TokenStream {
                 fan_in: &[#(#fan_in),*],
                 waits: &[#(#waits),*],
                 recovers: #recovers,
+                children: &[#(#children),*],
             }
         }
     });

@@ -111,6 +111,8 @@ pub struct Step {
     pub for_steps: Option<Vec<syn::Ident>>,
     /// `max_recoveries = N`.
     pub max_recoveries: Option<syn::LitInt>,
+    /// `children = [..]`: the workflows it may run with `ctx.run_child`.
+    pub children: Vec<syn::Type>,
     /// The parameters after `&self`, in declaration order.
     pub params: Vec<Param>,
     /// Its `name: Resource<T>` parameters, which `Param::Resource` indexes.

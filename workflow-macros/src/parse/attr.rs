@@ -27,8 +27,8 @@ const WORKFLOW_ARGS: [&str; 12] = [
     "num_concurrent_runs",
     "resources",
 ];
-const STEP_ARGS: [&str; 8] =
-    ["num_workers", "skip", "sends", "streams", "waits", "retry", "for_steps", "max_recoveries"];
+const STEP_ARGS: [&str; 9] =
+    ["num_workers", "skip", "sends", "streams", "waits", "retry", "for_steps", "max_recoveries", "children"];
 
 /// The default of `num_workers`, as in LlamaIndex.
 pub const DEFAULT_NUM_WORKERS: usize = 4;
@@ -46,6 +46,8 @@ pub struct StepArgs {
     pub for_steps: Option<Vec<Ident>>,
     /// `max_recoveries = N`, checked to be at least 1.
     pub max_recoveries: Option<syn::LitInt>,
+    /// `children = [Type, ..]`: the workflows it may run as children.
+    pub children: Vec<syn::Type>,
 }
 
 impl Default for StepArgs {
@@ -58,6 +60,7 @@ impl Default for StepArgs {
             waits: Vec::new(),
             retry: None,
             for_steps: None,
+            children: Vec::new(),
             max_recoveries: None,
         }
     }
@@ -141,6 +144,7 @@ pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
             "waits" => args.waits = type_list(&meta)?,
             "retry" => args.retry = Some(meta.value()?.parse()?),
             "for_steps" => args.for_steps = Some(ident_list(&meta)?),
+            "children" => args.children = type_list(&meta)?.into_iter().map(|e| e.ty).collect(),
             "max_recoveries" => {
                 let expr: syn::Expr = meta.value()?.parse()?;
                 args.max_recoveries = max_recoveries(expr, cx);
@@ -151,8 +155,8 @@ pub fn step_args(attr: &syn::Attribute, cx: &Ctxt) -> StepArgs {
                     format!(
                         "unknown `#[step]` argument `{key}`{}; expected `num_workers = N`, \
                          `skip = [check, ..]`, `sends = [Type, ..]`, `streams = [Type, ..]`, \
-                         `waits = [Type, ..]`, `retry = Backoff::..`, `for_steps = [step, ..]` \
-                         or `max_recoveries = N`",
+                         `waits = [Type, ..]`, `retry = Backoff::..`, `for_steps = [step, ..]`, \
+                         `max_recoveries = N` or `children = [Workflow, ..]`",
                         did_you_mean(&key, STEP_ARGS)
                     ),
                 );

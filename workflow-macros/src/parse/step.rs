@@ -155,6 +155,7 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         }
     }
     undeclared_waits(method, &args.waits, cx);
+    undeclared_children(method, &args.children, cx);
     let returned: Vec<EventTy> = output.as_ref().map(|o| o.shape.events().to_vec()).unwrap_or_default();
     // The graph would miss the undeclared edges and report their
     // consequences too: the declaration error is the one to show.
@@ -189,6 +190,7 @@ pub fn parse_step(method: &syn::ImplItemFn, args: StepArgs, cx: &Ctxt) -> Option
         retry: args.retry,
         for_steps: args.for_steps,
         max_recoveries: args.max_recoveries,
+        children: args.children,
         params,
         resources,
         input: event,
@@ -302,6 +304,42 @@ fn undeclared_sends(
     let mut finder = Finder { sendable, streamable, step: &method.sig.ident, cx, found: false };
     syn::visit::Visit::visit_block(&mut finder, &method.block);
     finder.found
+}
+
+/// Every `ctx.run_child(..)` in the step's body whose workflow's type can
+/// be read off its first argument (`Search::new(..)`, `Search { .. }`,
+/// `Search`) and that the step does not list in `children = [..]`. A child
+/// the macro cannot see is still checked by rustc: it must be declared by
+/// some step of the workflow (`ChildOf`).
+fn undeclared_children(method: &syn::ImplItemFn, children: &[syn::Type], cx: &Ctxt) {
+    struct Finder<'a> {
+        declared: Vec<String>,
+        step: &'a syn::Ident,
+        cx: &'a Ctxt,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            if call.method == "run_child" || call.method == "run_child_with" {
+                let arg = call.args.first();
+                if let Some(name) = arg.and_then(visible_type) {
+                    if !self.declared.contains(&name) {
+                        let step = self.step;
+                        self.cx.error_spanned_by(
+                            arg,
+                            format!(
+                                "step `{step}` runs `{name}` as a child but does not declare it; add it to \
+                                 `#[step(children = [..])]`"
+                            ),
+                        );
+                    }
+                }
+            }
+            syn::visit::visit_expr_method_call(self, call);
+        }
+    }
+    let declared = children.iter().filter_map(|ty| last_segment(ty).map(|s| s.ident.to_string())).collect();
+    let mut finder = Finder { declared, step: &method.sig.ident, cx };
+    syn::visit::Visit::visit_block(&mut finder, &method.block);
 }
 
 /// The type an expression builds, when it says so: `Job { .. }`, `Job(..)`,

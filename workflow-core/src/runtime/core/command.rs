@@ -7,11 +7,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::input::event_json;
-pub use super::outcome::{RunFailure, RunOutcome};
 use crate::contract::{InputId, InvocationId, StepId, StepInput, WaiterId, WorkflowInfo};
 use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
+pub use crate::outcome::{RunFailure, RunOutcome};
 use crate::snapshot::{input_data, SnapshotError};
+pub use crate::stream::RunEvent;
 
 /// What the driver must do next.
 pub enum Command {
@@ -46,74 +47,6 @@ pub enum Command {
     Finish(Result<ErasedEvent, WorkflowError>),
 }
 
-/// An item of a run's event stream.
-#[derive(Clone, Debug)]
-pub enum RunEvent<E> {
-    /// An event a step wrote with `ctx.write_event_to_stream`, or a request
-    /// for outside input.
-    Event(E),
-    /// An input of a step waits in its queue because all its workers are
-    /// busy (with `RunOptions::internal_events`; LlamaIndex's
-    /// `StepStateChanged`, `preparing`).
-    StepQueued {
-        /// The step.
-        step: &'static str,
-        /// The input's event type.
-        input: &'static str,
-    },
-    /// A step invocation started (with `RunOptions::internal_events`;
-    /// `StepStateChanged`, `running`).
-    StepStarted {
-        /// The step.
-        step: &'static str,
-        /// Its worker slot, in `0..num_workers`.
-        worker: usize,
-        /// 1 for the first try.
-        attempt: u32,
-        /// The input's event type (the collected type for `Collected<_>`).
-        input: &'static str,
-    },
-    /// A step invocation ended (with `RunOptions::internal_events`;
-    /// `StepStateChanged`, `not_running`).
-    StepFinished {
-        /// The step.
-        step: &'static str,
-        /// Its worker slot.
-        worker: usize,
-        /// Which try this was.
-        attempt: u32,
-        /// Whether it returned events rather than failing.
-        succeeded: bool,
-        /// The event types it returned, in order; none if it failed.
-        output: Vec<&'static str>,
-    },
-    /// Nothing runs but steps waiting for outside input, and the run waits
-    /// for it: a returned request or a `wait_for_event` (with
-    /// `RunOptions::internal_events`; LlamaIndex's `WorkflowIdleEvent`).
-    /// Once per idle stretch, never as the run ends.
-    Idle,
-    /// The last item: how the run ended.
-    Finished(RunOutcome),
-}
-
-impl<E> RunEvent<E> {
-    /// The same item with its event converted.
-    pub fn map<F>(self, convert: impl FnOnce(E) -> F) -> RunEvent<F> {
-        match self {
-            RunEvent::Event(event) => RunEvent::Event(convert(event)),
-            RunEvent::StepQueued { step, input } => RunEvent::StepQueued { step, input },
-            RunEvent::StepStarted { step, worker, attempt, input } => {
-                RunEvent::StepStarted { step, worker, attempt, input }
-            }
-            RunEvent::StepFinished { step, worker, attempt, succeeded, output } => {
-                RunEvent::StepFinished { step, worker, attempt, succeeded, output }
-            }
-            RunEvent::Idle => RunEvent::Idle,
-            RunEvent::Finished(outcome) => RunEvent::Finished(outcome),
-        }
-    }
-}
-
 impl Command {
     /// The command as JSON: events as in snapshots, steps by name (of
     /// `info`'s workflow), the result of a finish as its stop event or its
@@ -143,6 +76,9 @@ impl Command {
                 }
             }),
             Command::Stream(RunEvent::Idle) => json!("idle"),
+            Command::Stream(RunEvent::Child(child)) => json!({
+                "child": { "workflow": child.workflow, "run_id": child.run_id, "step": child.step }
+            }),
             Command::Stream(RunEvent::Finished(outcome)) => json!({ "finished": format!("{outcome:?}") }),
             Command::Finish(Ok(stop)) => json!({ "finish": { "stop": event(stop)? } }),
             Command::Finish(Err(error)) => json!({ "finish": { "error": error.to_string() } }),

@@ -12,7 +12,6 @@ mod command;
 mod containers;
 mod failure;
 mod input;
-mod outcome;
 mod restore;
 #[cfg(test)]
 mod tests;

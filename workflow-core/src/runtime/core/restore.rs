@@ -4,8 +4,8 @@ use super::{Batch, BatchId, CoreOptions, Queued, Recovery, RunCore, Table};
 use crate::contract::{StepId, StepInput};
 use crate::erased::ErasedEvent;
 use crate::snapshot::{
-    event_data, event_from, input_data, step_index, BatchData, EventData, PendingInput, RecoveryData,
-    Snapshot, SnapshotError,
+    event_data, event_from, input_data, step_index, BatchData, ChildData, EventData, PendingInput,
+    RecoveryData, Snapshot, SnapshotError,
 };
 
 /// What the core contributes to a [`Snapshot`].
@@ -28,6 +28,9 @@ pub(crate) struct Restored {
     recovery: Option<Box<Recovery>>,
     /// `collect_events` buffers, per step; the driver puts them back.
     pub(crate) collected: Vec<(StepId, Vec<ErasedEvent>)>,
+    /// The child runs of the steps in flight; the driver puts them back
+    /// in the run's link, where the re-run steps look for them.
+    pub(crate) children: Vec<ChildData>,
 }
 
 impl RunCore {
@@ -162,6 +165,7 @@ impl RunCore {
             pending_requests: snapshot.pending_requests,
             recovery,
             collected,
+            children: snapshot.children.clone(),
         })
     }
 

@@ -16,7 +16,7 @@ impl Driver {
     /// a journal that cannot be written ends the run.
     pub(super) fn at_boundary(&mut self) -> Result<(), WorkflowError> {
         for (state, reply) in std::mem::take(&mut self.snapshot_requests) {
-            let _ = reply.send(self.snapshot(state));
+            let _ = reply.send(self.snapshot(state, true));
         }
         self.write_journal()
     }
@@ -30,18 +30,21 @@ impl Driver {
         let Some(journal) = &self.run.journal else { return Ok(()) };
         let workflow = self.run.table.info().name;
         let saved = self
-            .snapshot(|| self.run.steps.journal_state())
+            // The children journal themselves, to the same store.
+            .snapshot(|| self.run.steps.journal_state(), false)
             .map_err(|error| error.to_string())
             .and_then(|snapshot| journal.save(workflow, &snapshot));
         self.journal_due = false;
         saved.map_err(|reason| WorkflowError::Journal { workflow, reason })
     }
 
-    /// The run as it is now, with the state `state` writes: the one place a
-    /// snapshot is put together, for the caller's and the journal's alike.
+    /// The run as it is now, with the state `state` writes (and where its
+    /// steps' child runs are, if `children`): the one place a snapshot is
+    /// put together, for the caller's and the journal's alike.
     pub(super) fn snapshot(
         &self,
         state: impl FnOnce() -> Result<Value, SnapshotError>,
+        children: bool,
     ) -> Result<Snapshot, SnapshotError> {
         let parts = self.core.export()?;
         let collected = self.collected()?;
@@ -59,6 +62,7 @@ impl Driver {
             batches: parts.batches,
             collected,
             recoveries: parts.recoveries,
+            children: if children { self.run.link.child_records() } else { Vec::new() },
         })
     }
 

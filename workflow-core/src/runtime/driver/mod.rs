@@ -104,7 +104,7 @@ pub(crate) async fn drive(run: Run, start: Start) -> Result<ErasedEvent, Workflo
     let running = driver.run(first).instrument(span);
     let outcome =
         if verbose { running.with_subscriber(Verbose::around_default()).await } else { running.await };
-    driver.end(outcome)
+    driver.end(outcome).await
 }
 
 struct Driver {
@@ -207,6 +207,10 @@ impl Driver {
             Start::Restored(mut restored) => {
                 for (step, events) in std::mem::take(&mut restored.collected) {
                     run.link.collect_into(step, |buffer| buffer.extend(events));
+                }
+                let children = std::mem::take(&mut restored.children);
+                if !children.is_empty() {
+                    run.link.children(|c| c.restore(children));
                 }
                 (RunCore::restored(run.table, options, *restored), Input::Resume)
             }
@@ -409,6 +413,12 @@ impl Driver {
             Inbound::Unwait(waiter) if self.waiters.withdraw(waiter) => Input::Unwait(waiter),
             Inbound::Unwait(_) => return,
             Inbound::Snapshot { state, reply } => return self.snapshot_requests.push((state, reply)),
+            Inbound::Child(event) => {
+                if let Some(stream) = &self.run.stream {
+                    let _ = stream.send(RunEvent::Child(event));
+                }
+                return;
+            }
         };
         self.handle(input);
     }
@@ -419,7 +429,7 @@ impl Driver {
         while let Some(message) = self.run.link.inbox.try_recv() {
             self.receive(message);
         }
-        let Completion { call: Call { invocation, step, attempt, .. }, mut result, .. } = completion;
+        let Completion { call: Call { invocation, step, attempt, id, .. }, mut result, .. } = completion;
         if self.report {
             verbose::returned(self.run.table.info().name, &result);
         }
@@ -430,6 +440,11 @@ impl Driver {
         }
         if self.run.table.info().steps[step].retries {
             self.decide_retry(invocation, step, attempt, &mut result);
+        }
+        if !self.run.table.info().steps[step].children.is_empty() {
+            // The input is done with (a retry is another attempt): its
+            // children will not be looked for again.
+            self.run.link.children(|c| c.forget(id));
         }
         self.handle(Input::StepFinished { invocation, result });
         self.journal_due = true;
@@ -530,11 +545,14 @@ impl Driver {
 
     /// Records how the run ended (journal, trace), stops what is still in
     /// flight, and tells the stream.
-    fn end(mut self, outcome: Result<ErasedEvent, WorkflowError>) -> Result<ErasedEvent, WorkflowError> {
+    async fn end(
+        mut self,
+        outcome: Result<ErasedEvent, WorkflowError>,
+    ) -> Result<ErasedEvent, WorkflowError> {
         if let (Err(WorkflowError::Cancelled { .. }), true) = (&outcome, self.began) {
             // Written down before the inbox closes and snapshot requests
             // waiting in it are dropped: their callers fall back on it.
-            match self.snapshot(|| Ok(serde_json::Value::Null)) {
+            match self.snapshot(|| Ok(serde_json::Value::Null), true) {
                 Ok(snapshot) => self.run.link.leave_cancelled(snapshot),
                 Err(error) => {
                     tracing::warn!(%error, "the cancelled run cannot be written down to be resumed")
@@ -549,9 +567,11 @@ impl Driver {
             trace.record(recorded);
         }
         self.close_inbox();
-        // Abort what is still in flight before anyone hears that the run is over.
+        // Stop what is still in flight before anyone hears that the run is
+        // over, and wait until it is dropped: a step's child runs and their
+        // tasks are gone when the run returns.
         if let Some(tasks) = &mut self.tasks {
-            tasks.abort_all();
+            tasks.shutdown().await;
         }
         if let Some(stream) = &self.run.stream {
             let _ = stream.send(RunEvent::Finished(RunOutcome::of(&outcome, self.started.elapsed())));

@@ -2,6 +2,8 @@
 //! step's context and a handler hold of the run. It sits below both the
 //! context and the runtime, so that neither needs the other to reach it.
 
+mod children;
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -12,7 +14,10 @@ use crate::contract::{InvocationId, StepId, WaiterId};
 use crate::erased::ErasedEvent;
 use crate::error::SendError;
 use crate::snapshot::{Snapshot, SnapshotError};
+use crate::stream::ChildEvent;
 use crate::sync::{lock, Mailbox};
+
+pub(crate) use self::children::{child_key, Children};
 
 /// What a waiter accepts: its type and its filter, over the workflow's
 /// events. Code, not data: the driver keeps it and tells the core which
@@ -47,6 +52,8 @@ pub(crate) enum Inbound {
     Cancel,
     /// `handler.snapshot()`: the whole run, with the state `state` writes.
     Snapshot { state: StateJson, reply: SnapshotReply },
+    /// An item of a child run's stream, for this run's stream.
+    Child(Box<ChildEvent>),
 }
 
 /// What a run's link holds for few runs.
@@ -59,6 +66,8 @@ struct Rare {
     /// The run as it was when it was cancelled, its state left to the
     /// handler to write: what a snapshot taken after `cancel()` returns.
     cancelled: Option<Snapshot>,
+    /// The child runs of its steps, and where they journal.
+    children: Children,
 }
 
 /// Shared by the steps of one run (through their contexts) and its handler.
@@ -202,7 +211,22 @@ impl RunLink {
         let _ = self.inbox.send(Inbound::Cancel);
     }
 
+    /// Passes an item of a child's stream on to this run's stream.
+    pub(crate) fn child_event(&self, event: ChildEvent) {
+        let _ = self.inbox.send(Inbound::Child(Box::new(event)));
+    }
+
     pub(crate) fn snapshot(&self, state: StateJson, reply: SnapshotReply) {
         let _ = self.inbox.send(Inbound::Snapshot { state, reply });
+    }
+
+    /// Works on the run's children (made on first use).
+    pub(crate) fn children<R>(&self, work: impl FnOnce(&mut Children) -> R) -> R {
+        work(&mut lock(&self.rare).get_or_insert_with(Box::default).children)
+    }
+
+    /// The run's children, for its snapshot: none if it never had any.
+    pub(crate) fn child_records(&self) -> Vec<crate::snapshot::ChildData> {
+        lock(&self.rare).as_ref().map(|rare| rare.children.records()).unwrap_or_default()
     }
 }
