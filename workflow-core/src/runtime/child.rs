@@ -12,7 +12,7 @@
 //! an unfinished one is taken up from its journal (its finished steps do
 //! not run again), and only a child never started starts.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use super::handle::next_run_id;
 use super::handler::WorkflowExt;
 use super::options::RunOptions;
 use super::typed::{self, output, prepare};
-use crate::context::Context;
+use crate::context::{Context, Scope};
 use crate::contract::WorkflowEvent;
 use crate::erased::ErasedEvent;
 use crate::error::{BoxError, WorkflowError};
@@ -115,83 +115,103 @@ impl<S, E: WorkflowEvent> Context<S, E> {
     /// Cancelling or timing out this run cancels the child. A child is part
     /// of its parent's snapshots and durable journal: when this step runs
     /// again after a resume, the same call takes the child up where it was.
-    pub async fn run_child<C>(
+    pub fn run_child<C>(
         &self,
         child: impl WorkflowExt<Flow = C>,
         input: C::Input,
-    ) -> Result<C::Output, ChildError>
+    ) -> impl Future<Output = Result<C::Output, ChildError>> + Send + '_
     where
         C: ChildOf<E>,
         C::State: Serialize + DeserializeOwned,
         C::Output: DeserializeOwned,
+        S: Send + Sync,
     {
-        self.run_child_with(child, input, ChildOptions::new()).await
+        self.run_child_with(child, input, ChildOptions::new())
     }
 
     /// [`run_child`](Self::run_child), with `options`: to pass the child's
     /// stream on, or give it a timeout of its own.
-    pub async fn run_child_with<C>(
+    pub fn run_child_with<C>(
         &self,
         child: impl WorkflowExt<Flow = C>,
         input: C::Input,
         options: ChildOptions,
-    ) -> Result<C::Output, ChildError>
+    ) -> impl Future<Output = Result<C::Output, ChildError>> + Send + '_
     where
         C: ChildOf<E>,
         C::State: Serialize + DeserializeOwned,
         C::Output: DeserializeOwned,
+        S: Send + Sync,
     {
+        // Everything the future needs is taken now, so that it holds no
+        // borrow of the context's type parameters beyond `'_`.
         let workflow = C::INFO.name;
-        let Some(scope) = self.scope() else {
-            unreachable!("only a step's context is typed with its workflow's events")
-        };
-        let link = Arc::clone(&scope.link);
-        let call = link.children(|c| c.next_call(scope.input, scope.attempt));
-        let key = child_key(scope.input, scope.attempt, call);
-        let durable = link.children(|c| c.durable(&key));
-        let journal_error = |reason: String| ChildError::Journal { workflow, reason };
-        let found = match &durable {
-            Some((store, full)) => store.load(full).map_err(|e| journal_error(e.to_string()))?,
-            None => None,
-        };
-        let found = found.or_else(|| link.children(|c| c.record(&key).cloned()));
-        let snapshot = match found {
-            Some(Journaled::Stopped(json)) => {
-                return serde_json::from_value(json).map_err(|e| journal_error(format!("its result: {e}")));
-            }
-            Some(Journaled::Failed(message)) => return Err(ChildError::FailedBefore { workflow, message }),
-            Some(Journaled::Unfinished(snapshot)) => Some(*snapshot),
-            None => None,
-        };
-        let store = ChildStore { parent: Arc::clone(&link), key: key.clone(), durable: durable.clone() };
-        let mut run_options = RunOptions::<C::State>::new();
-        run_options.setup.journal = Some(Journal::new(Arc::new(store), key));
-        run_options.state_writer = Some(state_json::<C::State>);
-        run_options.setup.timeout = options.timeout;
-        let start = match snapshot {
-            Some(snapshot) => {
-                let (context, restored) =
-                    resumed::<C>(&snapshot).map_err(|e| journal_error(e.to_string()))?;
-                run_options = run_options.context(context);
-                Start::Restored(Box::new(restored))
-            }
-            None => Start::Fresh(ErasedEvent::new(C::start_event(input))),
-        };
-        let run_id = next_run_id();
-        let stream = options.stream.then(|| Arc::new(Mailbox::new()));
-        let run = prepare(child.into_shared(), run_options, run_id, stream.clone(), None)
-            .map_err(|source| ChildError::Failed { workflow, source })?;
-        let outcome = match stream {
-            None => drive(run, start).await,
-            Some(stream) => {
-                let parent_step = E::INFO.steps.get(scope.step).map_or("", |s| s.name);
-                let forward = forward(&stream, &link, workflow, run_id, parent_step);
-                let (outcome, ()) = tokio::join!(drive(run, start), forward);
-                outcome
-            }
-        };
-        outcome.map(output::<C>).map_err(|source| ChildError::Failed { workflow, source })
+        let scope = self.scope().cloned();
+        let parent_step = scope.as_ref().and_then(|s| E::INFO.steps.get(s.step)).map_or("", |s| s.name);
+        run_child::<C>(scope, child.into_shared(), input, options, workflow, parent_step)
     }
+}
+
+async fn run_child<C>(
+    scope: Option<Scope>,
+    flow: Arc<C>,
+    input: C::Input,
+    options: ChildOptions,
+    workflow: &'static str,
+    parent_step: &'static str,
+) -> Result<C::Output, ChildError>
+where
+    C: Workflow,
+    C::State: Serialize + DeserializeOwned,
+    C::Output: DeserializeOwned,
+{
+    let Some(scope) = scope else {
+        unreachable!("only a step's context is typed with its workflow's events")
+    };
+    let link = Arc::clone(&scope.link);
+    let call = link.children(|c| c.next_call(scope.input, scope.attempt));
+    let key = child_key(scope.input, scope.attempt, call);
+    let durable = link.children(|c| c.durable(&key));
+    let journal_error = |reason: String| ChildError::Journal { workflow, reason };
+    let found = match &durable {
+        Some((store, full)) => store.load(full).map_err(|e| journal_error(e.to_string()))?,
+        None => None,
+    };
+    let found = found.or_else(|| link.children(|c| c.record(&key).cloned()));
+    let snapshot = match found {
+        Some(Journaled::Stopped(json)) => {
+            return serde_json::from_value(json).map_err(|e| journal_error(format!("its result: {e}")));
+        }
+        Some(Journaled::Failed(message)) => return Err(ChildError::FailedBefore { workflow, message }),
+        Some(Journaled::Unfinished(snapshot)) => Some(*snapshot),
+        None => None,
+    };
+    let store = ChildStore { parent: Arc::clone(&link), key: key.clone(), durable: durable.clone() };
+    let mut run_options = RunOptions::<C::State>::new();
+    run_options.setup.journal = Some(Journal::new(Arc::new(store), key));
+    run_options.state_writer = Some(state_json::<C::State>);
+    run_options.setup.timeout = options.timeout;
+    let start = match snapshot {
+        Some(snapshot) => {
+            let (context, restored) = resumed::<C>(&snapshot).map_err(|e| journal_error(e.to_string()))?;
+            run_options = run_options.context(context);
+            Start::Restored(Box::new(restored))
+        }
+        None => Start::Fresh(ErasedEvent::new(C::start_event(input))),
+    };
+    let run_id = next_run_id();
+    let stream = options.stream.then(|| Arc::new(Mailbox::new()));
+    let run = prepare(flow, run_options, run_id, stream.clone(), None)
+        .map_err(|source| ChildError::Failed { workflow, source })?;
+    let outcome = match stream {
+        None => drive(run, start).await,
+        Some(stream) => {
+            let forward = forward(&stream, &link, workflow, run_id, parent_step);
+            let (outcome, ()) = tokio::join!(drive(run, start), forward);
+            outcome
+        }
+    };
+    outcome.map(output::<C>).map_err(|source| ChildError::Failed { workflow, source })
 }
 
 /// The context and the decoded core of a child taken up from `snapshot`.
