@@ -212,6 +212,7 @@ impl WorkflowInfo {
                 accepts: s.accepts,
                 emits: s.emits,
                 streams: s.streams,
+                children: s.children,
             })
             .collect();
         workflow_graph::Graph::workflow(self.events, &specs, self.start, self.stop)

@@ -199,6 +199,7 @@ pub mod __private {
 
     /// A workflow whose expansion failed runs any child: its steps' own
     /// `run_child` calls add no errors to the one the macro reported.
+    #[doc(hidden)]
     impl<C: Workflow> ChildOf<Unreachable> for C {}
 
     // What a caller commonly does with a run's output (print it, compare
@@ -361,6 +362,8 @@ mod guides {
     mod retries_and_errors {}
     #[doc = include_str!("../../docs/resources.md")]
     mod resources {}
+    #[doc = include_str!("../../docs/child-workflows.md")]
+    mod child_workflows {}
     #[doc = include_str!("../../docs/discovery.md")]
     mod discovery {}
     #[doc = include_str!("../../docs/snapshots.md")]

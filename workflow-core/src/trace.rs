@@ -49,6 +49,8 @@ impl RunTrace {
                 (Some(step), None) if edge.to < events => match edge.kind {
                     workflow_graph::EdgeKind::Flow => self.emitted[step * events + edge.to],
                     workflow_graph::EdgeKind::Stream => self.streamed[step * events + edge.to],
+                    // A child is no event: its edge ends past them.
+                    workflow_graph::EdgeKind::Child => 0,
                 },
                 // An event to the caller: every write of it to the stream.
                 (None, None) if edge.from < events => {

@@ -9,9 +9,11 @@
 //! - [`approval`]: a person approves a refund from the terminal (human in the loop).
 //! - [`fallback`]: a flaky rate service, retried, then the cached rate
 //!   through a scoped failure handler (fallback on error).
+//! - [`research`]: a research agent that runs a child search workflow per
+//!   sub-question, in parallel, and merges their findings.
 //!
 //! Run them with `cargo run -p workflow-examples --example rag -- "your question"`
-//! (or `router`, `refine`, `aggregator`, `progress`, `approval`, `fallback`).
+//! (or `router`, `refine`, `aggregator`, `progress`, `approval`, `fallback`, `research`).
 
 pub mod aggregator;
 pub mod approval;
@@ -20,6 +22,7 @@ pub mod fallback;
 pub mod progress;
 pub mod rag;
 pub mod refine;
+pub mod research;
 pub mod router;
 mod text;
 

@@ -239,3 +239,41 @@ mod fallback {
         assert!(source.to_string().contains("BASE/QUOTE"), "{source}");
     }
 }
+
+// ------------------------------------------------------------ child workflows
+
+mod research {
+    use std::collections::BTreeSet;
+
+    use futures::StreamExt;
+    use workflow_core::prelude::*;
+    use workflow_examples::research::Research;
+
+    #[tokio::test]
+    async fn the_research_agent_runs_a_child_search_per_part_and_merges_them_in_order() {
+        let question = "How long is the refund window and how much does express shipping cost?";
+        let mut handler = Research::new(super::index()).start(question.into());
+        let mut searches = BTreeSet::new();
+        while let Some(item) = handler.events().next().await {
+            if let RunEvent::Child(child) = item {
+                assert_eq!((child.workflow, child.step), ("Search", "investigate"));
+                if matches!(child.event, RunEvent::Event(_)) {
+                    searches.insert(child.run_id);
+                }
+            }
+        }
+        assert_eq!(searches.len(), 2, "one child run per part, each streaming its progress");
+        let report = handler.await.unwrap();
+        assert_eq!(report.question, question);
+        let found: Vec<(&str, Option<&str>)> =
+            report.findings.iter().map(|f| (f.question.as_str(), f.source.as_deref())).collect();
+        assert_eq!(
+            found,
+            [
+                ("How long is the refund window", Some("refunds.txt")),
+                ("how much does express shipping cost", Some("shipping.txt")),
+            ]
+        );
+        assert!(report.findings[1].answer.as_deref().unwrap().contains("12 euros"));
+    }
+}

@@ -26,6 +26,8 @@ pub enum NodeKind {
     Step,
     /// The caller, which receives streamed events and requests.
     Caller,
+    /// A workflow that a step runs as its child (drawn in full on its own page).
+    Child,
 }
 
 /// A node of the graph.
@@ -42,6 +44,8 @@ pub enum EdgeKind {
     Flow,
     /// An event written to the caller's stream.
     Stream,
+    /// A step runs a child workflow.
+    Child,
 }
 
 /// A directed edge between two nodes, by index.
@@ -69,6 +73,8 @@ pub struct StepSpec<'a> {
     pub emits: &'a [&'a str],
     /// The events it writes to the caller's stream.
     pub streams: &'a [&'a str],
+    /// The workflows it runs as children.
+    pub children: &'a [&'a str],
 }
 
 impl Graph {
@@ -108,6 +114,21 @@ impl Graph {
                 }
             }
         }
+        // Children after everything else, so that the indices above hold.
+        for (i, step) in steps.iter().enumerate() {
+            let at = events.len() + i;
+            for &child in step.children {
+                let node =
+                    match graph.nodes.iter().position(|n| n.kind == NodeKind::Child && n.label == child) {
+                        Some(node) => node,
+                        None => {
+                            graph.nodes.push(Node { label: child.to_owned(), kind: NodeKind::Child });
+                            graph.nodes.len() - 1
+                        }
+                    };
+                graph.edges.push(Edge { from: at, to: node, kind: EdgeKind::Child });
+            }
+        }
         graph
     }
 
@@ -141,7 +162,15 @@ impl Graph {
                     .collect();
                 list.join(" | ")
             };
-            out.push_str(&format!("{}: {} -> {}\n", node.label, names(false), names(true)));
+            let children: Vec<&str> = self
+                .edges
+                .iter()
+                .filter(|e| e.kind == EdgeKind::Child && e.from == at)
+                .map(|e| self.nodes[e.to].label.as_str())
+                .collect();
+            let runs =
+                if children.is_empty() { String::new() } else { format!(" (runs {})", children.join(", ")) };
+            out.push_str(&format!("{}: {} -> {}{runs}\n", node.label, names(false), names(true)));
         }
         out
     }
@@ -158,12 +187,14 @@ mod tests {
                 accepts: &["StartEvent<String>"],
                 emits: &["Retrieved"],
                 streams: &[],
+                children: &[],
             },
             StepSpec {
                 name: "answer",
                 accepts: &["Retrieved"],
                 emits: &["Retrieved", "StopEvent<String>"],
                 streams: &["Progress"],
+                children: &[],
             },
         ];
         let events = ["StartEvent<String>", "Retrieved", "Progress", "StopEvent<String>"];
@@ -178,6 +209,41 @@ mod tests {
         assert_eq!(kinds, [Start, Event, Event, Stop, Step, Step, Caller]);
         assert!(graph.edges.contains(&Edge { from: 5, to: 1, kind: EdgeKind::Flow }), "the loop back");
         assert!(graph.edges.contains(&Edge { from: 2, to: 6, kind: EdgeKind::Stream }));
+    }
+
+    #[test]
+    fn a_child_is_one_node_for_every_step_that_runs_it() {
+        let steps = [
+            StepSpec {
+                name: "ask",
+                accepts: &["StartEvent<String>"],
+                emits: &["Asked"],
+                streams: &[],
+                children: &["Search"],
+            },
+            StepSpec {
+                name: "check",
+                accepts: &["Asked"],
+                emits: &["StopEvent<String>"],
+                streams: &[],
+                children: &["Search", "Judge"],
+            },
+        ];
+        let events = ["StartEvent<String>", "Asked", "StopEvent<String>"];
+        let graph = Graph::workflow(&events, &steps, "StartEvent<String>", "StopEvent<String>");
+        let children: Vec<&str> =
+            graph.nodes.iter().filter(|n| n.kind == NodeKind::Child).map(|n| n.label.as_str()).collect();
+        assert_eq!(children, ["Search", "Judge"]);
+        assert!(graph.edges.contains(&Edge { from: 3, to: 5, kind: EdgeKind::Child }));
+        assert!(graph.edges.contains(&Edge { from: 4, to: 5, kind: EdgeKind::Child }), "one Search node");
+        assert!(
+            graph.text().contains("check: Asked -> StopEvent<String> (runs Search, Judge)"),
+            "{}",
+            graph.text()
+        );
+        assert!(graph.mermaid(None).contains("n5[[\"Search\"]]"), "{}", graph.mermaid(None));
+        assert!(graph.mermaid(None).contains("n3 -. runs .-> n5"), "{}", graph.mermaid(None));
+        assert!(graph.svg(None).contains("class=\"wf-child\""));
     }
 
     #[test]

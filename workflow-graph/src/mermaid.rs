@@ -12,6 +12,7 @@ pub(crate) fn render(graph: &Graph, marks: Option<&[u64]>) -> String {
             NodeKind::Step => format!("[\"{label}\"]"),
             NodeKind::Event => format!("([\"{label}\"])"),
             NodeKind::Caller => format!("[/\"{label}\"/]"),
+            NodeKind::Child => format!("[[\"{label}\"]]"),
         };
         out.push_str(&format!("    n{i}{shape}\n"));
     }
@@ -23,6 +24,8 @@ pub(crate) fn render(graph: &Graph, marks: Option<&[u64]>) -> String {
             (EdgeKind::Stream, w) => format!("-. \"×{w}\" .->"),
             (EdgeKind::Flow, 0) => "-->".to_owned(),
             (EdgeKind::Flow, w) => format!("==>|\"×{w}\"|"),
+            (EdgeKind::Child, 0) => "-. runs .->".to_owned(),
+            (EdgeKind::Child, w) => format!("-. \"runs ×{w}\" .->"),
         };
         if weight > 0 {
             taken.push(i);

@@ -31,7 +31,11 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
             let mid = (y1 + y2) / 2.0;
             format!("M{x1:.1},{y1:.1} C{x1:.1},{mid:.1} {x2:.1},{mid:.1} {x2:.1},{y2:.1}")
         };
-        let dash = if edge.kind == EdgeKind::Stream { " stroke-dasharray=\"4 3\"" } else { "" };
+        let dash = match edge.kind {
+            EdgeKind::Stream => " stroke-dasharray=\"4 3\"",
+            EdgeKind::Child => " stroke-dasharray=\"1 3\"",
+            EdgeKind::Flow => "",
+        };
         let (stroke, width) = if taken { ("#d9480f", 2.5) } else { ("currentColor", 1.2) };
         out.push_str(&format!(
             "<path d=\"{path}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\"{dash} \
@@ -47,7 +51,7 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
         let (x, y, w, h) =
             (placed.x - placed.width / 2.0, placed.y - placed.height / 2.0, placed.width, placed.height);
         let radius = match node.kind {
-            NodeKind::Step => 3.0,
+            NodeKind::Step | NodeKind::Child => 3.0,
             _ => h / 2.0,
         };
         let (fill, weight) = match node.kind {
@@ -55,7 +59,19 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
             NodeKind::Step => ("#1c7ed6", "bold"),
             NodeKind::Caller => ("#868e96", "normal"),
             NodeKind::Event => ("#868e96", "normal"),
+            NodeKind::Child => ("#7048e8", "bold"),
         };
+        if node.kind == NodeKind::Child {
+            // A second frame inside the first: a workflow of its own.
+            out.push_str(&format!(
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"2\" fill=\"none\" \
+                 stroke=\"{fill}\" stroke-width=\"1\"/>",
+                x + 4.0,
+                y + 3.0,
+                w - 8.0,
+                h - 6.0
+            ));
+        }
         out.push_str(&format!(
             "<g class=\"wf-{kind}\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"{radius:.1}\" \
              fill=\"{fill}\" fill-opacity=\"0.14\" stroke=\"{fill}\" stroke-width=\"1.5\"/>\

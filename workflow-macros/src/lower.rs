@@ -423,12 +423,16 @@ fn graph(events: &[EventIr], steps: &[StepIr], start: usize, stop: usize) -> wor
             [accepts, of(|e| &e.senders), of(|e| &e.streamers)]
         })
         .collect();
+    let children: Vec<Vec<String>> =
+        steps.iter().map(|s| s.children.iter().map(|ty| EventTy::new(ty.clone()).key).collect()).collect();
+    let children: Vec<Vec<&str>> = children.iter().map(|c| c.iter().map(String::as_str).collect()).collect();
     let specs: Vec<workflow_graph::StepSpec<'_>> = steps
         .iter()
         .zip(&lists)
-        .map(|(step, [accepts, emits, streams])| {
+        .zip(&children)
+        .map(|((step, [accepts, emits, streams]), children)| {
             let name = step.name.as_str();
-            workflow_graph::StepSpec { name, accepts, emits, streams }
+            workflow_graph::StepSpec { name, accepts, emits, streams, children }
         })
         .collect();
     workflow_graph::Graph::workflow(&names, &specs, &events[start].name, &events[stop].name)

@@ -194,10 +194,20 @@ fn registration(ir: &Ir, self_ty: &syn::Type, name: Option<&str>) -> TokenStream
 fn graph_impl(ir: &Ir) -> TokenStream {
     let Ir { self_ty, name, mermaid_fn, info_const, generics, .. } = ir;
     let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let children = if ir.child_types.is_empty() {
+        String::new()
+    } else {
+        let links: Vec<String> = ir.child_types.iter().filter_map(|(ty, _)| doc_link(ty)).collect();
+        format!(
+            "\n\nThe workflows its steps run as children (framed twice, dotted arrows), each with its own graph \
+             on its page: {}.",
+            links.join(", ")
+        )
+    };
     let doc = format!(
         "# Workflow graph\n\nThe steps of `{name}` (boxes) and the events between them (rounded; start and stop in \
-         green), as `#[workflow]` read them from the step signatures. Dashed arrows go to the caller's stream.\n\n\
-         {svg}\n\n<details><summary>The graph as text</summary>\n\n```text\n{text}```\n\n</details>\n",
+         green), as `#[workflow]` read them from the step signatures. Dashed arrows go to the caller's stream.\
+         {children}\n\n{svg}\n\n<details><summary>The graph as text</summary>\n\n```text\n{text}```\n\n</details>\n",
         svg = ir.graph.svg(None),
         text = ir.graph.text(),
     );
@@ -210,6 +220,15 @@ fn graph_impl(ir: &Ir) -> TokenStream {
             }
         }
     }
+}
+
+/// A rustdoc link to a type's page: `` [`Search`](crate::search::Search) ``
+/// for `crate::search::Search<R>` (intra-doc links take no generics).
+fn doc_link(ty: &syn::Type) -> Option<String> {
+    let syn::Type::Path(path) = ty else { return None };
+    let plain: Vec<String> = path.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let lead = if path.path.leading_colon.is_some() { "::" } else { "" };
+    Some(format!("[`{}`]({lead}{})", plain.last()?, plain.join("::")))
 }
 
 /// Gives each step's `&Context<S>` parameter the workflow's event type:

@@ -689,6 +689,27 @@ mod tests {
     }
 
     #[test]
+    fn a_child_run_in_the_body_must_be_declared_when_its_type_shows() {
+        let cx = Ctxt::new();
+        let method: syn::ImplItemFn = syn::parse_quote! {
+            async fn s(&self, ctx: &Context<()>, ev: A) -> Result<B, E> {
+                let a = ctx.run_child(Search::new(1), ev.q).await?;
+                let b = ctx.run_child_with(Translate { x: 1 }, a, ChildOptions::new()).await?;
+                let c = ctx.run_child(flow, b).await?;
+                Ok(B(c))
+            }
+        };
+        let args =
+            StepArgs { children: vec![syn::parse_quote!(crate::search::Search)], ..StepArgs::default() };
+        let step = parse_step(&method, args, &cx).unwrap();
+        assert_eq!(step.children.len(), 1);
+        let errors: Vec<String> =
+            cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 1, "Search is declared, `flow` shows no type: {errors:?}");
+        assert!(errors[0].contains("step `s` runs `Translate` as a child but does not declare it"));
+    }
+
+    #[test]
     fn rejects_bad_emit_lists() {
         for (method, needle) in [
             (
