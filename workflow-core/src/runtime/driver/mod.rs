@@ -30,7 +30,7 @@ use super::options::Setup;
 use super::table::Table;
 use super::verbose::{self, Verbose};
 use crate::context::Scope;
-use crate::contract::{Emitted, InvocationId, StepId, StepInput};
+use crate::contract::{Emitted, InvocationId, StepId, StepInfo, StepInput};
 use crate::erased::ErasedEvent;
 use crate::error::WorkflowError;
 use crate::link::{Inbound, RunLink, SnapshotReply, StateJson};
@@ -104,7 +104,15 @@ pub(crate) async fn drive(run: Run, start: Start) -> Result<ErasedEvent, Workflo
     let running = driver.run(first).instrument(span);
     let outcome =
         if verbose { running.with_subscriber(Verbose::around_default()).await } else { running.await };
-    driver.end(outcome).await
+    let outcome = driver.end(outcome);
+    // Stop what is still in flight before anyone hears that the run is
+    // over, and wait until it is dropped: a step's child runs and their
+    // tasks are gone when the run returns.
+    if let Some(tasks) = &mut driver.tasks {
+        tasks.shutdown().await;
+    }
+    driver.announce(&outcome);
+    outcome
 }
 
 struct Driver {
@@ -438,10 +446,11 @@ impl Driver {
                 result = Err(StepFailure::Error { error: Box::new(error), retry: None });
             }
         }
-        if self.run.table.info().steps[step].retries {
+        let info: &'static StepInfo = &self.run.table.info().steps[step];
+        if info.retries {
             self.decide_retry(invocation, step, attempt, &mut result);
         }
-        if !self.run.table.info().steps[step].children.is_empty() {
+        if !info.children.is_empty() {
             // The input is done with (a retry is another attempt): its
             // children will not be looked for again.
             self.run.link.children(|c| c.forget(id));
@@ -543,12 +552,10 @@ impl Driver {
         self.tasks.get_or_insert_with(JoinSet::new).spawn(on_task);
     }
 
-    /// Records how the run ended (journal, trace), stops what is still in
-    /// flight, and tells the stream.
-    async fn end(
-        mut self,
-        outcome: Result<ErasedEvent, WorkflowError>,
-    ) -> Result<ErasedEvent, WorkflowError> {
+    /// Records how the run ended (journal, trace) and closes the inbox;
+    /// `drive` then stops what is still in flight and [`announce`](Self::announce)s
+    /// the end. Borrowed, not consumed: moving the driver would copy it.
+    fn end(&mut self, outcome: Result<ErasedEvent, WorkflowError>) -> Result<ErasedEvent, WorkflowError> {
         if let (Err(WorkflowError::Cancelled { .. }), true) = (&outcome, self.began) {
             // Written down before the inbox closes and snapshot requests
             // waiting in it are dropped: their callers fall back on it.
@@ -567,16 +574,14 @@ impl Driver {
             trace.record(recorded);
         }
         self.close_inbox();
-        // Stop what is still in flight before anyone hears that the run is
-        // over, and wait until it is dropped: a step's child runs and their
-        // tasks are gone when the run returns.
-        if let Some(tasks) = &mut self.tasks {
-            tasks.shutdown().await;
-        }
-        if let Some(stream) = &self.run.stream {
-            let _ = stream.send(RunEvent::Finished(RunOutcome::of(&outcome, self.started.elapsed())));
-        }
         outcome
+    }
+
+    /// Tells the stream how the run ended: its last item.
+    fn announce(&self, outcome: &Result<ErasedEvent, WorkflowError>) {
+        if let Some(stream) = &self.run.stream {
+            let _ = stream.send(RunEvent::Finished(RunOutcome::of(outcome, self.started.elapsed())));
+        }
     }
 }
 
