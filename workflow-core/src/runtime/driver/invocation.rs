@@ -94,18 +94,51 @@ pub(super) fn poll_step(
         Err(panic) => (Err(StepFailure::Panic(panic_message(panic.as_ref()))), false),
     };
     tracing::debug!(succeeded = result.is_ok(), "step finished");
+    record_outcome(span, &result);
     Polled::Ready { result, reusable }
 }
 
 /// The span a step's invocation runs in, made where the run's span is
 /// the current one.
-pub(super) fn span(table: &Table, call: Call) -> tracing::Span {
+///
+/// Its fields are what a trace backend shows of the invocation (through
+/// OpenTelemetry, say): the workflow, run, step, worker and attempt, and,
+/// recorded when it ends, its outcome (`ok`, `error` or `panicked`), the
+/// error's message and `otel.status_code`.
+pub(super) fn span(table: &Table, run_id: u64, call: Call) -> tracing::Span {
+    use tracing::field::Empty;
     tracing::info_span!(
         "workflow_step",
+        workflow = table.info().name,
+        run_id,
         step = table.info().steps[call.step].name,
         worker = call.worker,
-        attempt = call.attempt
+        attempt = call.attempt,
+        outcome = Empty,
+        error = Empty,
+        otel.status_code = Empty,
     )
+}
+
+/// Writes how an invocation ended into its span, if anyone records it.
+fn record_outcome(span: &tracing::Span, result: &Result<Emitted<ErasedEvent>, StepFailure>) {
+    if span.is_disabled() {
+        return;
+    }
+    match result {
+        Ok(_) => {
+            span.record("outcome", "ok");
+        }
+        Err(failure) => {
+            let (outcome, message) = match failure {
+                StepFailure::Error { error, .. } => ("error", error.to_string()),
+                StepFailure::Panic(message) => ("panicked", message.clone()),
+            };
+            span.record("outcome", outcome);
+            span.record("error", message.as_str());
+            span.record("otel.status_code", "ERROR");
+        }
+    }
 }
 
 /// An invocation on a task of its own: after its delay, its step's call
@@ -131,13 +164,14 @@ impl OnTask {
     /// measured if `timed`.
     pub(super) fn new(
         table: &'static Table,
+        run_id: u64,
         call: Call,
         future: StepFuture,
         delay: Duration,
         timed: bool,
     ) -> Self {
         let delay = (!delay.is_zero()).then(|| Box::pin(tokio::time::sleep(delay)));
-        Self { future, delay, span: span(table, call), call, timed, started: None }
+        Self { future, delay, span: span(table, run_id, call), call, timed, started: None }
     }
 
     /// `future`, polled once inline already inside `span`.

@@ -98,10 +98,18 @@ pub(crate) enum Start {
 /// on success, returns the stop event. Dropping this future drops every
 /// step invocation still in flight, then the context's lease.
 pub(crate) async fn drive(run: Run, start: Start) -> Result<ErasedEvent, WorkflowError> {
-    let span = tracing::info_span!("workflow_run", workflow = run.table.info().name, run_id = run.run_id);
+    use tracing::field::Empty;
+    let span = tracing::info_span!(
+        "workflow_run",
+        workflow = run.table.info().name,
+        run_id = run.run_id,
+        outcome = Empty,
+        error = Empty,
+        otel.status_code = Empty,
+    );
     let verbose = run.verbose;
     let (mut driver, first) = Driver::new(run, start);
-    let running = driver.run(first).instrument(span);
+    let running = driver.run(first).instrument(span.clone());
     let outcome =
         if verbose { running.with_subscriber(Verbose::around_default()).await } else { running.await };
     let outcome = driver.end(outcome);
@@ -112,6 +120,18 @@ pub(crate) async fn drive(run: Run, start: Start) -> Result<ErasedEvent, Workflo
         tasks.shutdown().await;
     }
     driver.announce(&outcome);
+    if !span.is_disabled() {
+        match &outcome {
+            Ok(_) => {
+                span.record("outcome", "stopped");
+            }
+            Err(error) => {
+                span.record("outcome", error.kind());
+                span.record("error", error.to_string().as_str());
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+    }
     outcome
 }
 
@@ -526,7 +546,7 @@ impl Driver {
     fn run_inline(&mut self, call: Call, input: StepInput<ErasedEvent>) {
         let step = call.step;
         let mut future = self.call_step(call, input);
-        let span = invocation::span(self.run.table, call);
+        let span = invocation::span(self.run.table, self.run.run_id, call);
         let started = self.placement.time_inline(step).then(Instant::now);
         let mut cx = TaskContext::from_waker(Waker::noop());
         match invocation::poll_step(&mut future, &span, true, &mut cx) {
@@ -548,7 +568,7 @@ impl Driver {
     fn spawn(&mut self, call: Call, input: StepInput<ErasedEvent>, delay: Duration) {
         let timed = self.placement.spawning(call.step);
         let future = self.call_step(call, input);
-        let on_task = OnTask::new(self.run.table, call, future, delay, timed);
+        let on_task = OnTask::new(self.run.table, self.run.run_id, call, future, delay, timed);
         self.tasks.get_or_insert_with(JoinSet::new).spawn(on_task);
     }
 
