@@ -101,7 +101,20 @@ const NO_ANSWER: u8 = 3;
 
 /// Parses the command line and runs the command; the process's exit code.
 pub fn main() -> ExitCode {
-    run(Cli::parse())
+    let cli = Cli::parse();
+    // With the `otel` feature, spans go to the collector that
+    // OTEL_EXPORTER_OTLP_ENDPOINT names, flushed when `_telemetry` is dropped.
+    #[cfg(feature = "otel")]
+    let _telemetry = match workflow_otel::Telemetry::from_env("workflow")
+        .and_then(|t| t.map(|t| t.install()).transpose())
+    {
+        Ok(installed) => installed,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    run(cli)
 }
 
 /// Runs one parsed command.

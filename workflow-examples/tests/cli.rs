@@ -238,3 +238,30 @@ fn on_a_terminal_a_request_is_a_prompt_showing_the_answer_schema() {
     assert!(screen.contains("answer with HumanResponse<String>:"), "{screen}");
     assert!(screen.contains(r#""approved": true"#), "{screen}");
 }
+
+/// With the `otel` feature (`cargo test -p workflow-examples --features otel`),
+/// a run's spans reach the collector named by the standard variable.
+#[cfg(feature = "otel")]
+#[test]
+fn run_sends_its_spans_to_the_collector_in_otel_exporter_otlp_endpoint() {
+    let collector = workflow_otel::collector::Collector::start().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_workflow"))
+        .args(["run", "QueryRouter", "--input", r#""How long is the refund window?""#])
+        .env(workflow_otel::ENDPOINT_VAR, collector.endpoint())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spans = collector.spans();
+    let run = spans.iter().find(|s| s.name == "workflow_run").expect("the run's span");
+    assert_eq!((run.attribute("workflow"), run.attribute("outcome")), (Some("QueryRouter"), Some("stopped")));
+    assert_eq!(run.service, "workflow");
+    assert!(spans.iter().any(|s| s.name == "workflow_step" && s.attribute("step") == Some("route")));
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_workflow"))
+        .args(["list"])
+        .env(workflow_otel::ENDPOINT_VAR, "localhost:4318")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "a bad endpoint is a usage error");
+    assert!(stderr(&bad).contains("is not an http:// or https:// URL"), "{}", stderr(&bad));
+}
