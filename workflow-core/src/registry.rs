@@ -3,11 +3,13 @@
 //! [`Registration`] through `inventory`, and [`registry`] collects them.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use futures::Stream;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
 use serde_json::Value;
 
 use crate::contract::WorkflowInfo;
@@ -297,6 +299,30 @@ impl std::fmt::Debug for JsonRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JsonRun").field("workflow", &self.info().name).finish()
     }
+}
+
+/// Starts a run of the instance `flow` from JSON: what [`Registration::start_json`]
+/// does with a fresh instance, for a server that serves instances of its own.
+pub fn start_json_on<W>(flow: Arc<W>, input: Value, options: RunOptions<()>) -> Result<JsonRun, StartError>
+where
+    W: Workflow,
+    W::Input: DeserializeOwned,
+{
+    let workflow = W::INFO.name;
+    let input: W::Input = serde_path_to_error::deserialize(input).map_err(|e| StartError::InvalidInput {
+        workflow,
+        path: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    })?;
+    let options = options.for_state::<W::State>();
+    Ok(JsonRun { handle: flow.start_with(input, options).into_handle() })
+}
+
+/// The registration of workflow `W` (of its event types and schemas), if it
+/// has one: every workflow that is not generic, and each instantiation a
+/// generic one lists in `register = [..]` (they share their schemas).
+pub fn registration_of<W: Workflow>() -> Option<&'static Registration> {
+    registry().into_iter().find(|r| std::ptr::eq(r.info(), W::INFO))
 }
 
 /// Generated code's half of [`Registration::start_json`].

@@ -1,0 +1,146 @@
+//! LlamaIndex's workflow-server protocol over Rust workflows: its Python
+//! (`llama-agents-client`) and TypeScript clients and its debugger drive
+//! them unchanged. See `docs/server.md` and `../shared/SERVER-PROTOCOL.md`.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let server = workflow_server::Server::new().registered();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, server.router()).await
+//! # }
+//! ```
+
+mod clock;
+mod envelope;
+mod error;
+mod routes;
+mod runs;
+mod stream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use workflow_core::registry::{registration_of, registry, start_json_on, Registration};
+use workflow_core::Workflow;
+
+pub use error::ApiError;
+use envelope::Envelopes;
+use runs::{Runs, Served};
+
+/// What the server serves and how: build it, then mount [`Server::router`].
+pub struct Server {
+    served: Vec<Arc<Served>>,
+    heartbeat: Duration,
+    body_limit: usize,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a workflow cannot be served.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// It has no registration (a generic workflow not listed in its
+    /// `register = [..]`), so its events' schemas are unknown.
+    #[error("workflow `{0}` is not registered: list this instantiation in its `#[workflow(register = [..])]`")]
+    NotRegistered(&'static str),
+    /// Two workflows would have one name.
+    #[error("two served workflows are named `{0}`; serve one of them under another name")]
+    Duplicate(String),
+}
+
+impl Server {
+    /// Serves nothing yet; the SSE heartbeat is every 25 s, as LlamaIndex's.
+    pub fn new() -> Self {
+        Self { served: Vec::new(), heartbeat: Duration::from_secs(25), body_limit: 1 << 20 }
+    }
+
+    /// Also serves every registered workflow (those the registry can
+    /// build, through `Default` or `#[workflow(new = ..)]`), under its name.
+    pub fn registered(mut self) -> Self {
+        for registration in registry() {
+            if self.served.iter().any(|s| s.name == registration.name()) {
+                continue;
+            }
+            let start = move |input, options| registration.start_json(input, options);
+            self.served.push(Arc::new(served(registration, registration.name().to_owned(), Box::new(start), None)));
+        }
+        self
+    }
+
+    /// Serves the instance `flow` under its workflow's name.
+    pub fn workflow<W>(self, flow: W) -> Result<Self, ServeError>
+    where
+        W: Workflow,
+        W::Input: DeserializeOwned,
+    {
+        self.workflow_as(W::INFO.name, flow, None)
+    }
+
+    /// Serves the instance `flow` under `name`, with runs ended after
+    /// `timeout` if one is given.
+    pub fn workflow_as<W>(mut self, name: &str, flow: W, timeout: Option<Duration>) -> Result<Self, ServeError>
+    where
+        W: Workflow,
+        W::Input: DeserializeOwned,
+    {
+        let registration = registration_of::<W>().ok_or(ServeError::NotRegistered(W::INFO.name))?;
+        if self.served.iter().any(|s| s.name == name) {
+            return Err(ServeError::Duplicate(name.to_owned()));
+        }
+        let flow = Arc::new(flow);
+        let start = move |input, options| start_json_on(Arc::clone(&flow), input, options);
+        self.served.push(Arc::new(served(registration, name.to_owned(), Box::new(start), timeout)));
+        Ok(self)
+    }
+
+    /// How often an open SSE stream gets a `: heartbeat` comment.
+    pub fn heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
+    /// The largest request body taken, in bytes (1 MiB by default); larger
+    /// ones get a 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The names it serves, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.served.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The routes, to serve or to mount under a base path with
+    /// `Router::nest`.
+    pub fn router(self) -> axum::Router {
+        routes::router(Arc::new(routes::AppState {
+            served: self.served,
+            runs: Runs::default(),
+            heartbeat: self.heartbeat,
+            body_limit: self.body_limit,
+        }))
+    }
+}
+
+fn served(registration: &'static Registration, name: String, start: Box<runs::Starter>, timeout: Option<Duration>) -> Served {
+    let schemas = registration
+        .event_schemas()
+        .into_iter()
+        .map(|(key, schema)| (key, serde_json::to_value(schema).unwrap_or_default()))
+        .collect();
+    Served {
+        name,
+        info: registration.info(),
+        envelopes: Envelopes::new(registration.info(), registration.module()),
+        schemas,
+        start,
+        timeout,
+    }
+}

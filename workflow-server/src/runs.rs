@@ -1,0 +1,364 @@
+//! The server's runs ("handlers"): each a record (status, result, times)
+//! and a numbered event log that many readers follow, fed by a task that
+//! drives the run's [`JsonRun`] and carries the requests made to it.
+//!
+//! The log holds every event the run wrote to its stream as an envelope,
+//! its internal step events (shown on request), and, last, exactly one
+//! terminal event. The record's status is set before the terminal event
+//! is logged, so a reader that sees the end finds the record final.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+use workflow_core::registry::{JsonRun, SendJsonError, StartError};
+use workflow_core::workflow::WorkflowInfo;
+use workflow_core::{RunEvent, RunOptions, RunOutcome};
+
+use crate::clock;
+use crate::envelope::{envelope, Envelopes};
+
+/// Starts a run of a served workflow from its input (the start event's
+/// payload, as JSON).
+pub(crate) type Starter = dyn Fn(Value, RunOptions<()>) -> Result<JsonRun, StartError> + Send + Sync;
+
+/// A workflow the server serves.
+pub(crate) struct Served {
+    pub(crate) name: String,
+    pub(crate) info: &'static WorkflowInfo,
+    pub(crate) envelopes: Envelopes,
+    /// Each event type's JSON Schema (of the Rust type), by graph name.
+    pub(crate) schemas: Vec<(&'static str, Value)>,
+    pub(crate) start: Box<Starter>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Status> {
+        [Status::Running, Status::Completed, Status::Failed, Status::Cancelled].into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// One event of a run's log.
+#[derive(Clone, Debug)]
+pub(crate) struct Logged {
+    pub(crate) sequence: u64,
+    /// Shown only with `include_internal`.
+    pub(crate) internal: bool,
+    pub(crate) envelope: Value,
+}
+
+struct State {
+    status: Status,
+    /// The stop event's envelope, once completed.
+    result: Option<Value>,
+    error: Option<String>,
+    started_at: String,
+    updated_at: String,
+    completed_at: Option<String>,
+    log: Vec<Logged>,
+    /// Whether the terminal event is logged.
+    ended: bool,
+}
+
+/// What a request asks of the task that drives a run.
+enum Request {
+    Send { key: &'static str, data: Value, reply: oneshot::Sender<Result<(), SendJsonError>> },
+    Cancel,
+}
+
+/// A run the server knows.
+pub(crate) struct Run {
+    pub(crate) id: String,
+    pub(crate) run_id: String,
+    pub(crate) served: Arc<Served>,
+    state: Mutex<State>,
+    /// Bumped to the log's length when it grows or the run ends.
+    changed: watch::Sender<usize>,
+    requests: mpsc::UnboundedSender<Request>,
+}
+
+impl Run {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        self.state().status
+    }
+
+    /// The Handler record; with `bare`, the result is the stop event's
+    /// value unwrapped (`/results`).
+    pub(crate) fn record(&self, bare: bool) -> Value {
+        let state = self.state();
+        let result = match (&state.result, bare) {
+            (Some(envelope), true) => self.served.envelopes.bare_result(envelope),
+            (Some(envelope), false) => envelope.clone(),
+            (None, _) => Value::Null,
+        };
+        json!({
+            "handler_id": self.id,
+            "workflow_name": self.served.name,
+            "run_id": self.run_id,
+            "error": state.error,
+            "result": result,
+            "result_unreadable": false,
+            "status": state.status.name(),
+            "started_at": state.started_at,
+            "updated_at": state.updated_at,
+            "completed_at": state.completed_at,
+        })
+    }
+
+    /// The logged events after `cursor` (all with `None`), internal ones
+    /// only if asked, and whether the log is complete.
+    pub(crate) fn events_after(&self, cursor: Option<u64>, internal: bool) -> (Vec<Logged>, bool) {
+        let state = self.state();
+        let events = state
+            .log
+            .iter()
+            .filter(|e| cursor.is_none_or(|c| e.sequence > c) && (internal || !e.internal))
+            .cloned()
+            .collect();
+        (events, state.ended)
+    }
+
+    /// The sequence of the last logged event (`None` if there is none): the
+    /// cursor of a reader that wants only what comes next.
+    pub(crate) fn last_sequence(&self) -> Option<u64> {
+        self.state().log.last().map(|e| e.sequence)
+    }
+
+    /// Waits until the log grows or the run ends.
+    pub(crate) fn watch(&self) -> watch::Receiver<usize> {
+        self.changed.subscribe()
+    }
+
+    /// Sends event `key` with `data` into the run.
+    pub(crate) async fn send(&self, key: &'static str, data: Value) -> Result<(), SendJsonError> {
+        let (reply, answer) = oneshot::channel();
+        if self.requests.send(Request::Send { key, data, reply }).is_err() {
+            return Err(SendJsonError::Send(workflow_core::SendError::RunEnded { event: key }));
+        }
+        answer.await.unwrap_or(Err(SendJsonError::Send(workflow_core::SendError::RunEnded { event: key })))
+    }
+
+    pub(crate) fn cancel(&self) {
+        let _ = self.requests.send(Request::Cancel);
+    }
+
+    fn log(&self, internal: bool, envelope: Value) {
+        let mut state = self.state();
+        let sequence = state.log.len() as u64;
+        state.log.push(Logged { sequence, internal, envelope });
+        state.updated_at = clock::now();
+        let len = state.log.len();
+        drop(state);
+        self.changed.send_replace(len);
+    }
+
+    /// Records how the run ended, then logs its terminal event.
+    fn end(&self, status: Status, result: Option<Value>, error: Option<String>, terminal: Value) {
+        let mut state = self.state();
+        let now = clock::now();
+        state.status = status;
+        state.result = result;
+        state.error = error;
+        state.updated_at = now.clone();
+        state.completed_at = Some(now);
+        let sequence = state.log.len() as u64;
+        state.log.push(Logged { sequence, internal: false, envelope: terminal });
+        state.ended = true;
+        let len = state.log.len();
+        drop(state);
+        self.changed.send_replace(len);
+    }
+}
+
+/// Every run the server knows, by handler id, in the order they started.
+#[derive(Default)]
+pub(crate) struct Runs {
+    runs: Mutex<(HashMap<String, Arc<Run>>, Vec<String>)>,
+}
+
+impl Runs {
+    fn lock(&self) -> MutexGuard<'_, (HashMap<String, Arc<Run>>, Vec<String>)> {
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Run>> {
+        self.lock().0.get(id).cloned()
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<Run>> {
+        let runs = self.lock();
+        runs.1.iter().filter_map(|id| runs.0.get(id).cloned()).collect()
+    }
+
+    /// Forgets run `id` (a purge).
+    pub(crate) fn remove(&self, id: &str) -> Option<Arc<Run>> {
+        let mut runs = self.lock();
+        let run = runs.0.remove(id)?;
+        runs.1.retain(|i| i != id);
+        Some(run)
+    }
+
+    /// Starts a run of `served` from `input` under `id` (a fresh one if
+    /// `None`), and the task that drives it.
+    pub(crate) fn start(&self, served: &Arc<Served>, input: Value, id: Option<String>) -> Result<Arc<Run>, StartError> {
+        let mut options = RunOptions::new().internal_events(true);
+        if let Some(timeout) = served.timeout {
+            options = options.timeout(timeout);
+        }
+        let json = (served.start)(input, options)?;
+        let (requests, inbox) = mpsc::unbounded_channel();
+        let now = clock::now();
+        let run = Arc::new(Run {
+            id: id.unwrap_or_else(clock::new_id),
+            run_id: clock::new_id(),
+            served: Arc::clone(served),
+            state: Mutex::new(State {
+                status: Status::Running,
+                result: None,
+                error: None,
+                started_at: now.clone(),
+                updated_at: now,
+                completed_at: None,
+                log: Vec::new(),
+                ended: false,
+            }),
+            changed: watch::channel(0).0,
+            requests,
+        });
+        let mut runs = self.lock();
+        if runs.0.insert(run.id.clone(), Arc::clone(&run)).is_none() {
+            runs.1.push(run.id.clone());
+        }
+        drop(runs);
+        tokio::spawn(drive(Arc::clone(&run), json, inbox));
+        Ok(run)
+    }
+}
+
+/// Drives a run: logs what it streams, carries out sends and cancels, and
+/// records how it ended.
+async fn drive(run: Arc<Run>, mut json: JsonRun, mut inbox: mpsc::UnboundedReceiver<Request>) {
+    let envelopes = &run.served.envelopes;
+    let mut finished = None;
+    loop {
+        tokio::select! {
+            item = json.next() => match item {
+                Some(RunEvent::Finished(outcome)) => finished = Some(outcome),
+                Some(item) => {
+                    if let Some((internal, envelope)) = shown(envelopes, item) {
+                        run.log(internal, envelope);
+                    }
+                }
+                None => break,
+            },
+            Some(request) = inbox.recv() => match request {
+                Request::Send { key, data, reply } => {
+                    let _ = reply.send(json.send_json(key, data));
+                }
+                Request::Cancel => json.cancel(),
+            },
+        }
+    }
+    inbox.close();
+    let outcome = json.finish().await;
+    let failure = |kind: &str, value: Value| envelope(value, &format!("workflows.events.{kind}"), kind, Some(&["StopEvent"]));
+    match (outcome, finished) {
+        (Ok(output), _) => {
+            let stop = envelopes.encode_stop(&output);
+            run.end(Status::Completed, Some(stop.clone()), None, stop);
+        }
+        (Err(error), Some(RunOutcome::TimedOut { after, active_steps })) => {
+            let seconds = after.as_secs_f64();
+            let message = format!("Workflow timed out after {}s", trim_float(seconds));
+            let _ = error;
+            let event = failure("WorkflowTimedOutEvent", json!({ "timeout": seconds, "active_steps": active_steps }));
+            run.end(Status::Failed, None, Some(message), event);
+        }
+        (Err(error), Some(RunOutcome::Cancelled)) => {
+            run.end(Status::Cancelled, None, Some(error.to_string()), failure("WorkflowCancelledEvent", json!({})));
+        }
+        (Err(error), finished) => {
+            let (step, attempts, elapsed, kind, message) = match finished {
+                Some(RunOutcome::Failed(f)) => (f.step, f.attempts, f.elapsed.as_secs_f64(), f.kind.to_owned(), f.message),
+                _ => (error.step(), 1, 0.0, error.kind().to_owned(), error.to_string()),
+            };
+            let event = failure(
+                "WorkflowFailedEvent",
+                json!({
+                    "step_name": step,
+                    "exception": { "exception_type": kind, "exception_message": message },
+                    "attempts": attempts,
+                    "elapsed_seconds": elapsed,
+                }),
+            );
+            run.end(Status::Failed, None, Some(error.to_string()), event);
+        }
+    }
+}
+
+/// `2.0` as `2`, `0.5` as `0.5`.
+fn trim_float(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value}")
+    }
+}
+
+/// An item of the run's stream as it is logged: visible events as their
+/// envelope; step state changes as internal `StepStateChanged` events.
+fn shown(envelopes: &Envelopes, item: RunEvent<Value>) -> Option<(bool, Value)> {
+    let state = |name: &str, state: &str, worker: Option<usize>, input: Option<&str>, output: Option<&str>| {
+        let value = json!({
+            "name": name,
+            "step_state": state,
+            "worker_id": worker.map(|w| w.to_string()),
+            "input_event_name": input,
+            "output_event_name": output,
+        });
+        (true, envelope(value, "workflows.events.StepStateChanged", "StepStateChanged", Some(&["InternalDispatchEvent"])))
+    };
+    match item {
+        RunEvent::Event(tagged) => {
+            let key = tagged.get("event").and_then(Value::as_str).unwrap_or_default();
+            let data = tagged.get("data").cloned().unwrap_or(Value::Null);
+            Some((false, envelopes.encode(key, &data)))
+        }
+        RunEvent::StepQueued { step, input } => Some(state(step, "preparing", None, Some(input), None)),
+        RunEvent::StepStarted { step, worker, input, .. } => Some(state(step, "running", Some(worker), Some(input), None)),
+        RunEvent::StepFinished { step, worker, output, .. } => {
+            Some(state(step, "not_running", Some(worker), None, output.first().copied()))
+        }
+        RunEvent::Idle => Some((
+            true,
+            envelope(json!({}), "workflows.events.WorkflowIdleEvent", "WorkflowIdleEvent", Some(&["InternalDispatchEvent"])),
+        )),
+        _ => None,
+    }
+}
