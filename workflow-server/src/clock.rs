@@ -68,7 +68,10 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_micros(1_795_450_851_690_635);
         assert_eq!(format_time(t), "2026-11-23T16:20:51.690635+00:00");
         assert_eq!(format_time(UNIX_EPOCH), "1970-01-01T00:00:00.000000+00:00");
-        assert_eq!(format_time(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000000+00:00");
+        assert_eq!(
+            format_time(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000000+00:00"
+        );
     }
 
     #[test]

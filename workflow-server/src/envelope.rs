@@ -28,8 +28,8 @@ const WRAPPERS: [(&str, &str, &str); 4] = [
 
 /// Types that are no user type of their own, so a wrapper of one is not unwrapped.
 const STD_TYPES: [&str; 14] = [
-    "String", "Value", "Vec", "Option", "Box", "HashMap", "BTreeMap", "HashSet", "BTreeSet", "Arc", "Rc", "Cow",
-    "Duration", "PathBuf",
+    "String", "Value", "Vec", "Option", "Box", "HashMap", "BTreeMap", "HashSet", "BTreeSet", "Arc", "Rc",
+    "Cow", "Duration", "PathBuf",
 ];
 
 /// One event type of a workflow, as the wire shows it.
@@ -237,7 +237,11 @@ impl Envelopes {
     /// `value`), a legacy `__is_pydantic` object, or (if `bare` names a
     /// kind, for start events) the event's fields alone. Gives the event's
     /// type and its JSON as the workflow reads it.
-    pub(crate) fn decode(&self, event: &Value, bare: Option<&Kind>) -> Result<(&'static str, Value), DecodeError> {
+    pub(crate) fn decode(
+        &self,
+        event: &Value,
+        bare: Option<&Kind>,
+    ) -> Result<(&'static str, Value), DecodeError> {
         let parsed;
         let event = match event {
             Value::Null => return Err(DecodeError::NoEvent),
@@ -262,6 +266,7 @@ impl Envelopes {
         } else {
             return Err(DecodeError::Malformed("the event has no `type`".into()));
         };
+        let value = flatten_extra_fields(value);
         let data = match kind.unwrap {
             Some(field) => {
                 let mut wrapped = Map::new();
@@ -287,12 +292,35 @@ impl Envelopes {
     }
 }
 
+/// LlamaIndex keeps the fields an event class does not declare (all of
+/// them, for a plain `StartEvent(input=5)`) under `_data`: they are the
+/// event's fields all the same.
+fn flatten_extra_fields(value: Value) -> Value {
+    match value {
+        Value::Object(mut map) => match map.remove("_data") {
+            Some(Value::Object(extra)) => {
+                for (key, field) in extra {
+                    map.entry(key).or_insert(field);
+                }
+                Value::Object(map)
+            }
+            Some(other) => {
+                map.insert("_data".into(), other);
+                Value::Object(map)
+            }
+            None => Value::Object(map),
+        },
+        other => other,
+    }
+}
+
 /// The schema of field `field` of `schema`, as a root schema (a `$ref` to
 /// one of its `$defs` is taken in, the other definitions kept).
 fn unwrapped_schema(schema: &Value, field: &str) -> Value {
     let property = schema.pointer(&format!("/properties/{field}")).cloned().unwrap_or(json!({}));
     let defs = schema.get("$defs").cloned();
-    let mut root = match property.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+    let mut root = match property.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/"))
+    {
         Some(name) => defs.as_ref().and_then(|d| d.get(name)).cloned().unwrap_or(property),
         None => property,
     };
@@ -315,7 +343,11 @@ mod tests {
     use super::*;
     use workflow_core::workflow::{Route, WorkflowInfo};
 
-    fn info(events: &'static [&'static str], requests: &'static [&'static str], answers: &'static [&'static str]) -> &'static WorkflowInfo {
+    fn info(
+        events: &'static [&'static str],
+        requests: &'static [&'static str],
+        answers: &'static [&'static str],
+    ) -> &'static WorkflowInfo {
         Box::leak(Box::new(WorkflowInfo {
             name: "Flow",
             start: events[0],
@@ -339,7 +371,17 @@ mod tests {
     #[test]
     fn wrappers_of_named_types_look_like_custom_events_and_others_like_the_plain_ones() {
         let envelopes = Envelopes::new(
-            info(&["StartEvent<InputEvent>", "Greeted", "InputRequired<String>", "HumanResponse<String>", "StopEvent<String>"], &["InputRequired<String>"], &["HumanResponse<String>"]),
+            info(
+                &[
+                    "StartEvent<InputEvent>",
+                    "Greeted",
+                    "InputRequired<String>",
+                    "HumanResponse<String>",
+                    "StopEvent<String>",
+                ],
+                &["InputRequired<String>"],
+                &["HumanResponse<String>"],
+            ),
             "app::flows",
         );
         let names: Vec<(&str, Option<Vec<&str>>)> =
@@ -355,7 +397,10 @@ mod tests {
             ]
         );
         let start = envelopes.encode("StartEvent<InputEvent>", &json!({"input": {"name": "Ada"}}));
-        assert_eq!(start, json!({"value": {"name": "Ada"}, "qualified_name": "app.flows.InputEvent", "type": "InputEvent", "types": ["StartEvent"]}));
+        assert_eq!(
+            start,
+            json!({"value": {"name": "Ada"}, "qualified_name": "app.flows.InputEvent", "type": "InputEvent", "types": ["StartEvent"]})
+        );
         let stop = envelopes.encode_stop(&json!("hi Ada"));
         assert_eq!(stop["value"], json!({"result": "hi Ada"}));
         assert_eq!(stop["qualified_name"], "workflows.events.StopEvent");
@@ -365,7 +410,11 @@ mod tests {
     #[test]
     fn names_two_types_would_share_become_full_names() {
         let envelopes = Envelopes::new(
-            info(&["StartEvent<()>", "HumanResponse<String>", "HumanResponse<bool>", "StopEvent<Out>"], &[], &["HumanResponse<String>", "HumanResponse<bool>"]),
+            info(
+                &["StartEvent<()>", "HumanResponse<String>", "HumanResponse<bool>", "StopEvent<Out>"],
+                &[],
+                &["HumanResponse<String>", "HumanResponse<bool>"],
+            ),
             "m",
         );
         let names: Vec<&str> = envelopes.kinds.iter().map(|k| k.name.as_str()).collect();
@@ -378,21 +427,57 @@ mod tests {
     #[test]
     fn every_form_clients_send_is_read() {
         let envelopes = Envelopes::new(
-            info(&["StartEvent<InputEvent>", "Answer", "HumanResponse<String>", "StopEvent<String>"], &[], &["Answer", "HumanResponse<String>"]),
+            info(
+                &["StartEvent<InputEvent>", "Answer", "HumanResponse<String>", "StopEvent<String>"],
+                &[],
+                &["Answer", "HumanResponse<String>"],
+            ),
             "m",
         );
         let start = Some(envelopes.start());
         let expect = |key: &'static str, data: Value| Ok((key, data));
-        assert_eq!(envelopes.decode(&json!({"value": {"a": 1}, "type": "Answer", "types": null, "qualified_name": "x.Answer"}), None), expect("Answer", json!({"a": 1})));
-        assert_eq!(envelopes.decode(&json!("{\"type\":\"Answer\",\"data\":{\"a\":2}}"), None), expect("Answer", json!({"a": 2})));
-        assert_eq!(envelopes.decode(&json!({"__is_pydantic": true, "value": {"a": 3}, "qualified_name": "app.Answer"}), None), expect("Answer", json!({"a": 3})));
-        assert_eq!(envelopes.decode(&json!({"name": "Ada"}), start), expect("StartEvent<InputEvent>", json!({"input": {"name": "Ada"}})));
-        assert_eq!(envelopes.decode(&json!({"value": {"response": "yes"}, "type": "HumanResponseEvent"}), None), expect("HumanResponse<String>", json!({"response": "yes"})));
+        assert_eq!(
+            envelopes.decode(
+                &json!({"value": {"a": 1}, "type": "Answer", "types": null, "qualified_name": "x.Answer"}),
+                None
+            ),
+            expect("Answer", json!({"a": 1}))
+        );
+        assert_eq!(
+            envelopes.decode(&json!("{\"type\":\"Answer\",\"data\":{\"a\":2}}"), None),
+            expect("Answer", json!({"a": 2}))
+        );
+        assert_eq!(
+            envelopes.decode(
+                &json!({"__is_pydantic": true, "value": {"a": 3}, "qualified_name": "app.Answer"}),
+                None
+            ),
+            expect("Answer", json!({"a": 3}))
+        );
+        assert_eq!(
+            envelopes.decode(&json!({"name": "Ada"}), start),
+            expect("StartEvent<InputEvent>", json!({"input": {"name": "Ada"}}))
+        );
+        // Python's `Event(answer=..)` undeclared fields arrive under `_data`.
+        assert_eq!(
+            envelopes.decode(&json!({"value": {"_data": {"a": 4}}, "type": "Answer"}), None),
+            expect("Answer", json!({"a": 4}))
+        );
+        assert_eq!(
+            envelopes.decode(&json!({"value": {"response": "yes"}, "type": "HumanResponseEvent"}), None),
+            expect("HumanResponse<String>", json!({"response": "yes"}))
+        );
         let unknown = envelopes.decode(&json!({"value": {}, "type": "Nope"}), None).unwrap_err();
-        assert_eq!(unknown.to_string(), "Invalid event type: Nope. Expected one of InputEvent, Answer, HumanResponseEvent, StopEvent");
+        assert_eq!(
+            unknown.to_string(),
+            "Invalid event type: Nope. Expected one of InputEvent, Answer, HumanResponseEvent, StopEvent"
+        );
         assert_eq!(envelopes.decode(&Value::Null, None), Err(DecodeError::NoEvent));
         assert!(matches!(envelopes.decode(&json!("{not json"), None), Err(DecodeError::Malformed(_))));
-        assert!(matches!(envelopes.decode(&json!({"a": 1}), None), Err(DecodeError::Malformed(_))), "no type, not a start event");
+        assert!(
+            matches!(envelopes.decode(&json!({"a": 1}), None), Err(DecodeError::Malformed(_))),
+            "no type, not a start event"
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@ use serde::de::DeserializeOwned;
 use workflow_core::registry::{registration_of, registry, start_json_on, Registration};
 use workflow_core::Workflow;
 
-pub use error::ApiError;
 use envelope::Envelopes;
+pub use error::ApiError;
 use runs::{Runs, Served};
 
 /// What the server serves and how: build it, then mount [`Server::router`].
@@ -47,7 +47,9 @@ impl Default for Server {
 pub enum ServeError {
     /// It has no registration (a generic workflow not listed in its
     /// `register = [..]`), so its events' schemas are unknown.
-    #[error("workflow `{0}` is not registered: list this instantiation in its `#[workflow(register = [..])]`")]
+    #[error(
+        "workflow `{0}` is not registered: list this instantiation in its `#[workflow(register = [..])]`"
+    )]
     NotRegistered(&'static str),
     /// Two workflows would have one name.
     #[error("two served workflows are named `{0}`; serve one of them under another name")]
@@ -68,7 +70,12 @@ impl Server {
                 continue;
             }
             let start = move |input, options| registration.start_json(input, options);
-            self.served.push(Arc::new(served(registration, registration.name().to_owned(), Box::new(start), None)));
+            self.served.push(Arc::new(served(
+                registration,
+                registration.name().to_owned(),
+                Box::new(start),
+                None,
+            )));
         }
         self
     }
@@ -84,7 +91,12 @@ impl Server {
 
     /// Serves the instance `flow` under `name`, with runs ended after
     /// `timeout` if one is given.
-    pub fn workflow_as<W>(mut self, name: &str, flow: W, timeout: Option<Duration>) -> Result<Self, ServeError>
+    pub fn workflow_as<W>(
+        mut self,
+        name: &str,
+        flow: W,
+        timeout: Option<Duration>,
+    ) -> Result<Self, ServeError>
     where
         W: Workflow,
         W::Input: DeserializeOwned,
@@ -129,7 +141,12 @@ impl Server {
     }
 }
 
-fn served(registration: &'static Registration, name: String, start: Box<runs::Starter>, timeout: Option<Duration>) -> Served {
+fn served(
+    registration: &'static Registration,
+    name: String,
+    start: Box<runs::Starter>,
+    timeout: Option<Duration>,
+) -> Served {
     let schemas = registration
         .event_schemas()
         .into_iter()

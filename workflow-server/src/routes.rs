@@ -67,7 +67,8 @@ async fn read_json(body: Body, limit: usize) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
 }
 
 /// The query's pairs, percent-decoded (`+` is a space).
@@ -164,8 +165,12 @@ async fn representation(State(app): State<App>, Path(name): Path<String>) -> Res
         let name = type_of(key);
         let mut types = vec![name.clone()];
         types.extend(kind.and_then(|k| k.types.clone()).unwrap_or_default().into_iter().map(str::to_owned));
-        let produced_by: Vec<&str> =
-            info.steps.iter().filter(|s| s.emits.contains(key) || s.streams.contains(key)).map(|s| s.name).collect();
+        let produced_by: Vec<&str> = info
+            .steps
+            .iter()
+            .filter(|s| s.emits.contains(key) || s.streams.contains(key))
+            .map(|s| s.name)
+            .collect();
         nodes.push(json!({
             "id": name, "label": name, "node_type": "event", "description": null,
             "event_type": name, "event_types": types, "event_schema": event_schema(served, key),
@@ -193,7 +198,9 @@ async fn start(app: &App, name: &str, body: Body) -> Result<Arc<Run>, ApiError> 
     };
     if let Some(context) = body.get("context") {
         if !matches!(context, Value::Null) && context.as_object().is_none_or(|c| !c.is_empty()) {
-            return Err(ApiError::bad_request("Starting from a given context is not supported by this server"));
+            return Err(ApiError::bad_request(
+                "Starting from a given context is not supported by this server",
+            ));
         }
     }
     let handler_id = match body.get("handler_id") {
@@ -226,7 +233,8 @@ fn start_input(served: &Served, body: &Map<String, Value>) -> Result<Value, ApiE
     };
     let envelopes = &served.envelopes;
     let start = envelopes.start();
-    let (key, data) = envelopes.decode(&given, Some(start)).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (key, data) =
+        envelopes.decode(&given, Some(start)).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if key != start.key {
         return Err(ApiError::bad_request(format!(
             "Invalid start event type: {}. Expected {}",
@@ -263,7 +271,11 @@ async fn run(State(app): State<App>, Path(name): Path<String>, body: Body) -> Re
     Ok(record_response(&run, false))
 }
 
-async fn run_nowait(State(app): State<App>, Path(name): Path<String>, body: Body) -> Result<Json<Value>, ApiError> {
+async fn run_nowait(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let run = start(&app, &name, body).await?;
     Ok(Json(run.record(false)))
 }
@@ -271,12 +283,19 @@ async fn run_nowait(State(app): State<App>, Path(name): Path<String>, body: Body
 async fn handlers(State(app): State<App>, RawQuery(query): RawQuery) -> Result<Json<Value>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let mut statuses = Vec::new();
-    for (_, value) in pairs.iter().filter(|(k, _)| k == "status") {
+    // Clients send an empty value for a filter they do not use.
+    for (_, value) in pairs.iter().filter(|(k, v)| k == "status" && !v.is_empty()) {
         statuses.push(Status::from_name(value).ok_or_else(|| {
-            ApiError::bad_request(format!("Invalid status: {value}. Expected one of running, completed, failed, cancelled"))
+            ApiError::bad_request(format!(
+                "Invalid status: {value}. Expected one of running, completed, failed, cancelled"
+            ))
         })?);
     }
-    let names: Vec<&str> = pairs.iter().filter(|(k, _)| k == "workflow_name").map(|(_, v)| v.as_str()).collect();
+    let names: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, v)| k == "workflow_name" && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+        .collect();
     let list: Vec<Value> = app
         .runs
         .all()
@@ -298,7 +317,11 @@ async fn results(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
     Ok(record_response(&run, true))
 }
 
-async fn cancel(State(app): State<App>, Path(id): Path<String>, RawQuery(query): RawQuery) -> Result<Json<Value>, ApiError> {
+async fn cancel(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
     let purge = flag(&query_pairs(query.as_deref()), "purge", false);
     let run = app.run(&id)?;
     if run.status() == Status::Running {
@@ -315,7 +338,11 @@ async fn cancel(State(app): State<App>, Path(id): Path<String>, RawQuery(query):
     Ok(Json(json!({ "status": "cancelled" })))
 }
 
-async fn send_event(State(app): State<App>, Path(id): Path<String>, body: Body) -> Result<Json<Value>, ApiError> {
+async fn send_event(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let run = app.run(&id)?;
     let body = read_json(body, app.body_limit).await?;
     if run.status() != Status::Running {
@@ -325,10 +352,14 @@ async fn send_event(State(app): State<App>, Path(id): Path<String>, body: Body) 
     if let Some(step) = body.get("step").filter(|s| !s.is_null()) {
         let known = step.as_str().is_some_and(|s| run.served.info.steps.iter().any(|i| i.name == s));
         if !known {
-            return Err(ApiError::bad_request(format!("Step {step} not found in workflow {}", run.served.name)));
+            return Err(ApiError::bad_request(format!(
+                "Step {step} not found in workflow {}",
+                run.served.name
+            )));
         }
     }
-    let (key, data) = run.served.envelopes.decode(&event, None).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (key, data) =
+        run.served.envelopes.decode(&event, None).map_err(|e| ApiError::bad_request(e.to_string()))?;
     run.send(key, data).await.map_err(|e| match e {
         SendJsonError::Send(_) => ApiError::conflict("Workflow already completed"),
         other => ApiError::bad_request(other.to_string()),

@@ -56,7 +56,9 @@ impl Status {
     }
 
     pub(crate) fn from_name(name: &str) -> Option<Status> {
-        [Status::Running, Status::Completed, Status::Failed, Status::Cancelled].into_iter().find(|s| s.name() == name)
+        [Status::Running, Status::Completed, Status::Failed, Status::Cancelled]
+            .into_iter()
+            .find(|s| s.name() == name)
     }
 }
 
@@ -226,7 +228,12 @@ impl Runs {
 
     /// Starts a run of `served` from `input` under `id` (a fresh one if
     /// `None`), and the task that drives it.
-    pub(crate) fn start(&self, served: &Arc<Served>, input: Value, id: Option<String>) -> Result<Arc<Run>, StartError> {
+    pub(crate) fn start(
+        &self,
+        served: &Arc<Served>,
+        input: Value,
+        id: Option<String>,
+    ) -> Result<Arc<Run>, StartError> {
         let mut options = RunOptions::new().internal_events(true);
         if let Some(timeout) = served.timeout {
             options = options.timeout(timeout);
@@ -287,7 +294,9 @@ async fn drive(run: Arc<Run>, mut json: JsonRun, mut inbox: mpsc::UnboundedRecei
     }
     inbox.close();
     let outcome = json.finish().await;
-    let failure = |kind: &str, value: Value| envelope(value, &format!("workflows.events.{kind}"), kind, Some(&["StopEvent"]));
+    let failure = |kind: &str, value: Value| {
+        envelope(value, &format!("workflows.events.{kind}"), kind, Some(&["StopEvent"]))
+    };
     match (outcome, finished) {
         (Ok(output), _) => {
             let stop = envelopes.encode_stop(&output);
@@ -297,15 +306,23 @@ async fn drive(run: Arc<Run>, mut json: JsonRun, mut inbox: mpsc::UnboundedRecei
             let seconds = after.as_secs_f64();
             let message = format!("Workflow timed out after {}s", trim_float(seconds));
             let _ = error;
-            let event = failure("WorkflowTimedOutEvent", json!({ "timeout": seconds, "active_steps": active_steps }));
+            let event =
+                failure("WorkflowTimedOutEvent", json!({ "timeout": seconds, "active_steps": active_steps }));
             run.end(Status::Failed, None, Some(message), event);
         }
         (Err(error), Some(RunOutcome::Cancelled)) => {
-            run.end(Status::Cancelled, None, Some(error.to_string()), failure("WorkflowCancelledEvent", json!({})));
+            run.end(
+                Status::Cancelled,
+                None,
+                Some(error.to_string()),
+                failure("WorkflowCancelledEvent", json!({})),
+            );
         }
         (Err(error), finished) => {
             let (step, attempts, elapsed, kind, message) = match finished {
-                Some(RunOutcome::Failed(f)) => (f.step, f.attempts, f.elapsed.as_secs_f64(), f.kind.to_owned(), f.message),
+                Some(RunOutcome::Failed(f)) => {
+                    (f.step, f.attempts, f.elapsed.as_secs_f64(), f.kind.to_owned(), f.message)
+                }
                 _ => (error.step(), 1, 0.0, error.kind().to_owned(), error.to_string()),
             };
             let event = failure(
@@ -334,16 +351,29 @@ fn trim_float(value: f64) -> String {
 /// An item of the run's stream as it is logged: visible events as their
 /// envelope; step state changes as internal `StepStateChanged` events.
 fn shown(envelopes: &Envelopes, item: RunEvent<Value>) -> Option<(bool, Value)> {
-    let state = |name: &str, state: &str, worker: Option<usize>, input: Option<&str>, output: Option<&str>| {
-        let value = json!({
-            "name": name,
-            "step_state": state,
-            "worker_id": worker.map(|w| w.to_string()),
-            "input_event_name": input,
-            "output_event_name": output,
-        });
-        (true, envelope(value, "workflows.events.StepStateChanged", "StepStateChanged", Some(&["InternalDispatchEvent"])))
+    let type_of = |key: Option<&str>| {
+        key.map(|k| envelopes.kind(k).map_or_else(|| k.to_owned(), |kind| kind.name.clone()))
     };
+    let state =
+        |name: &str, state: &str, worker: Option<usize>, input: Option<&str>, output: Option<&str>| {
+            let (input, output) = (type_of(input), type_of(output));
+            let value = json!({
+                "name": name,
+                "step_state": state,
+                "worker_id": worker.map(|w| w.to_string()),
+                "input_event_name": input,
+                "output_event_name": output,
+            });
+            (
+                true,
+                envelope(
+                    value,
+                    "workflows.events.StepStateChanged",
+                    "StepStateChanged",
+                    Some(&["InternalDispatchEvent"]),
+                ),
+            )
+        };
     match item {
         RunEvent::Event(tagged) => {
             let key = tagged.get("event").and_then(Value::as_str).unwrap_or_default();
@@ -351,13 +381,20 @@ fn shown(envelopes: &Envelopes, item: RunEvent<Value>) -> Option<(bool, Value)> 
             Some((false, envelopes.encode(key, &data)))
         }
         RunEvent::StepQueued { step, input } => Some(state(step, "preparing", None, Some(input), None)),
-        RunEvent::StepStarted { step, worker, input, .. } => Some(state(step, "running", Some(worker), Some(input), None)),
+        RunEvent::StepStarted { step, worker, input, .. } => {
+            Some(state(step, "running", Some(worker), Some(input), None))
+        }
         RunEvent::StepFinished { step, worker, output, .. } => {
             Some(state(step, "not_running", Some(worker), None, output.first().copied()))
         }
         RunEvent::Idle => Some((
             true,
-            envelope(json!({}), "workflows.events.WorkflowIdleEvent", "WorkflowIdleEvent", Some(&["InternalDispatchEvent"])),
+            envelope(
+                json!({}),
+                "workflows.events.WorkflowIdleEvent",
+                "WorkflowIdleEvent",
+                Some(&["InternalDispatchEvent"]),
+            ),
         )),
         _ => None,
     }

@@ -16,8 +16,15 @@ use crate::routes::{flag, query_pairs, App};
 use crate::runs::Logged;
 
 /// Where a reader starts: after this sequence (`None`: from the start).
-fn cursor(pairs: &[(String, String)], headers: &HeaderMap, sse: bool, last: Option<u64>) -> Result<Option<u64>, ApiError> {
-    let bad = |text: &str| ApiError::bad_request(format!("Invalid after_sequence: {text}. Give an integer, -1 or now"));
+fn cursor(
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+    sse: bool,
+    last: Option<u64>,
+) -> Result<Option<u64>, ApiError> {
+    let bad = |text: &str| {
+        ApiError::bad_request(format!("Invalid after_sequence: {text}. Give an integer, -1 or now"))
+    };
     let given = headers
         .get("last-event-id")
         .filter(|_| sse)
@@ -59,7 +66,9 @@ pub(crate) async fn events(
     let mut cursor = cursor(&pairs, &headers, sse, run.last_sequence())?;
     let (first, ended) = run.events_after(cursor, internal);
     if ended && first.is_empty() {
-        return Ok((StatusCode::NO_CONTENT, Json(json!({ "detail": "Handler is completed" }))).into_response());
+        return Ok(
+            (StatusCode::NO_CONTENT, Json(json!({ "detail": "Handler is completed" }))).into_response()
+        );
     }
     let (send, receive) = mpsc::channel::<Bytes>(64);
     let heartbeat = app.heartbeat;

@@ -1,0 +1,132 @@
+//! The workflows the protocol tests drive, in the shapes of the Python
+//! client's own tests: a greeting, a crash, a question for a human, and a
+//! slow one that times out. Shared by the Rust tests and the example
+//! server the Python tests start.
+
+use std::time::Duration;
+
+use workflow_core::prelude::*;
+use workflow_server::Server;
+
+/// The greeting's start event: its own type, as LlamaIndex's `InputEvent(StartEvent)`.
+#[event]
+pub struct InputEvent {
+    pub greeting: String,
+    pub name: String,
+}
+
+#[event]
+pub struct GreetEvent {
+    pub greeting: String,
+    pub exclamation_marks: u32,
+}
+
+/// The greeting's stop event.
+#[event]
+pub struct OutputEvent {
+    pub greeting: String,
+}
+
+#[derive(Default)]
+pub struct Greeting;
+
+#[workflow(start = InputEvent, stop = OutputEvent)]
+impl Greeting {
+    #[step(streams = [GreetEvent])]
+    async fn greet(&self, ctx: &Context<()>, ev: InputEvent) -> GreetEvent {
+        let greet = GreetEvent { greeting: format!("{} {}", ev.greeting, ev.name), exclamation_marks: 2 };
+        ctx.write_event_to_stream(greet.clone());
+        greet
+    }
+
+    #[step]
+    async fn shout(&self, ev: GreetEvent) -> OutputEvent {
+        OutputEvent { greeting: format!("{}{}", ev.greeting, "!".repeat(ev.exclamation_marks as usize)) }
+    }
+}
+
+#[derive(Default)]
+pub struct Crashing;
+
+#[workflow]
+impl Crashing {
+    #[step]
+    async fn crash(&self, ev: StartEvent<()>) -> Result<StopEvent<String>, BoxError> {
+        let _ = ev;
+        Err("the disk is full".into())
+    }
+}
+
+/// Asks the caller a question and answers with what it said.
+#[event]
+pub struct Asked {
+    pub question: String,
+}
+
+#[event]
+pub struct Answered {
+    pub answer: String,
+}
+
+#[derive(Default)]
+pub struct Hitl;
+
+#[workflow(requests = [Asked], external = [Answered])]
+impl Hitl {
+    #[step]
+    async fn ask(&self, ev: StartEvent<String>) -> Asked {
+        Asked { question: format!("What do you think of {}?", ev.input) }
+    }
+
+    #[step]
+    async fn answer(&self, ev: Answered) -> StopEvent<String> {
+        StopEvent::new(format!("you said: {}", ev.answer))
+    }
+}
+
+/// Writes a tick to its stream every 20 ms, `input` times, then stops.
+#[event]
+pub struct Tick {
+    pub n: u32,
+}
+
+#[derive(Default)]
+pub struct Ticker;
+
+#[workflow]
+impl Ticker {
+    #[step(streams = [Tick])]
+    async fn tick(&self, ctx: &Context<()>, ev: StartEvent<u32>) -> StopEvent<u32> {
+        for n in 0..ev.input {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            ctx.write_event_to_stream(Tick { n });
+        }
+        StopEvent::new(ev.input)
+    }
+}
+
+/// Sleeps for `input` milliseconds.
+#[derive(Default)]
+pub struct Sleeper;
+
+#[workflow]
+impl Sleeper {
+    #[step]
+    async fn sleep(&self, ev: StartEvent<u64>) -> StopEvent<u64> {
+        tokio::time::sleep(Duration::from_millis(ev.input)).await;
+        StopEvent::new(ev.input)
+    }
+}
+
+/// The server the tests drive: the flows above, `slow` a sleeper that
+/// times out after half a second.
+pub fn server() -> Server {
+    Server::new()
+        .workflow_as("greeting", Greeting, None)
+        .and_then(|s| s.workflow_as("crashing", Crashing, None))
+        .and_then(|s| s.workflow_as("hitl", Hitl, None))
+        .and_then(|s| s.workflow_as("ticker", Ticker, None))
+        .and_then(|s| s.workflow_as("sleeper", Sleeper, None))
+        .and_then(|s| s.workflow_as("slow", Sleeper, Some(Duration::from_millis(500))))
+        .expect("the test workflows are registered and named once")
+}
