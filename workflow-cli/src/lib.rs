@@ -78,6 +78,13 @@ enum Command {
         #[arg(long)]
         answer: Vec<String>,
     },
+    /// Serves every registered workflow over LlamaIndex's workflow-server
+    /// HTTP protocol (its Python and TypeScript clients and debugger).
+    Serve {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -124,6 +131,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Describe { name } => describe(&name),
         Command::Draw { name, format, output } => draw(&name, format, output),
         Command::Run { name, input, timeout, answer } => execute(&name, &input, timeout, answer),
+        Command::Serve { addr } => serve(&addr),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,6 +143,26 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 type Outcome = Result<(), (u8, String)>;
+
+/// `workflow serve`: until Ctrl-C (or SIGTERM), then open requests finish.
+fn serve(addr: &str) -> Outcome {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| (FAILED, format!("cannot start tokio: {e}")))?;
+    runtime.block_on(async {
+        let server = workflow_server::Server::new().registered();
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| (USAGE, format!("cannot listen on {addr}: {e}")))?;
+        let local = listener.local_addr().map_err(|e| (FAILED, e.to_string()))?;
+        eprintln!("serving {} workflows on http://{local}", server.names().len());
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        axum::serve(listener, server.router())
+            .with_graceful_shutdown(stop)
+            .await
+            .map_err(|e| (FAILED, format!("the server stopped: {e}")))
+    })
+}
 
 fn usage(error: impl ToString) -> (u8, String) {
     (USAGE, error.to_string())

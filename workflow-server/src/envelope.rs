@@ -74,10 +74,10 @@ pub(crate) struct Envelopes {
     stop: usize,
 }
 
-/// `StartEvent<X>` → (`StartEvent`, `X`).
+/// `StartEvent<X>` (or `workflow_core::StartEvent<X>`) → (`StartEvent`, `X`).
 fn split_wrapper(key: &str) -> Option<(&str, &str)> {
     let (outer, rest) = key.split_once('<')?;
-    Some((outer, rest.strip_suffix('>')?))
+    Some((last_segment(outer), rest.strip_suffix('>')?))
 }
 
 /// Whether `ty` names a type of the user's own: a path to a capitalized
@@ -94,10 +94,21 @@ fn last_segment(ty: &str) -> &str {
     ty.rsplit("::").next().unwrap_or(ty)
 }
 
-/// A name made of `key`'s letters, digits and underscores.
+/// A name made of `key`'s letters, digits and underscores, its paths left
+/// out: `workflow_core::HumanResponse<bool>` is `HumanResponse_bool`.
 fn sanitized(key: &str) -> String {
+    let mut short = String::new();
+    let mut rest = key;
+    while let Some(at) = rest.find("::") {
+        let before = &rest[..at];
+        // Keep what precedes the path's first segment (`<`, `, `).
+        let kept = before.trim_end_matches(|c: char| c.is_alphanumeric() || c == '_');
+        short.push_str(kept);
+        rest = &rest[at + 2..];
+    }
+    short.push_str(rest);
     let mut out = String::new();
-    for c in key.chars() {
+    for c in short.chars() {
         if c.is_alphanumeric() {
             out.push(c);
         } else if !out.ends_with('_') {
@@ -419,6 +430,10 @@ mod tests {
         );
         let names: Vec<&str> = envelopes.kinds.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["StartEvent", "HumanResponse_String", "HumanResponse_bool", "Out"]);
+        assert_eq!(
+            sanitized("workflow_core::HumanResponse<std::collections::BTreeMap<String, a::B>>"),
+            "HumanResponse_BTreeMap_String_B"
+        );
         let stop = envelopes.encode_stop(&json!({"greeting": "hi"}));
         assert_eq!((stop["type"].clone(), stop["value"].clone()), (json!("Out"), json!({"greeting": "hi"})));
         assert_eq!(envelopes.bare_result(&stop), json!({"greeting": "hi"}));

@@ -242,7 +242,8 @@ fn start_input(served: &Served, body: &Map<String, Value>) -> Result<Value, ApiE
             start.name
         )));
     }
-    Ok(if key.starts_with("StartEvent<") { data.get("input").cloned().unwrap_or(Value::Null) } else { data })
+    let wrapped = key.split('<').next().is_some_and(|outer| outer.rsplit("::").next() == Some("StartEvent"));
+    Ok(if wrapped && key.contains('<') { data.get("input").cloned().unwrap_or(Value::Null) } else { data })
 }
 
 /// Waits until `run` has ended.

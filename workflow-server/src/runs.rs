@@ -198,14 +198,17 @@ impl Run {
     }
 }
 
+/// The runs by handler id, and their ids in the order they started.
+type Table = (HashMap<String, Arc<Run>>, Vec<String>);
+
 /// Every run the server knows, by handler id, in the order they started.
 #[derive(Default)]
 pub(crate) struct Runs {
-    runs: Mutex<(HashMap<String, Arc<Run>>, Vec<String>)>,
+    runs: Mutex<Table>,
 }
 
 impl Runs {
-    fn lock(&self) -> MutexGuard<'_, (HashMap<String, Arc<Run>>, Vec<String>)> {
+    fn lock(&self) -> MutexGuard<'_, Table> {
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

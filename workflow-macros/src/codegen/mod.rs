@@ -336,7 +336,9 @@ fn event_enum(ir: &Ir) -> (TokenStream, TokenStream) {
     let definition = quote! {
         #[doc = #doc]
         #[derive(::core::clone::Clone, ::core::fmt::Debug)]
-        #[allow(private_interfaces)]
+        // Variants are named after the user's types: `InputEvent`,
+        // `OutputEvent` is LlamaIndex's naming, not a lint to fix here.
+        #[allow(private_interfaces, clippy::enum_variant_names, clippy::large_enum_variant)]
         pub enum #enum_name {
             #(#variants,)*
         }
@@ -362,6 +364,7 @@ fn step_enum(ir: &Ir) -> (TokenStream, TokenStream) {
     let definition = quote! {
         #[doc = #doc]
         #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::cmp::PartialEq, ::core::cmp::Eq)]
+        #[allow(clippy::enum_variant_names)]
         pub enum #step_name {
             #(#variants,)*
         }
