@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -55,6 +55,21 @@ impl AppState {
 
     pub(crate) fn run(&self, id: &str) -> Result<Arc<Run>, ApiError> {
         self.runs.get(id).ok_or_else(|| ApiError::not_found("Handler not found"))
+    }
+}
+
+/// One path parameter; a malformed one (not UTF-8 once decoded) is a 400
+/// with a `detail`, not axum's plain-text rejection.
+pub(crate) struct Param(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Param {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Param(value)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
     }
 }
 
@@ -128,7 +143,7 @@ fn event_schema(served: &Served, key: &str) -> Value {
     }
 }
 
-async fn schema(State(app): State<App>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn schema(State(app): State<App>, Param(name): Param) -> Result<Json<Value>, ApiError> {
     let served = app.workflow(&name)?;
     Ok(Json(json!({
         "start": event_schema(served, served.info.start),
@@ -136,7 +151,7 @@ async fn schema(State(app): State<App>, Path(name): Path<String>) -> Result<Json
     })))
 }
 
-async fn event_schemas(State(app): State<App>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn event_schemas(State(app): State<App>, Param(name): Param) -> Result<Json<Value>, ApiError> {
     let served = app.workflow(&name)?;
     let events: Vec<Value> = served.info.events.iter().map(|key| event_schema(served, key)).collect();
     Ok(Json(json!({ "events": events })))
@@ -144,7 +159,7 @@ async fn event_schemas(State(app): State<App>, Path(name): Path<String>) -> Resu
 
 /// The graph as LlamaIndex's server draws it: steps and events as nodes,
 /// an `external_step` node for the caller if the workflow asks for input.
-async fn representation(State(app): State<App>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn representation(State(app): State<App>, Param(name): Param) -> Result<Json<Value>, ApiError> {
     let served = app.workflow(&name)?;
     let info = served.info;
     let envelopes = &served.envelopes;
@@ -266,17 +281,13 @@ fn record_response(run: &Run, bare: bool) -> Response {
     (code, Json(run.record(bare))).into_response()
 }
 
-async fn run(State(app): State<App>, Path(name): Path<String>, body: Body) -> Result<Response, ApiError> {
+async fn run(State(app): State<App>, Param(name): Param, body: Body) -> Result<Response, ApiError> {
     let run = start(&app, &name, body).await?;
     ended(&run).await;
     Ok(record_response(&run, false))
 }
 
-async fn run_nowait(
-    State(app): State<App>,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
+async fn run_nowait(State(app): State<App>, Param(name): Param, body: Body) -> Result<Json<Value>, ApiError> {
     let run = start(&app, &name, body).await?;
     Ok(Json(run.record(false)))
 }
@@ -308,19 +319,19 @@ async fn handlers(State(app): State<App>, RawQuery(query): RawQuery) -> Result<J
     Ok(Json(json!({ "handlers": list })))
 }
 
-async fn handler(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn handler(State(app): State<App>, Param(id): Param) -> Result<Response, ApiError> {
     let run = app.run(&id)?;
     Ok(record_response(&run, false))
 }
 
-async fn results(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn results(State(app): State<App>, Param(id): Param) -> Result<Response, ApiError> {
     let run = app.run(&id)?;
     Ok(record_response(&run, true))
 }
 
 async fn cancel(
     State(app): State<App>,
-    Path(id): Path<String>,
+    Param(id): Param,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let purge = flag(&query_pairs(query.as_deref()), "purge", false);
@@ -339,11 +350,7 @@ async fn cancel(
     Ok(Json(json!({ "status": "cancelled" })))
 }
 
-async fn send_event(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
+async fn send_event(State(app): State<App>, Param(id): Param, body: Body) -> Result<Json<Value>, ApiError> {
     let run = app.run(&id)?;
     let body = read_json(body, app.body_limit).await?;
     if run.status() != Status::Running {

@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
-use crate::routes::{flag, query_pairs, App};
+use crate::routes::{flag, query_pairs, App, Param};
 use crate::runs::Logged;
 
 /// Where a reader starts: after this sequence (`None`: from the start).
@@ -54,7 +54,7 @@ fn line(event: &Logged, sse: bool, qualified: bool) -> Bytes {
 
 pub(crate) async fn events(
     State(app): State<App>,
-    Path(id): Path<String>,
+    Param(id): Param,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

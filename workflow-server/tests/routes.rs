@@ -86,6 +86,14 @@ async fn health_workflows_and_unknown_routes_and_methods() {
             (StatusCode::NOT_FOUND, json!({"detail": "Workflow 'nope' not found"}))
         );
     }
+    let (status, body) = call(&app, "GET", "/handlers/%FF", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a path that is not UTF-8: {body}");
+    assert!(body["detail"].is_string(), "{body}");
+    let nested = axum::Router::new().nest("/api", flows::server().router());
+    assert_eq!(
+        call(&nested, "GET", "/api/health", None).await,
+        (StatusCode::OK, json!({"status": "healthy"}))
+    );
     let (status, body) = call(&app, "POST", "/workflows/nope/run", Some("{}")).await;
     assert_eq!((status, body["detail"].as_str()), (StatusCode::NOT_FOUND, Some("Workflow 'nope' not found")));
 }
