@@ -10,9 +10,11 @@
 //! # }
 //! ```
 
+mod app;
 mod clock;
 mod envelope;
 mod error;
+mod request;
 mod routes;
 mod runs;
 mod stream;
@@ -132,7 +134,7 @@ impl Server {
     /// The routes, to serve or to mount under a base path with
     /// `Router::nest`.
     pub fn router(self) -> axum::Router {
-        routes::router(Arc::new(routes::AppState {
+        routes::router(Arc::new(app::AppState {
             served: self.served,
             runs: Runs::default(),
             heartbeat: self.heartbeat,

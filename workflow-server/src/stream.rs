@@ -11,8 +11,9 @@ use axum::Json;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use crate::app::App;
 use crate::error::ApiError;
-use crate::routes::{flag, query_pairs, App, Param};
+use crate::request::{flag, query_pairs, Param};
 use crate::runs::Logged;
 
 /// Where a reader starts: after this sequence (`None`: from the start).
