@@ -81,9 +81,17 @@ enum Command {
     /// Serves every registered workflow over LlamaIndex's workflow-server
     /// HTTP protocol (its Python and TypeScript clients and debugger).
     Serve {
-        /// Where to listen.
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// Where to listen: loopback unless told otherwise.
+        #[arg(long, default_value = DEFAULT_ADDR)]
         addr: String,
+        /// Ask every caller for this token (`Authorization: Bearer ..`, or the
+        /// cookie the /login form sets); every route but /health then needs it.
+        #[arg(long, env = "WORKFLOW_SERVER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// With a token, an origin whose pages may call the server from a
+        /// browser (repeat for several); without one, every origin may.
+        #[arg(long = "allow-origin")]
+        allow_origins: Vec<String>,
     },
 }
 
@@ -98,6 +106,9 @@ enum Format {
     /// One line per step.
     Text,
 }
+
+/// Where `serve` listens unless told otherwise: loopback only.
+const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
 /// Exit code for a run that failed.
 const FAILED: u8 = 1;
@@ -131,7 +142,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Describe { name } => describe(&name),
         Command::Draw { name, format, output } => draw(&name, format, output),
         Command::Run { name, input, timeout, answer } => execute(&name, &input, timeout, answer),
-        Command::Serve { addr } => serve(&addr),
+        Command::Serve { addr, token, allow_origins } => serve(&addr, token, allow_origins),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -145,10 +156,10 @@ pub fn run(cli: Cli) -> ExitCode {
 type Outcome = Result<(), (u8, String)>;
 
 /// `workflow serve`: until Ctrl-C (or SIGTERM), then open requests finish.
-fn serve(addr: &str) -> Outcome {
+fn serve(addr: &str, token: Option<String>, allow_origins: Vec<String>) -> Outcome {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| (FAILED, format!("cannot start tokio: {e}")))?;
     runtime.block_on(async {
-        let server = workflow_server::Server::new().registered();
+        let server = workflow_server::Server::new().registered().token(token).allow_origins(allow_origins);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| (USAGE, format!("cannot listen on {addr}: {e}")))?;
@@ -440,5 +451,32 @@ impl Progress {
         for StepLine(_, bar, _) in &self.steps {
             bar.finish_with_message(format!("{} ({how})", bar.message()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_binds_to_loopback_unless_told_otherwise() {
+        let cli = Cli::try_parse_from(["workflow", "serve"]).unwrap();
+        let Command::Serve { addr, token, allow_origins } = cli.command else { panic!("serve") };
+        assert_eq!(addr, "127.0.0.1:8080");
+        assert!(token.is_none() || std::env::var_os("WORKFLOW_SERVER_TOKEN").is_some());
+        assert!(allow_origins.is_empty());
+        let cli = Cli::try_parse_from([
+            "workflow",
+            "serve",
+            "--addr",
+            "0.0.0.0:9000",
+            "--token",
+            "t",
+            "--allow-origin",
+            "https://a.example",
+        ])
+        .unwrap();
+        let Command::Serve { addr, token, allow_origins } = cli.command else { panic!("serve") };
+        assert_eq!((addr.as_str(), token.as_deref(), allow_origins.len()), ("0.0.0.0:9000", Some("t"), 1));
     }
 }

@@ -10,6 +10,7 @@
 //! # }
 //! ```
 
+mod access;
 mod app;
 mod clock;
 mod envelope;
@@ -35,6 +36,7 @@ pub struct Server {
     served: Vec<Arc<Served>>,
     heartbeat: Duration,
     body_limit: usize,
+    access: access::Access,
 }
 
 impl Default for Server {
@@ -61,7 +63,12 @@ pub enum ServeError {
 impl Server {
     /// Serves nothing yet; the SSE heartbeat is every 25 s, as LlamaIndex's.
     pub fn new() -> Self {
-        Self { served: Vec::new(), heartbeat: Duration::from_secs(25), body_limit: 1 << 20 }
+        Self {
+            served: Vec::new(),
+            heartbeat: Duration::from_secs(25),
+            body_limit: 1 << 20,
+            access: access::Access::default(),
+        }
     }
 
     /// Also serves every registered workflow (those the registry can
@@ -126,6 +133,20 @@ impl Server {
         self
     }
 
+    /// Asks for `token` on every route but `/health`, `/openapi.json` and
+    /// `/login` (see `docs/server.md`); `None` (the default) asks for none.
+    pub fn token(mut self, token: Option<String>) -> Self {
+        self.access.token = token.filter(|t| !t.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// With a token: the origins (`https://app.example:8443`) whose pages
+    /// may call the server from a browser. Without a token, every origin may.
+    pub fn allow_origins(mut self, origins: impl IntoIterator<Item = String>) -> Self {
+        self.access.origins = origins.into_iter().collect();
+        self
+    }
+
     /// The names it serves, in order.
     pub fn names(&self) -> Vec<&str> {
         self.served.iter().map(|s| s.name.as_str()).collect()
@@ -134,12 +155,20 @@ impl Server {
     /// The routes, to serve or to mount under a base path with
     /// `Router::nest`.
     pub fn router(self) -> axum::Router {
-        routes::router(Arc::new(app::AppState {
+        let access = self.access.clone();
+        let routes = routes::router(Arc::new(app::AppState {
             served: self.served,
             runs: Runs::default(),
             heartbeat: self.heartbeat,
             body_limit: self.body_limit,
-        }))
+        }));
+        let login = axum::Router::new()
+            .route("/login", axum::routing::get(access::login_form).post(access::login))
+            .with_state(access.clone());
+        routes
+            .merge(login)
+            .layer(axum::middleware::from_fn_with_state(access.clone(), access::guard))
+            .layer(access::cors(&access))
     }
 }
 
