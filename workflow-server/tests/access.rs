@@ -78,8 +78,8 @@ async fn with_a_token_every_route_but_the_open_ones_asks_for_it() {
         send(&app, "GET", "/workflows", &[("authorization", "Bearer s3cret")], "").await.status,
         StatusCode::OK
     );
-    let cookie = format!("theme=dark; workflow_token=s3cret");
-    assert_eq!(send(&app, "GET", "/workflows", &[("cookie", &cookie)], "").await.status, StatusCode::OK);
+    let cookie = "theme=dark; workflow_token=s3cret";
+    assert_eq!(send(&app, "GET", "/workflows", &[("cookie", cookie)], "").await.status, StatusCode::OK);
     let stale = send(&app, "GET", "/workflows", &[("cookie", "workflow_token=old")], "").await;
     assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
     let run = send(
