@@ -1,5 +1,6 @@
 //! The server the protocol tests (and the Python client's) talk to:
-//! `cargo run -p workflow-server --example protocol_fixture -- 127.0.0.1:8080`.
+//! `cargo run -p workflow-server --example protocol_fixture -- 127.0.0.1:8080 [quick]`;
+//! `quick` serves only the flows that end at once (for schemathesis).
 
 #[path = "../tests/flows/mod.rs"]
 mod flows;
@@ -9,5 +10,10 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, flows::server().router()).await
+    let server = if std::env::args().nth(2).as_deref() == Some("quick") {
+        flows::quick_server()
+    } else {
+        flows::server()
+    };
+    axum::serve(listener, server.router()).await
 }

@@ -15,6 +15,7 @@ mod app;
 mod clock;
 mod envelope;
 mod error;
+mod openapi;
 mod request;
 mod routes;
 mod runs;
@@ -156,6 +157,8 @@ impl Server {
     /// `Router::nest`.
     pub fn router(self) -> axum::Router {
         let access = self.access.clone();
+        let names: Vec<&str> = self.served.iter().map(|s| s.name.as_str()).collect();
+        let document = Arc::new(openapi::document(&names, access.token.is_some()));
         let routes = routes::router(Arc::new(app::AppState {
             served: self.served,
             runs: Runs::default(),
@@ -165,8 +168,13 @@ impl Server {
         let login = axum::Router::new()
             .route("/login", axum::routing::get(access::login_form).post(access::login))
             .with_state(access.clone());
+        let openapi = axum::Router::new().route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json((*document).clone()) }),
+        );
         routes
             .merge(login)
+            .merge(openapi)
             .layer(axum::middleware::from_fn_with_state(access.clone(), access::guard))
             .layer(access::cors(&access))
     }

@@ -129,6 +129,9 @@ async fn start(app: &App, name: &str, body: Body) -> Result<Arc<Run>, ApiError> 
             ));
         }
     }
+    if body.get("kwargs").is_some_and(|k| !k.is_null() && !k.is_object()) {
+        return Err(ApiError::bad_request("kwargs must be a JSON object"));
+    }
     let handler_id = match body.get("handler_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) => Some(id.clone()),

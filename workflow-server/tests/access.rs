@@ -144,3 +144,29 @@ async fn with_a_token_only_the_configured_origins_get_cors_headers() {
     let other = preflight("https://evil.example").await;
     assert!(other.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{:?}", other.headers);
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_is_open() {
+    let app = guarded();
+    let answer = send(&app, "GET", "/openapi.json", &[], "").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let document: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(document["openapi"], "3.0.3");
+    let paths: Vec<&str> = document["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    for path in [
+        "/health",
+        "/workflows",
+        "/workflows/{name}/run",
+        "/handlers/{id}/cancel",
+        "/events/{id}",
+        "/results/{id}",
+    ] {
+        assert!(paths.contains(&path), "{path} in {paths:?}");
+    }
+    assert!(
+        document["paths"]["/workflows"]["get"]["responses"]["401"].is_object(),
+        "with a token, 401 is documented"
+    );
+    let examples = &document["paths"]["/workflows/{name}/run"]["post"]["parameters"][0]["examples"];
+    assert!(examples["greeting"].is_object(), "the served workflows are the name's examples: {examples}");
+}

@@ -153,6 +153,7 @@ async fn bad_run_bodies_are_400_with_a_detail() {
         ("[1]", "The request body must be a JSON object"),
         (r#"{"context": {"state": 1}}"#, "Starting from a given context is not supported"),
         (r#"{"handler_id": 7}"#, "handler_id must be a string"),
+        (r#"{"start_event": null, "kwargs": [1]}"#, "kwargs must be a JSON object"),
         (r#"{"start_event": {"greeting": 1, "name": "Ada"}}"#, "invalid input for workflow `Greeting`"),
         (
             r#"{"start_event": {"type": "Nope", "value": {}}}"#,

@@ -118,6 +118,15 @@ impl Sleeper {
     }
 }
 
+/// Only the flows that end at once, whatever their input: what a fuzzer
+/// may start as often as it likes without a run that waits.
+pub fn quick_server() -> Server {
+    Server::new()
+        .workflow_as("greeting", Greeting, None)
+        .and_then(|s| s.workflow_as("crashing", Crashing, None))
+        .expect("the test workflows are registered and named once")
+}
+
 /// The server the tests drive: the flows above, `slow` a sleeper that
 /// times out after half a second.
 pub fn server() -> Server {
