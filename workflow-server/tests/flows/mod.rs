@@ -120,6 +120,7 @@ impl Sleeper {
 
 /// Only the flows that end at once, whatever their input: what a fuzzer
 /// may start as often as it likes without a run that waits.
+#[allow(dead_code)] // the example's `quick` mode; the test binaries share this file
 pub fn quick_server() -> Server {
     Server::new()
         .workflow_as("greeting", Greeting, None)
