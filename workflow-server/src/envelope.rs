@@ -307,22 +307,15 @@ impl Envelopes {
 /// them, for a plain `StartEvent(input=5)`) under `_data`: they are the
 /// event's fields all the same.
 fn flatten_extra_fields(value: Value) -> Value {
-    match value {
-        Value::Object(mut map) => match map.remove("_data") {
-            Some(Value::Object(extra)) => {
-                for (key, field) in extra {
-                    map.entry(key).or_insert(field);
-                }
-                Value::Object(map)
-            }
-            Some(other) => {
-                map.insert("_data".into(), other);
-                Value::Object(map)
-            }
-            None => Value::Object(map),
-        },
-        other => other,
+    let Value::Object(mut map) = value else { return value };
+    // Until none is left, so that reading an event twice gives one result.
+    while let Some(Value::Object(extra)) = map.get("_data").cloned() {
+        map.remove("_data");
+        for (key, field) in extra {
+            map.entry(key).or_insert(field);
+        }
     }
+    Value::Object(map)
 }
 
 /// The schema of field `field` of `schema`, as a root schema (a `$ref` to

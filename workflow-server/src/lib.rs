@@ -15,6 +15,9 @@ mod app;
 mod clock;
 mod envelope;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod openapi;
 mod request;
 mod routes;
