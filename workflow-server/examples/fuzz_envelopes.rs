@@ -29,9 +29,30 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "value", "data", "type", "types", "qualified_name", "__is_pydantic", "_data", "input", "result", "request",
-    "response", "greeting", "name", "", "StartEvent", "StopEvent", "HumanResponseEvent", "InputRequiredEvent",
-    "fuzz.Greeted", "workflows.events.StopEvent", "🦀", "\u{0}", "\"", "\\",
+    "value",
+    "data",
+    "type",
+    "types",
+    "qualified_name",
+    "__is_pydantic",
+    "_data",
+    "input",
+    "result",
+    "request",
+    "response",
+    "greeting",
+    "name",
+    "",
+    "StartEvent",
+    "StopEvent",
+    "HumanResponseEvent",
+    "InputRequiredEvent",
+    "fuzz.Greeted",
+    "workflows.events.StopEvent",
+    "🦀",
+    "\u{0}",
+    "\"",
+    "\\",
 ];
 
 fn string(rng: &mut Rng, names: &[String]) -> String {
@@ -57,7 +78,9 @@ fn json_value(rng: &mut Rng, names: &[String], depth: u32) -> Value {
         0 => Value::Null,
         1 => json!(rng.below(2) == 0),
         2 => json!(rng.next() as i64 >> rng.below(60)),
-        3 => json!(f64::from_bits(rng.next()).clamp(-1e300, 1e300)).as_f64().map_or(Value::Null, |f| json!(f)),
+        3 => {
+            json!(f64::from_bits(rng.next()).clamp(-1e300, 1e300)).as_f64().map_or(Value::Null, |f| json!(f))
+        }
         4 => Value::String(string(rng, names)),
         5 | 6 => {
             let mut map = Map::new();
@@ -121,7 +144,10 @@ fn main() {
                 Ok(Outcome::Read) => read += 1,
                 Ok(Outcome::Refused) => {}
                 Err(_) => {
-                    eprintln!("FAILED on input {:?} (seed {seed}, after {runs} inputs)", String::from_utf8_lossy(&bytes));
+                    eprintln!(
+                        "FAILED on input {:?} (seed {seed}, after {runs} inputs)",
+                        String::from_utf8_lossy(&bytes)
+                    );
                     std::process::exit(1);
                 }
             }

@@ -22,8 +22,10 @@ fn envelopes() -> &'static Envelopes {
             "Asked",
             "StopEvent<Vec<String>>",
         ];
-        let routes: Vec<Route> =
-            EVENTS.iter().map(|_| Route { steps: &[], collectors: &[], request: false, stop: false }).collect();
+        let routes: Vec<Route> = EVENTS
+            .iter()
+            .map(|_| Route { steps: &[], collectors: &[], request: false, stop: false })
+            .collect();
         let info: &'static WorkflowInfo = Box::leak(Box::new(WorkflowInfo {
             name: "Fuzzed",
             start: EVENTS[0],

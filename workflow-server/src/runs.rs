@@ -313,13 +313,9 @@ async fn drive(run: Arc<Run>, mut json: JsonRun, mut inbox: mpsc::UnboundedRecei
                 failure("WorkflowTimedOutEvent", json!({ "timeout": seconds, "active_steps": active_steps }));
             run.end(Status::Failed, None, Some(message), event);
         }
-        (Err(error), Some(RunOutcome::Cancelled)) => {
-            run.end(
-                Status::Cancelled,
-                None,
-                Some(error.to_string()),
-                failure("WorkflowCancelledEvent", json!({})),
-            );
+        (Err(_), Some(RunOutcome::Cancelled)) => {
+            // As LlamaIndex's server: a cancelled run has no error.
+            run.end(Status::Cancelled, None, None, failure("WorkflowCancelledEvent", json!({})));
         }
         (Err(error), finished) => {
             let (step, attempts, elapsed, kind, message) = match finished {
@@ -337,9 +333,18 @@ async fn drive(run: Arc<Run>, mut json: JsonRun, mut inbox: mpsc::UnboundedRecei
                     "elapsed_seconds": elapsed,
                 }),
             );
-            run.end(Status::Failed, None, Some(error.to_string()), event);
+            // As LlamaIndex's server: the error is what the step raised.
+            run.end(Status::Failed, None, Some(message_of(&error, &event)), event);
         }
     }
+}
+
+/// A failed run's error: the step's own message, as the terminal event has it.
+fn message_of(error: &workflow_core::WorkflowError, event: &Value) -> String {
+    event
+        .pointer("/value/exception/exception_message")
+        .and_then(Value::as_str)
+        .map_or_else(|| error.to_string(), str::to_owned)
 }
 
 /// `2.0` as `2`, `0.5` as `0.5`.
