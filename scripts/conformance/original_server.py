@@ -80,6 +80,38 @@ class Sleeper(Workflow):
         return StopEvent(result=ev.input)
 
 
+class Progress(Event):
+    step: str
+    n: int
+
+
+class A(Event):
+    n: int
+
+
+class B(Event):
+    n: int
+
+
+class Chain(Workflow):
+    """Three steps, each writing one event to the stream: the load benchmark's."""
+
+    @step
+    async def first(self, ctx: Context, ev: StartEvent) -> A:
+        ctx.write_event_to_stream(Progress(step="first", n=ev.input))
+        return A(n=ev.input + 1)
+
+    @step
+    async def second(self, ctx: Context, ev: A) -> B:
+        ctx.write_event_to_stream(Progress(step="second", n=ev.n))
+        return B(n=ev.n + 1)
+
+    @step
+    async def third(self, ctx: Context, ev: B) -> StopEvent:
+        ctx.write_event_to_stream(Progress(step="third", n=ev.n))
+        return StopEvent(result=ev.n + 1)
+
+
 async def main(port: int) -> None:
     server = WorkflowServer()
     server.add_workflow("greeting", Greeting(timeout=None))
@@ -88,6 +120,7 @@ async def main(port: int) -> None:
     server.add_workflow("ticker", Ticker(timeout=None))
     server.add_workflow("sleeper", Sleeper(timeout=None))
     server.add_workflow("slow", Sleeper(timeout=0.5))
+    server.add_workflow("chain", Chain(timeout=None))
     await server.serve(host="127.0.0.1", port=port, uvicorn_config={"log_level": "warning"})
 
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
 use workflow_core::registry::{JsonRun, SendJsonError, StartError};
 use workflow_core::workflow::WorkflowInfo;
 use workflow_core::{RunEvent, RunOptions, RunOutcome};
@@ -68,7 +68,9 @@ pub(crate) struct Logged {
     pub(crate) sequence: u64,
     /// Shown only with `include_internal`.
     pub(crate) internal: bool,
-    pub(crate) envelope: Value,
+    /// The envelope, written out: a waiting run keeps its log for hours,
+    /// and text is a fraction of a `Value`'s size.
+    pub(crate) envelope: Arc<str>,
 }
 
 struct State {
@@ -98,7 +100,11 @@ pub(crate) struct Run {
     state: Mutex<State>,
     /// Bumped to the log's length when it grows or the run ends.
     changed: watch::Sender<usize>,
-    requests: mpsc::UnboundedSender<Request>,
+    /// Requests for the driving task, and its wake-up. Not a channel: a
+    /// channel allocates a block of slots per run, and a waiting run lives
+    /// for hours with none in it.
+    requests: Mutex<Option<Vec<Request>>>,
+    wake: Notify,
 }
 
 impl Run {
@@ -160,20 +166,39 @@ impl Run {
     /// Sends event `key` with `data` into the run.
     pub(crate) async fn send(&self, key: &'static str, data: Value) -> Result<(), SendJsonError> {
         let (reply, answer) = oneshot::channel();
-        if self.requests.send(Request::Send { key, data, reply }).is_err() {
+        if !self.request(Request::Send { key, data, reply }) {
             return Err(SendJsonError::Send(workflow_core::SendError::RunEnded { event: key }));
         }
         answer.await.unwrap_or(Err(SendJsonError::Send(workflow_core::SendError::RunEnded { event: key })))
     }
 
     pub(crate) fn cancel(&self) {
-        let _ = self.requests.send(Request::Cancel);
+        self.request(Request::Cancel);
+    }
+
+    /// Hands `request` to the driving task; false if it has stopped taking them.
+    fn request(&self, request: Request) -> bool {
+        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(queue) = requests.as_mut() else { return false };
+        queue.push(request);
+        drop(requests);
+        self.wake.notify_one();
+        true
+    }
+
+    /// The requests made since the last call; `None` once closed.
+    fn take_requests(&self, close: bool) -> Vec<Request> {
+        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        if close {
+            return requests.take().unwrap_or_default();
+        }
+        requests.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     fn log(&self, internal: bool, envelope: Value) {
         let mut state = self.state();
         let sequence = state.log.len() as u64;
-        state.log.push(Logged { sequence, internal, envelope });
+        state.log.push(Logged { sequence, internal, envelope: envelope.to_string().into() });
         state.updated_at = clock::now();
         let len = state.log.len();
         drop(state);
@@ -190,7 +215,7 @@ impl Run {
         state.updated_at = now.clone();
         state.completed_at = Some(now);
         let sequence = state.log.len() as u64;
-        state.log.push(Logged { sequence, internal: false, envelope: terminal });
+        state.log.push(Logged { sequence, internal: false, envelope: terminal.to_string().into() });
         state.ended = true;
         let len = state.log.len();
         drop(state);
@@ -242,7 +267,6 @@ impl Runs {
             options = options.timeout(timeout);
         }
         let json = (served.start)(input, options)?;
-        let (requests, inbox) = mpsc::unbounded_channel();
         let now = clock::now();
         let run = Arc::new(Run {
             id: id.unwrap_or_else(clock::new_id),
@@ -259,21 +283,22 @@ impl Runs {
                 ended: false,
             }),
             changed: watch::channel(0).0,
-            requests,
+            requests: Mutex::new(Some(Vec::new())),
+            wake: Notify::new(),
         });
         let mut runs = self.lock();
         if runs.0.insert(run.id.clone(), Arc::clone(&run)).is_none() {
             runs.1.push(run.id.clone());
         }
         drop(runs);
-        tokio::spawn(drive(Arc::clone(&run), json, inbox));
+        tokio::spawn(drive(Arc::clone(&run), json));
         Ok(run)
     }
 }
 
 /// Drives a run: logs what it streams, carries out sends and cancels, and
 /// records how it ended.
-async fn drive(run: Arc<Run>, mut json: JsonRun, mut inbox: mpsc::UnboundedReceiver<Request>) {
+async fn drive(run: Arc<Run>, mut json: JsonRun) {
     let envelopes = &run.served.envelopes;
     let mut finished = None;
     loop {
@@ -287,15 +312,20 @@ async fn drive(run: Arc<Run>, mut json: JsonRun, mut inbox: mpsc::UnboundedRecei
                 }
                 None => break,
             },
-            Some(request) = inbox.recv() => match request {
-                Request::Send { key, data, reply } => {
-                    let _ = reply.send(json.send_json(key, data));
+            () = run.wake.notified() => {
+                for request in run.take_requests(false) {
+                    match request {
+                        Request::Send { key, data, reply } => {
+                            let _ = reply.send(json.send_json(key, data));
+                        }
+                        Request::Cancel => json.cancel(),
+                    }
                 }
-                Request::Cancel => json.cancel(),
-            },
+            }
         }
     }
-    inbox.close();
+    // Requests that came too late get `RunEnded` (their reply is dropped).
+    drop(run.take_requests(true));
     let outcome = json.finish().await;
     let failure = |kind: &str, value: Value| {
         envelope(value, &format!("workflows.events.{kind}"), kind, Some(&["StopEvent"]))

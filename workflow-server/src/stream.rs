@@ -43,13 +43,15 @@ fn cursor(
 }
 
 fn line(event: &Logged, sse: bool, qualified: bool) -> Bytes {
-    let mut envelope = event.envelope.clone();
-    if !qualified {
+    let json = if qualified {
+        event.envelope.to_string()
+    } else {
+        let mut envelope: Value = serde_json::from_str(&event.envelope).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut envelope {
             map.remove("qualified_name");
         }
-    }
-    let json = envelope.to_string();
+        envelope.to_string()
+    };
     Bytes::from(if sse { format!("id: {}\ndata: {json}\n\n", event.sequence) } else { format!("{json}\n") })
 }
 

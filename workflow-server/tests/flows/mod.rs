@@ -118,6 +118,48 @@ impl Sleeper {
     }
 }
 
+/// A step's progress, for the stream.
+#[event]
+pub struct Progress {
+    pub step: String,
+    pub n: u32,
+}
+
+#[event]
+pub struct A {
+    pub n: u32,
+}
+
+#[event]
+pub struct B {
+    pub n: u32,
+}
+
+/// Three steps, each writing one event to the stream: the load benchmark's.
+#[derive(Default)]
+pub struct Chain;
+
+#[workflow]
+impl Chain {
+    #[step(streams = [Progress])]
+    async fn first(&self, ctx: &Context<()>, ev: StartEvent<u32>) -> A {
+        ctx.write_event_to_stream(Progress { step: "first".into(), n: ev.input });
+        A { n: ev.input + 1 }
+    }
+
+    #[step(streams = [Progress])]
+    async fn second(&self, ctx: &Context<()>, ev: A) -> B {
+        ctx.write_event_to_stream(Progress { step: "second".into(), n: ev.n });
+        B { n: ev.n + 1 }
+    }
+
+    #[step(streams = [Progress])]
+    async fn third(&self, ctx: &Context<()>, ev: B) -> StopEvent<u32> {
+        ctx.write_event_to_stream(Progress { step: "third".into(), n: ev.n });
+        StopEvent::new(ev.n + 1)
+    }
+}
+
 /// Only the flows that end at once, whatever their input: what a fuzzer
 /// may start as often as it likes without a run that waits.
 #[allow(dead_code)] // the example's `quick` mode; the test binaries share this file
@@ -138,5 +180,6 @@ pub fn server() -> Server {
         .and_then(|s| s.workflow_as("ticker", Ticker, None))
         .and_then(|s| s.workflow_as("sleeper", Sleeper, None))
         .and_then(|s| s.workflow_as("slow", Sleeper, Some(Duration::from_millis(500))))
+        .and_then(|s| s.workflow_as("chain", Chain, None))
         .expect("the test workflows are registered and named once")
 }
