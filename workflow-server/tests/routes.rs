@@ -71,7 +71,10 @@ async fn health_workflows_and_unknown_routes_and_methods() {
     assert_eq!(call(&app, "GET", "/health", None).await, (StatusCode::OK, json!({"status": "healthy"})));
     let (status, body) = call(&app, "GET", "/workflows", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["workflows"], json!(["greeting", "crashing", "hitl", "ticker", "sleeper", "slow", "chain"]));
+    assert_eq!(
+        body["workflows"],
+        json!(["greeting", "crashing", "hitl", "ticker", "sleeper", "slow", "chain"])
+    );
     assert_eq!(
         call(&app, "GET", "/nope", None).await,
         (StatusCode::NOT_FOUND, json!({"detail": "Not Found"}))
