@@ -70,11 +70,29 @@ pub(crate) async fn guard(State(access): State<Access>, request: Request, next: 
         if !same(given.as_bytes(), token.as_bytes()) {
             return ApiError::new(StatusCode::UNAUTHORIZED, "Invalid token").into_response();
         }
-        let rest: Vec<String> =
-            pairs.iter().filter(|(k, _)| k != "token").map(|(k, v)| format!("{k}={v}")).collect();
+        // The rest of the query as it came, still encoded: decoded text may
+        // hold characters no header can carry (a `%0A`).
+        let raw = request.uri().query().unwrap_or_default();
+        let rest: Vec<&str> = raw
+            .split('&')
+            .filter(|part| {
+                !part.is_empty() && query_pairs(Some(part)).first().is_none_or(|(k, _)| k != "token")
+            })
+            .collect();
         let path = request.uri().path();
         let target = if rest.is_empty() { path.to_owned() } else { format!("{path}?{}", rest.join("&")) };
-        return ([set_cookie(&token)], Redirect::to(&target)).into_response();
+        return match HeaderValue::try_from(target) {
+            Ok(location) => {
+                let cookie = set_cookie(&token);
+                (
+                    StatusCode::SEE_OTHER,
+                    [(cookie.0, HeaderValue::try_from(cookie.1).unwrap_or(HeaderValue::from_static("")))],
+                    [(header::LOCATION, location)],
+                )
+                    .into_response()
+            }
+            Err(_) => ApiError::bad_request("The address cannot be redirected to").into_response(),
+        };
     }
     let bearer = request
         .headers()

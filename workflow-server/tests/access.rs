@@ -107,6 +107,11 @@ async fn a_one_time_link_and_the_login_form_set_an_http_only_cookie() {
         "{cookie}"
     );
     assert_eq!(send(&app, "GET", "/handlers?token=nope", &[], "").await.status, StatusCode::UNAUTHORIZED);
+    // Characters no header carries stay encoded in the redirect (no panic, no header injection).
+    let tricky = send(&app, "GET", "/handlers?token=s3cret&x=%0D%0ASet-Cookie:%20a=b", &[], "").await;
+    assert_eq!(tricky.status, StatusCode::SEE_OTHER);
+    assert_eq!(tricky.headers[header::LOCATION], "/handlers?x=%0D%0ASet-Cookie:%20a=b");
+    assert_eq!(tricky.headers.get_all(header::SET_COOKIE).iter().count(), 1);
 
     let form = send(&app, "GET", "/login", &[], "").await;
     assert_eq!(form.status, StatusCode::OK);
