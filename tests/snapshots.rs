@@ -423,6 +423,7 @@ async fn wrong_version_workflow_steps_events_and_state_are_each_reported() {
         collected: false,
         events: vec![],
         id: 0,
+        streamed: 0,
     });
     let err = resume_error(unknown_step);
     assert!(

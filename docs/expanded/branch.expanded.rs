@@ -366,6 +366,13 @@ const _: () = {
                 _ => ::core::option::Option::None,
             }
         }
+        fn state_codec() -> ::core::option::Option<
+            ::workflow_core::__private::StateCodec<u32>,
+        > {
+            #[allow(unused_imports)]
+            use ::workflow_core::__private::{OpaqueState as _, SerdeState as _};
+            (&&::workflow_core::__private::Probe::<u32>::new()).state_codec()
+        }
         fn invoke(
             self: ::workflow_core::__private::Arc<Self>,
             step: ::workflow_core::__private::StepId,
@@ -438,7 +445,7 @@ const _: () = {
         #[allow(unused_imports)]
         use ::workflow_core::__private::{ByDefault as _, NoConstructor as _};
         fn start(
-            input: ::workflow_core::__private::serde_json::Value,
+            begin: ::workflow_core::__private::JsonBegin,
             options: ::workflow_core::__private::RunOptions<()>,
         ) -> ::core::result::Result<
             ::workflow_core::__private::JsonRun,
@@ -448,7 +455,7 @@ const _: () = {
                 Answerer,
             >::new())
                 .constructor();
-            ::workflow_core::__private::start_json::<Answerer>(construct, input, options)
+            ::workflow_core::__private::start_json::<Answerer>(construct, begin, options)
         }
         fn event_schemas() -> ::std::vec::Vec<
             (&'static str, ::workflow_core::__private::schemars::Schema),

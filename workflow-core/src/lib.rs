@@ -85,7 +85,7 @@ pub mod child {
 /// `RunOptions::durable` starts one) and what recovering them gives.
 pub mod durable {
     pub use crate::runtime::{RecoverError, Recovered};
-    pub use crate::store::{Journaled, RunStore};
+    pub use crate::store::{Journaled, RunStore, StateCodec};
 }
 
 /// Marks an `impl` block as a workflow; see the crate documentation.
@@ -146,10 +146,11 @@ pub mod __private {
         Emitted, Recovers, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent,
         WorkflowInfo, Wrap,
     };
+    pub use crate::durable::StateCodec;
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
     pub use crate::registry::start_json;
-    pub use crate::registry::{JsonRun, Registration, StartError};
+    pub use crate::registry::{JsonBegin, JsonRun, Registration, StartError};
     pub use crate::resource;
     pub use crate::runtime::ChildOf;
     pub use crate::RunOptions;
@@ -319,6 +320,28 @@ pub mod __private {
 
     impl<W> NoConstructor<W> for Probe<W> {
         fn constructor(&self) -> Constructor<W> {
+            None
+        }
+    }
+
+    /// Finds how to journal a workflow's state: `(&&Probe::<S>::new()).state_codec()`
+    /// is serde's when `S: Serialize + DeserializeOwned`, else `None`.
+    pub trait SerdeState<S> {
+        fn state_codec(&self) -> Option<crate::durable::StateCodec<S>>;
+    }
+
+    impl<S: serde::Serialize + serde::de::DeserializeOwned> SerdeState<S> for &Probe<S> {
+        fn state_codec(&self) -> Option<crate::durable::StateCodec<S>> {
+            Some(crate::durable::StateCodec::serde())
+        }
+    }
+
+    pub trait OpaqueState<S> {
+        fn state_codec(&self) -> Option<crate::durable::StateCodec<S>>;
+    }
+
+    impl<S> OpaqueState<S> for Probe<S> {
+        fn state_codec(&self) -> Option<crate::durable::StateCodec<S>> {
             None
         }
     }

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use crate::contract::WorkflowInfo;
 use crate::error::{BoxError, SendError, WorkflowError};
-use crate::runtime::{RunEvent, RunHandle, RunOptions, WorkflowExt};
+use crate::runtime::{resume_reading, RunEvent, RunHandle, RunOptions, WorkflowExt};
+use crate::snapshot::{Snapshot, SnapshotError};
 use crate::workflow::Workflow;
 
 /// One registered workflow: its graph, its schemas, and a way to run it from JSON.
@@ -30,7 +31,17 @@ pub struct Registration {
     start: StartFn,
 }
 
-type StartFn = fn(Value, RunOptions<()>) -> Result<JsonRun, StartError>;
+type StartFn = fn(JsonBegin, RunOptions<()>) -> Result<JsonRun, StartError>;
+
+/// How a run from JSON begins: from its input, or from a snapshot.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum JsonBegin {
+    /// The start event's payload.
+    Input(Value),
+    /// A run written down before (a journal).
+    Resume(Box<Snapshot>),
+}
 
 inventory::collect!(Registration);
 
@@ -95,7 +106,14 @@ impl Registration {
     /// reported with its path. The workflow is built with the constructor
     /// given in `#[workflow(new = ..)]`, or else `Default`.
     pub fn start_json(&self, input: Value, options: RunOptions<()>) -> Result<JsonRun, StartError> {
-        (self.start)(input, options)
+        (self.start)(JsonBegin::Input(input), options)
+    }
+
+    /// Resumes a run from `snapshot` (a journal's, or a handler's), as
+    /// [`WorkflowExt::resume`](crate::WorkflowExt::resume) does, on a fresh
+    /// instance. With `options` made durable, it goes on journaling there.
+    pub fn resume_json(&self, snapshot: Snapshot, options: RunOptions<()>) -> Result<JsonRun, StartError> {
+        (self.start)(JsonBegin::Resume(Box::new(snapshot)), options)
     }
 }
 
@@ -210,6 +228,18 @@ pub enum StartError {
     /// The run could not start (its context was busy).
     #[error(transparent)]
     Run(#[from] WorkflowError),
+    /// The run was asked to be durable, and its state cannot be journaled.
+    #[error(
+        "workflow `{workflow}` cannot run durably from JSON: its state type is not `Serialize + \
+         DeserializeOwned` (or names a type parameter of the workflow)"
+    )]
+    NotDurable {
+        /// The workflow.
+        workflow: &'static str,
+    },
+    /// The snapshot to resume from does not fit the workflow.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
 }
 
 /// A run started from JSON: a stream of its events as JSON, then its result.
@@ -308,14 +338,64 @@ where
     W: Workflow,
     W::Input: DeserializeOwned,
 {
+    begin_on(flow, decode::<W>(JsonBegin::Input(input))?, options)
+}
+
+/// Resumes a run of the instance `flow` from `snapshot`: what
+/// [`Registration::resume_json`] does with a fresh instance.
+pub fn resume_json_on<W>(
+    flow: Arc<W>,
+    snapshot: Snapshot,
+    options: RunOptions<()>,
+) -> Result<JsonRun, StartError>
+where
+    W: Workflow,
+    W::Input: DeserializeOwned,
+{
+    begin_on(flow, Begin::Resume(Box::new(snapshot)), options)
+}
+
+/// [`JsonBegin`] with the input decoded.
+enum Begin<I> {
+    Input(I),
+    Resume(Box<Snapshot>),
+}
+
+/// Decodes the input of `begin`, naming the place it does not fit.
+fn decode<W: Workflow>(begin: JsonBegin) -> Result<Begin<W::Input>, StartError>
+where
+    W::Input: DeserializeOwned,
+{
+    match begin {
+        JsonBegin::Input(input) => {
+            serde_path_to_error::deserialize(input).map(Begin::Input).map_err(|e| StartError::InvalidInput {
+                workflow: W::INFO.name,
+                path: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            })
+        }
+        JsonBegin::Resume(snapshot) => Ok(Begin::Resume(snapshot)),
+    }
+}
+
+/// Starts or resumes a run of `flow`, journaled if `options` are durable
+/// and the workflow's state can be.
+fn begin_on<W: Workflow>(
+    flow: Arc<W>,
+    begin: Begin<W::Input>,
+    options: RunOptions<()>,
+) -> Result<JsonRun, StartError> {
     let workflow = W::INFO.name;
-    let input: W::Input = serde_path_to_error::deserialize(input).map_err(|e| StartError::InvalidInput {
-        workflow,
-        path: e.path().to_string(),
-        message: e.into_inner().to_string(),
-    })?;
-    let options = options.for_state::<W::State>();
-    Ok(JsonRun { handle: flow.start_with(input, options).into_handle() })
+    let codec = W::state_codec();
+    let options = options.for_state::<W::State>(codec).ok_or(StartError::NotDurable { workflow })?;
+    let handler = match begin {
+        Begin::Input(input) => flow.start_with(input, options),
+        Begin::Resume(snapshot) => {
+            let codec = codec.ok_or(StartError::NotDurable { workflow })?;
+            resume_reading(flow, *snapshot, options, codec.read)?
+        }
+    };
+    Ok(JsonRun { handle: handler.into_handle() })
 }
 
 /// The registration of workflow `W` (of its event types and schemas), if it
@@ -335,7 +415,7 @@ pub fn registration_of<W: Workflow>() -> Option<&'static Registration> {
 #[doc(hidden)]
 pub fn start_json<W>(
     construct: Option<fn() -> Result<W, BoxError>>,
-    input: Value,
+    begin: JsonBegin,
     options: RunOptions<()>,
 ) -> Result<JsonRun, StartError>
 where
@@ -344,13 +424,9 @@ where
     W::Output: Serialize,
 {
     let workflow = W::INFO.name;
-    let input: W::Input = serde_path_to_error::deserialize(input).map_err(|e| StartError::InvalidInput {
-        workflow,
-        path: e.path().to_string(),
-        message: e.into_inner().to_string(),
-    })?;
+    // A bad input is reported before the workflow is built.
+    let begun = decode::<W>(begin)?;
     let construct = construct.ok_or(StartError::NotConstructible { workflow })?;
     let flow = construct().map_err(|source| StartError::Construction { workflow, source })?;
-    let options = options.for_state::<W::State>();
-    Ok(JsonRun { handle: flow.start_with(input, options).into_handle() })
+    begin_on(Arc::new(flow), begun, options)
 }

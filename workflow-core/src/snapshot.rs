@@ -122,6 +122,16 @@ pub struct PendingInput {
     /// finds the child runs it started (0 in snapshots of older builds).
     #[serde(default)]
     pub id: u32,
+    /// For an input in flight: how many events its invocation had streamed
+    /// (written, or as a wait's request). Where the store keeps the stream
+    /// beside the journal, the step run again on resume does not stream
+    /// those again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub streamed: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A fan-out batch: what its `Collected` steps have gathered so far.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::resource::ResourceError;
 use crate::retry::RetryPolicy;
+use crate::store::StateCodec;
 
 pub use crate::contract::{
     Emitted, Recovers, Route, StepId, StepInfo, StepInput, StepOutcome, Variant, WorkflowEvent, WorkflowInfo,
@@ -46,6 +47,14 @@ pub trait Workflow: Send + Sync + Sized + 'static {
     /// starts, as the macro cannot see what they need.
     fn check_resources() -> Result<(), ResourceError> {
         Ok(())
+    }
+
+    /// How the state goes into a journal and back, if it can (it is
+    /// `Serialize` and `DeserializeOwned`): what lets a run started from
+    /// JSON, which names no state type, be durable. `#[workflow]` fills it in.
+    #[doc(hidden)]
+    fn state_codec() -> Option<StateCodec<Self::State>> {
+        None
     }
 
     /// Calls step `step` with `input`, which `dispatch` routed to it.

@@ -137,7 +137,10 @@ where
                         .is_some_and(|t| matcher.as_ref().is_none_or(|m| m(t)))
             });
             let (reply, answer) = oneshot::channel();
-            let id = scope.link.wait(matches, request, reply).map_err(|_| WaitError::RunEnded { event })?;
+            let id = scope
+                .link
+                .wait(scope.invocation, matches, request, reply)
+                .map_err(|_| WaitError::RunEnded { event })?;
             let registration = Registration { link: Arc::clone(&scope.link), id: Some(id) };
             let answered = match self.timeout {
                 None => answer.await,

@@ -40,6 +40,8 @@ pub(crate) enum Inbound {
     /// `ctx.wait_for_event`.
     Wait {
         waiter: WaiterId,
+        /// The waiting invocation.
+        from: InvocationId,
         matches: Matcher,
         request: Option<ErasedEvent>,
         reply: oneshot::Sender<ErasedEvent>,
@@ -138,12 +140,13 @@ impl RunLink {
 
     pub(crate) fn wait(
         &self,
+        from: InvocationId,
         matches: Matcher,
         request: Option<ErasedEvent>,
         reply: oneshot::Sender<ErasedEvent>,
     ) -> Result<WaiterId, SendError> {
         let waiter = self.next_waiter.fetch_add(1, Ordering::Relaxed);
-        self.post(Inbound::Wait { waiter, matches, request, reply }, "a wait")?;
+        self.post(Inbound::Wait { waiter, from, matches, request, reply }, "a wait")?;
         Ok(waiter)
     }
 

@@ -9,8 +9,8 @@
 //! touching the runtime.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::table::Table;
@@ -19,6 +19,13 @@ use crate::error::{BoxError, WorkflowError};
 use crate::snapshot::{Snapshot, SnapshotError};
 pub use crate::store::RunStore;
 use crate::store::CHILD_KEY;
+pub(crate) use crate::store::{state_from_json, state_json, StateCodec, StateReader, StateWriter};
+use crate::stream::{RunEvent, RunOutcome};
+
+/// Streamed items with their events as JSON, for a store that keeps them.
+fn as_json(streamed: &[RunEvent<ErasedEvent>]) -> Vec<RunEvent<Value>> {
+    streamed.iter().map(|item| item.clone().map(|event| event.tagged_json())).collect()
+}
 
 /// A run's journal: where it goes and under which key. `RunOptions::durable`
 /// makes one, with the writer of the run's state (see [`StateWriter`]);
@@ -27,15 +34,19 @@ use crate::store::CHILD_KEY;
 pub(crate) struct Journal {
     store: Arc<dyn RunStore>,
     key: String,
+    /// Whether the store keeps the run's stream with its journal.
+    keeps_stream: bool,
 }
-
-/// Writes a run's state `S` as JSON for its journal: taken where
-/// `S: Serialize` is known, so that the driver needs no bound.
-pub(crate) type StateWriter<S> = fn(&S) -> Result<Value, SnapshotError>;
 
 impl Journal {
     pub(crate) fn new(store: Arc<dyn RunStore>, key: String) -> Self {
-        Self { store, key }
+        let keeps_stream = store.keeps_stream(&key);
+        Self { store, key, keeps_stream }
+    }
+
+    /// Whether the store keeps the run's stream (see [`RunStore::keeps_stream`]).
+    pub(crate) fn keeps_stream(&self) -> bool {
+        self.keeps_stream
     }
 
     /// Its store and key, where the run's children journal too.
@@ -43,9 +54,20 @@ impl Journal {
         (Arc::clone(&self.store), self.key.clone())
     }
 
-    /// Replaces the journal with `snapshot`; the error says why it could not.
-    pub(crate) fn save(&self, workflow: &str, snapshot: &Snapshot) -> Result<(), String> {
-        self.store.save(&self.key, workflow, snapshot).map_err(|e| e.to_string())
+    /// Replaces the journal with `snapshot`, with what the run streamed
+    /// since if the store keeps it; the error says why it could not.
+    pub(crate) fn save(
+        &self,
+        workflow: &str,
+        snapshot: &Snapshot,
+        streamed: &[RunEvent<ErasedEvent>],
+    ) -> Result<(), String> {
+        let saved = if self.keeps_stream {
+            self.store.save_streamed(&self.key, workflow, snapshot, &as_json(streamed))
+        } else {
+            self.store.save(&self.key, workflow, snapshot)
+        };
+        saved.map_err(|e| e.to_string())
     }
 
     /// Records how the run ended. A result that cannot be recorded turns
@@ -54,13 +76,24 @@ impl Journal {
         &self,
         table: &Table,
         outcome: Result<ErasedEvent, WorkflowError>,
+        elapsed: Duration,
+        streamed: &[RunEvent<ErasedEvent>],
     ) -> Result<ErasedEvent, WorkflowError> {
         let workflow = table.info().name;
+        let finish = |ended: Result<&Value, &str>| {
+            if self.keeps_stream {
+                let outcome = RunOutcome::of(&outcome, elapsed);
+                self.store.finish_streamed(&self.key, ended, &outcome, &as_json(streamed))
+            } else {
+                self.store.finish(&self.key, ended)
+            }
+            .map_err(|e| e.to_string())
+        };
         let recorded = match &outcome {
-            Ok(stop) => (table.output_json)(stop)
-                .map_err(|e| e.to_string())
-                .and_then(|json| self.store.finish(&self.key, Ok(&json)).map_err(|e| e.to_string())),
-            Err(error) => self.store.finish(&self.key, Err(&error.to_string())).map_err(|e| e.to_string()),
+            Ok(stop) => {
+                (table.output_json)(stop).map_err(|e| e.to_string()).and_then(|json| finish(Ok(&json)))
+            }
+            Err(error) => finish(Err(&error.to_string())),
         };
         match (recorded, outcome) {
             (Err(reason), Ok(_)) => Err(WorkflowError::Journal { workflow, reason }),
@@ -109,15 +142,4 @@ pub enum RecoverError {
         #[source]
         source: SnapshotError,
     },
-}
-
-/// The state as JSON, naming the field that cannot be written.
-pub(crate) fn state_json<S: Serialize>(state: &S) -> Result<Value, SnapshotError> {
-    serde_path_to_error::serialize(state, serde_json::value::Serializer).map_err(|e| {
-        SnapshotError::Unserializable {
-            what: "the state".into(),
-            path: e.path().to_string(),
-            message: e.into_inner().to_string(),
-        }
-    })
 }

@@ -271,15 +271,21 @@ fn resume_with<W: Workflow>(
 where
     W::State: DeserializeOwned,
 {
+    resume_reading(flow, snapshot, options, durable::state_from_json::<W::State>)
+}
+
+/// [`resume_with`], the state read by `read`: what a run resumed from
+/// JSON uses, where `W::State: DeserializeOwned` is not known.
+pub(crate) fn resume_reading<W: Workflow>(
+    flow: Arc<W>,
+    snapshot: Snapshot,
+    options: RunOptions<W::State>,
+    read: durable::StateReader<W::State>,
+) -> Result<Handler<W>, SnapshotError> {
     snapshot.check(W::INFO)?;
     // Decode everything now, so that a bad snapshot fails here, not in the run.
     let restored = RunCore::decode(typed::table::<W>(), &snapshot)?;
-    let state: W::State =
-        serde_path_to_error::deserialize(snapshot.state.clone()).map_err(|e| SnapshotError::BadData {
-            name: std::any::type_name::<W::State>().to_owned(),
-            at: format!("state.{}", e.path()),
-            message: e.into_inner().to_string(),
-        })?;
+    let state = read(snapshot.state.clone())?;
     let context = options.context.clone().unwrap_or_default();
     context.update(|s| *s = state);
     context.restore_store(snapshot.store.clone());

@@ -21,5 +21,6 @@ pub use self::child::{ChildError, ChildOf, ChildOptions};
 pub use self::core::{RunEvent, RunFailure, RunOutcome};
 pub use self::durable::RecoverError;
 pub(crate) use self::handle::RunHandle;
+pub(crate) use self::handler::resume_reading;
 pub use self::handler::{EventStream, Handler, Recovered, WorkflowExt};
 pub use self::options::RunOptions;

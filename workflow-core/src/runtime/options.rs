@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::durable::{state_json, Journal, RunStore, StateWriter};
+use super::durable::{state_json, Journal, RunStore, StateCodec, StateWriter};
 use crate::context::Context;
 
 /// How to run a workflow: its timeout, its context, and what to report.
@@ -103,9 +103,16 @@ impl<S: Serialize> RunOptions<S> {
 }
 
 impl RunOptions<()> {
-    /// The same options for a workflow whose state is `T` (with a fresh context).
-    pub(crate) fn for_state<T>(self) -> RunOptions<T> {
-        RunOptions { setup: Setup { journal: None, ..self.setup }, context: None, state_writer: None }
+    /// The same options for a workflow whose state is `T` (with a fresh
+    /// context), journaled with `codec`; `None` if they are durable and
+    /// there is no codec to write the state with.
+    pub(crate) fn for_state<T>(self, codec: Option<StateCodec<T>>) -> Option<RunOptions<T>> {
+        let state_writer = match (&self.setup.journal, codec) {
+            (Some(_), None) => return None,
+            (Some(_), Some(codec)) => Some(codec.write),
+            (None, _) => None,
+        };
+        Some(RunOptions { setup: self.setup, context: None, state_writer })
     }
 }
 

@@ -138,6 +138,36 @@ pub fn workflow_generics(generics: &syn::Generics) -> (TokenStream, TokenStream)
     (quote!(#impl_generics), where_clause)
 }
 
+/// `Workflow::state_codec`, found by probing the state type: serde's if it
+/// is `Serialize + DeserializeOwned`. A state type that names one of the
+/// workflow's type parameters is left to the default (`None`): in a generic
+/// impl the probe cannot see the parameter's traits.
+fn state_codec(ir: &Ir) -> TokenStream {
+    let rt = rt();
+    let state = &ir.state;
+    let params: Vec<String> = ir.generics.type_params().map(|p| p.ident.to_string()).collect();
+    let names_param = |tokens: TokenStream| {
+        fn walk(tokens: TokenStream, params: &[String]) -> bool {
+            tokens.into_iter().any(|t| match t {
+                proc_macro2::TokenTree::Ident(i) => params.contains(&i.to_string()),
+                proc_macro2::TokenTree::Group(g) => walk(g.stream(), params),
+                _ => false,
+            })
+        }
+        walk(tokens, &params)
+    };
+    if names_param(quote!(#state)) {
+        return quote!();
+    }
+    quote! {
+        fn state_codec() -> ::core::option::Option<#rt::StateCodec<#state>> {
+            #[allow(unused_imports)]
+            use #rt::{OpaqueState as _, SerdeState as _};
+            (&&#rt::Probe::<#state>::new()).state_codec()
+        }
+    }
+}
+
 /// Submits the workflow (or one instantiation of a generic workflow, then
 /// under `name`) to the registry: its graph, schemas, and a function that
 /// starts it from JSON. An instantiation that does not satisfy the
@@ -162,11 +192,11 @@ fn registration(ir: &Ir, self_ty: &syn::Type, name: Option<&str>) -> TokenStream
             use #rt::{ByDefault as _, NoConstructor as _};
 
             fn start(
-                input: #rt::serde_json::Value,
+                begin: #rt::JsonBegin,
                 options: #rt::RunOptions<()>,
             ) -> ::core::result::Result<#rt::JsonRun, #rt::StartError> {
                 let construct: #rt::Constructor<#self_ty> = #construct;
-                #rt::start_json::<#self_ty>(construct, input, options)
+                #rt::start_json::<#self_ty>(construct, begin, options)
             }
 
             fn event_schemas() -> ::std::vec::Vec<(&'static str, #rt::schemars::Schema)> {
@@ -495,6 +525,7 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
     let calls = ir.steps.iter().enumerate().map(|(i, step)| step_call(ir, i, step));
     let info_const = &ir.info_const;
     let check_resources = resources::check(ir);
+    let state_codec = state_codec(ir);
     let (impl_generics, where_clause) = workflow_generics(&ir.generics);
     quote! {
         impl #impl_generics #rt::Workflow for #self_ty #where_clause {
@@ -527,6 +558,8 @@ fn workflow_impl(ir: &Ir) -> TokenStream {
             }
 
             #check_resources
+
+            #state_codec
 
             fn invoke(
                 self: #rt::Arc<Self>,

@@ -48,6 +48,8 @@ impl RunCore {
         let inv = self.invocations.get_mut(invocation).expect("the invocation is in flight");
         let Some(input) = inv.input.clone() else { return false };
         inv.attempt += 1;
+        // A new attempt: what it streams is new, even after a resume.
+        (inv.streamed, inv.journaled) = (0, 0);
         let (step, worker, attempt, id, delay) = (inv.step, inv.worker, inv.attempt, inv.id, *delay);
         self.invoke(Command::Invoke { invocation, id, step, worker, attempt, input, delay }, out);
         true

@@ -52,6 +52,8 @@ pub enum Input {
     Wait {
         /// The wait.
         waiter: WaiterId,
+        /// The waiting invocation.
+        from: InvocationId,
         /// The position, among the events nobody took yet, of the first
         /// one the wait's filter accepts: it answers the wait at once.
         claim: Option<usize>,
@@ -164,9 +166,9 @@ impl Input {
                 json!({ "send": { "from": from, "event": event(e)?, "target": target } })
             }
             Input::Stream { from, event: e } => json!({ "stream": { "from": from, "event": event(e)? } }),
-            Input::Wait { waiter, claim, request } => {
+            Input::Wait { waiter, from, claim, request } => {
                 let request = request.as_ref().map(event).transpose()?;
-                json!({ "wait": { "waiter": waiter, "claim": claim, "request": request } })
+                json!({ "wait": { "waiter": waiter, "from": from, "claim": claim, "request": request } })
             }
             Input::External { event: e, waiter } => {
                 json!({ "external": { "event": event(e)?, "waiter": waiter } })
@@ -227,6 +229,7 @@ impl Input {
             }
             "wait" => Input::Wait {
                 waiter: number(&body["waiter"])?,
+                from: number(&body["from"])? as usize,
                 claim: optional(&body["claim"])?.map(|c| c as usize),
                 request: if body["request"].is_null() { None } else { Some(event(&body["request"])?) },
             },

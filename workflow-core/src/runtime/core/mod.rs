@@ -41,6 +41,11 @@ pub struct CoreOptions {
     /// Whether to keep a copy of every input in flight, so that the run can
     /// be snapshotted (a copy per invocation).
     pub snapshots: bool,
+    /// Whether the run's stream is journaled with it: a step in flight when
+    /// the run was journaled runs again on resume, and does not stream again
+    /// the events it streamed before (its first `n` writes and requests
+    /// are dropped), so that a reader of the journaled stream sees each once.
+    pub stream_journaled: bool,
 }
 
 /// How many event names a [`WorkflowError::Stalled`] reports.
@@ -57,6 +62,10 @@ struct Queued {
     /// Names this input for good: kept in snapshots, so that a step run
     /// again after a resume finds the child runs it started before.
     id: InputId,
+    /// For an input in flight when its run was journaled with its stream:
+    /// how many events its invocation had streamed. Run again, it does not
+    /// stream those again (see [`CoreOptions::stream_journaled`]).
+    streamed: u32,
 }
 
 struct Invocation {
@@ -67,6 +76,11 @@ struct Invocation {
     batch: Option<BatchId>,
     /// A copy of the input, kept when a retry or a failure report may need it.
     input: Option<StepInput<ErasedEvent>>,
+    /// How many events this attempt streamed (written or as a wait's request).
+    streamed: u32,
+    /// How many of them an earlier run of it streamed and journaled: these
+    /// are not streamed again.
+    journaled: u32,
 }
 
 /// What the core keeps per step.
@@ -101,9 +115,10 @@ enum Origin {
     /// A step returned or sent it (or it is the start event): a request
     /// among them is streamed and counted until answered.
     Step,
-    /// A waiting step's request: streamed whatever its type, and not
-    /// counted, since the waiting step keeps the run alive itself.
-    WaitRequest,
+    /// A waiting step's request: streamed whatever its type (unless the
+    /// step's earlier run streamed it, `streamed`), and not counted, since
+    /// the waiting step keeps the run alive itself.
+    WaitRequest { streamed: bool },
     /// The caller sent it and no waiter took it: kept if no step takes it,
     /// else it answers a returned request.
     Caller,
@@ -214,9 +229,11 @@ impl RunCore {
                 if let (Some(inv), Some(trace)) = (self.invocations.get(from), &mut self.trace) {
                     trace.streamed(inv.step, event.index());
                 }
-                out.push_back(Command::Stream(RunEvent::Event(event)));
+                if self.streams_again(from) {
+                    out.push_back(Command::Stream(RunEvent::Event(event)));
+                }
             }
-            Input::Wait { waiter, claim, request } => {
+            Input::Wait { waiter, from, claim, request } => {
                 // `claim` picks the unclaimed event that answers the wait at
                 // once; the request is written to the stream and routed.
                 match claim.and_then(|at| self.unclaimed.remove(at)) {
@@ -224,7 +241,8 @@ impl RunCore {
                     None => self.waits += 1,
                 }
                 if let Some(request) = request {
-                    self.route(request, Origin::WaitRequest, None, out);
+                    let streamed = !self.streams_again(from);
+                    self.route(request, Origin::WaitRequest { streamed }, None, out);
                 }
             }
             Input::External { event, waiter: Some(waiter) } => {
@@ -427,10 +445,11 @@ impl RunCore {
             // Taken by a step: this answers a returned request.
             self.pending_requests = self.pending_requests.saturating_sub(1);
         }
-        if route.request && origin != Origin::WaitRequest {
+        let wait_request = matches!(origin, Origin::WaitRequest { .. });
+        if route.request && !wait_request {
             self.pending_requests += 1;
         }
-        if route.request || origin == Origin::WaitRequest {
+        if (route.request && !wait_request) || origin == (Origin::WaitRequest { streamed: false }) {
             out.push_back(Command::Stream(RunEvent::Event(event.clone())));
         }
         if !consumed {
@@ -465,7 +484,7 @@ impl RunCore {
         let carried = self.recovery.as_ref().map_or(0, |r| r.attempts[step]);
         let id = self.next_input;
         self.next_input = id.wrapping_add(1);
-        let queued = Queued { input, batch, attempt: 1 + carried, id };
+        let queued = Queued { input, batch, attempt: 1 + carried, id, streamed: 0 };
         let state = &self.steps[step];
         if state.free > 0 && state.queue.is_empty() && !self.finished && !self.defer_starts {
             return self.start(step, queued, out);
@@ -543,6 +562,14 @@ impl RunCore {
         }
     }
 
+    /// Counts an event that invocation `from` streams; false if an earlier
+    /// run of it streamed (and journaled) this one already.
+    fn streams_again(&mut self, from: InvocationId) -> bool {
+        let Some(inv) = self.invocations.get_mut(from) else { return true };
+        inv.streamed += 1;
+        inv.streamed > inv.journaled
+    }
+
     /// Hands queued inputs to free workers, and detects a stall.
     fn advance(&mut self, out: &mut VecDeque<Command>) {
         if self.finished {
@@ -585,9 +612,17 @@ impl RunCore {
                 StepInput::Collected(events) => events.iter().for_each(|e| trace.consumed(step, e.index())),
             }
         }
-        let (attempt, id) = (queued.attempt, queued.id);
-        let invocation =
-            self.invocations.insert(Invocation { step, worker, attempt, id, batch: queued.batch, input });
+        let (attempt, id, journaled) = (queued.attempt, queued.id, queued.streamed);
+        let invocation = self.invocations.insert(Invocation {
+            step,
+            worker,
+            attempt,
+            id,
+            batch: queued.batch,
+            input,
+            streamed: 0,
+            journaled,
+        });
         let delay = Duration::ZERO;
         let input = queued.input;
         self.invoke(Command::Invoke { invocation, id, step, worker, attempt, input, delay }, out);

@@ -45,7 +45,16 @@ impl RunCore {
             let input = inv.input.as_ref().ok_or(SnapshotError::InputNotKept { step })?;
             let (collected, events) = input_data(input)?;
             let (attempt, batch, id) = (inv.attempt, batch_index(inv.batch), inv.id);
-            inputs.push(PendingInput { step: step.to_owned(), attempt, batch, collected, events, id });
+            let streamed = inv.streamed.max(inv.journaled);
+            inputs.push(PendingInput {
+                step: step.to_owned(),
+                attempt,
+                batch,
+                collected,
+                events,
+                id,
+                streamed,
+            });
         }
         for (id, state) in self.steps.iter().enumerate() {
             for queued in state.queue.iter() {
@@ -57,6 +66,7 @@ impl RunCore {
                     collected,
                     events,
                     id: queued.id,
+                    streamed: queued.streamed,
                 });
             }
         }
@@ -141,8 +151,13 @@ impl RunCore {
                     message,
                 });
             }
-            let queued =
-                Queued { input, batch: pending.batch, attempt: pending.attempt.max(1), id: pending.id };
+            let queued = Queued {
+                input,
+                batch: pending.batch,
+                attempt: pending.attempt.max(1),
+                id: pending.id,
+                streamed: pending.streamed,
+            };
             inputs.push((step, queued));
         }
         let mut collected = Vec::with_capacity(snapshot.collected.len());
@@ -177,7 +192,10 @@ impl RunCore {
         for batch in restored.batches {
             core.batches.insert(batch);
         }
-        for (step, queued) in restored.inputs {
+        for (step, mut queued) in restored.inputs {
+            if !options.stream_journaled {
+                queued.streamed = 0; // nobody read what it streamed: stream it again
+            }
             core.next_input = core.next_input.max(queued.id.wrapping_add(1));
             if let Some(open) = queued.batch.and_then(|b| core.batches.get_mut(b)) {
                 open.outstanding += 1;

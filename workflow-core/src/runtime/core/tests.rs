@@ -260,7 +260,7 @@ fn a_waiter_gets_the_matching_external_event_and_others_are_kept() {
     assert!(commands.is_empty(), "an event nobody takes is kept, not lost");
     // The driver found it among the unclaimed events with the wait's filter.
     assert_eq!(core.unclaimed().count(), 1);
-    core.handle(Input::Wait { waiter: 42, claim: Some(0), request: None }, &mut commands);
+    core.handle(Input::Wait { waiter: 42, from: 0, claim: Some(0), request: None }, &mut commands);
     assert!(matches!(
         commands.make_contiguous(),
         [Command::Wake { waiter: 42, event }] if matches!(typed(event), FlowEvent::InputRequired(r) if r.request == 5)
@@ -274,7 +274,7 @@ fn answering_a_waiting_step_leaves_a_returned_request_open() {
     let work = of(&calls, WORK);
     let audit = of(&calls, AUDIT);
     // `work` waits in place for an approval; `audit` returns a request.
-    core.handle(Input::Wait { waiter: 7, claim: None, request: None }, &mut commands);
+    core.handle(Input::Wait { waiter: 7, from: 0, claim: None, request: None }, &mut commands);
     let request = FlowEvent::InputRequired(InputRequired::new(3));
     returns(&mut core, audit, Emitted::One(request), &mut commands);
     commands.clear();
@@ -338,7 +338,12 @@ fn a_stall_reports_the_last_five_events_oldest_first() {
 
 #[test]
 fn internal_events_report_worker_slots() {
-    let mut core = core::<Flow>(CoreOptions { internal_events: true, trace: false, snapshots: false });
+    let mut core = core::<Flow>(CoreOptions {
+        internal_events: true,
+        trace: false,
+        snapshots: false,
+        stream_journaled: false,
+    });
     let mut commands = Cmds::new();
     core.handle(Input::Start(erase(Flow::start_event(1))), &mut commands);
     assert!(matches!(
@@ -497,7 +502,8 @@ mod replay {
         assert!(fan_out, "split fanned out three parts");
 
         // As the driver set it up for a run started with `start`.
-        let options = CoreOptions { internal_events: false, trace: false, snapshots: true };
+        let options =
+            CoreOptions { internal_events: false, trace: false, snapshots: true, stream_journaled: false };
         let mut core = core::<Recorded>(options);
         for (i, (input, commands)) in record.iter().enumerate() {
             let decoded = Input::from_json(input, table::<Recorded>().events).unwrap();

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::Driver;
+use super::{Command, Driver};
 use crate::error::WorkflowError;
 use crate::snapshot::{event_data, CollectData, Snapshot, SnapshotError, SNAPSHOT_FORMAT};
 use crate::sync::lock;
@@ -24,7 +24,19 @@ impl Driver {
     /// Writes the run to its journal, if it has one and a step boundary
     /// passed; a store that fails ends the run, which would no longer be durable.
     fn write_journal(&mut self) -> Result<(), WorkflowError> {
-        if !self.journal_due || self.core.is_finished() {
+        if self.journal_stream {
+            // The core counted these in the invocations it will write down:
+            // they are saved with this journal, not the next.
+            let commands = std::mem::take(&mut self.commands);
+            for command in commands {
+                match command {
+                    Command::Stream(event) => self.unjournaled.push(event),
+                    command => self.commands.push_back(command),
+                }
+            }
+        }
+        let due = self.journal_due || !self.unjournaled.is_empty();
+        if !due || self.core.is_finished() {
             return Ok(());
         }
         let Some(journal) = &self.run.journal else { return Ok(()) };
@@ -33,9 +45,21 @@ impl Driver {
             // The children journal themselves, to the same store.
             .snapshot(|| self.run.steps.journal_state(), false)
             .map_err(|error| error.to_string())
-            .and_then(|snapshot| journal.save(workflow, &snapshot));
+            .and_then(|snapshot| journal.save(workflow, &snapshot, &self.unjournaled));
         self.journal_due = false;
-        saved.map_err(|reason| WorkflowError::Journal { workflow, reason })
+        saved.map_err(|reason| WorkflowError::Journal { workflow, reason })?;
+        self.forward_journaled();
+        Ok(())
+    }
+
+    /// Sends what was saved with the journal on to the caller's stream.
+    pub(super) fn forward_journaled(&mut self) {
+        let stream = self.run.stream.as_ref();
+        for event in self.unjournaled.drain(..) {
+            if let Some(stream) = stream {
+                let _ = stream.send(event);
+            }
+        }
     }
 
     /// The run as it is now, with the state `state` writes (and where its

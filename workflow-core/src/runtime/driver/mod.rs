@@ -172,6 +172,11 @@ struct Driver {
     /// Whether to record the core's inputs (a subscriber that listens to
     /// [`verbose::RECORD`] when the run starts).
     record: bool,
+    /// Whether the journal keeps the stream: then what the run streams
+    /// waits in `unjournaled` for the next journal, and goes to the
+    /// caller's stream once saved with it.
+    journal_stream: bool,
+    unjournaled: Vec<RunEvent<ErasedEvent>>,
 }
 
 /// What the driver keeps for retries.
@@ -225,10 +230,12 @@ impl Driver {
     /// The driver of `run`, with its core built fresh or from a snapshot,
     /// and the input that sets it going.
     fn new(mut run: Run, start: Start) -> (Self, Input) {
+        let journal_stream = run.journal.as_ref().is_some_and(Journal::keeps_stream);
         let options = CoreOptions {
             internal_events: run.internal_events,
             trace: run.trace.is_some(),
             snapshots: run.stream.is_some() || run.journal.is_some(),
+            stream_journaled: journal_stream,
         };
         let (core, first) = match start {
             Start::Fresh(event) => (RunCore::new(run.table, options), Input::Start(event)),
@@ -264,6 +271,8 @@ impl Driver {
             slot: run.limit.take().map(|limit| Box::new(Slot::new(limit))),
             began: false,
             spare: None,
+            journal_stream,
+            unjournaled: Vec::new(),
             run,
         };
         (driver, first)
@@ -407,6 +416,7 @@ impl Driver {
                         self.handle(Input::PutBack(event));
                     }
                 }
+                Command::Stream(event) if self.journal_stream => self.unjournaled.push(event),
                 Command::Stream(event) => {
                     if let Some(stream) = &self.run.stream {
                         let _ = stream.send(event);
@@ -429,9 +439,9 @@ impl Driver {
         let input = match message {
             Inbound::Send { from, event, target } => Input::Send { from, event, target },
             Inbound::Stream { from, event } => Input::Stream { from, event },
-            Inbound::Wait { waiter, matches, request, reply } => {
+            Inbound::Wait { waiter, from, matches, request, reply } => {
                 let claim = self.waiters.begin(waiter, matches, reply, self.core.unclaimed());
-                Input::Wait { waiter, claim, request }
+                Input::Wait { waiter, from, claim, request }
             }
             Inbound::External { event, target: None } => {
                 Input::External { waiter: self.waiters.choose(&event), event }
@@ -587,9 +597,12 @@ impl Driver {
             }
         }
         let outcome = match &self.run.journal {
-            Some(journal) => journal.finish(self.run.table, outcome),
+            Some(journal) => {
+                journal.finish(self.run.table, outcome, self.started.elapsed(), &self.unjournaled)
+            }
             None => outcome,
         };
+        self.forward_journaled();
         if let (Some(trace), Some(recorded)) = (&self.run.trace, self.core.take_trace()) {
             trace.record(recorded);
         }
