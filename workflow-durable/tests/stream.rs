@@ -81,7 +81,7 @@ impl RunStore for KeepingStore {
     ) -> Result<(), BoxError> {
         let mut kept = self.inner.lock().unwrap();
         kept.log.extend(streamed.iter().map(event_of));
-        kept.ended = Some((outcome.map(Clone::clone).map_err(str::to_owned), ended.clone()));
+        kept.ended = Some((outcome.cloned().map_err(str::to_owned), ended.clone()));
         Ok(())
     }
 }
