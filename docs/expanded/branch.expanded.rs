@@ -472,7 +472,8 @@ const _: () = {
             ::workflow_core::__private::Registration::new(< Answerer as
             ::workflow_core::__private::Workflow > ::INFO, ::core::module_path!(),
             ::workflow_core::__private::schema_of:: < String >,
-            ::workflow_core::__private::schema_of:: < String >, event_schemas, start,)
+            ::workflow_core::__private::schema_of:: < String >, event_schemas, start,
+            ::workflow_core::__private::journaled:: < Answerer >,)
         }
     };
 };

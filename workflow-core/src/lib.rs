@@ -149,7 +149,7 @@ pub mod __private {
     pub use crate::durable::StateCodec;
     pub use crate::emit::{Choice1, Choice2, Choice3, Choice4, Choice5, Choice6, Choice7, Choice8};
     pub use crate::error::box_error;
-    pub use crate::registry::start_json;
+    pub use crate::registry::{journaled, start_json};
     pub use crate::registry::{JsonBegin, JsonRun, Registration, StartError};
     pub use crate::resource;
     pub use crate::runtime::ChildOf;

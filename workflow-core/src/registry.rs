@@ -29,6 +29,7 @@ pub struct Registration {
     output_schema: fn() -> schemars::Schema,
     event_schemas: fn() -> Vec<(&'static str, schemars::Schema)>,
     start: StartFn,
+    journaled: fn() -> bool,
 }
 
 type StartFn = fn(JsonBegin, RunOptions<()>) -> Result<JsonRun, StartError>;
@@ -54,8 +55,15 @@ impl Registration {
         output_schema: fn() -> schemars::Schema,
         event_schemas: fn() -> Vec<(&'static str, schemars::Schema)>,
         start: StartFn,
+        journaled: fn() -> bool,
     ) -> Self {
-        Self { info, name: info.name, module, input_schema, output_schema, event_schemas, start }
+        Self { info, name: info.name, module, input_schema, output_schema, event_schemas, start, journaled }
+    }
+
+    /// Whether its runs from JSON can be durable: its state can be
+    /// journaled (see [`StartError::NotDurable`]).
+    pub fn journaled(&self) -> bool {
+        (self.journaled)()
     }
 
     /// The same registration under the name of one instantiation of a
@@ -409,6 +417,12 @@ pub fn registration_of<W: Workflow>() -> Option<&'static Registration> {
             && info.steps.iter().map(|s| s.name).eq(W::INFO.steps.iter().map(|s| s.name))
     };
     registry().into_iter().find(|r| same(r.info()))
+}
+
+/// Whether `W`'s state can be journaled ([`Registration::journaled`]).
+#[doc(hidden)]
+pub fn journaled<W: Workflow>() -> bool {
+    W::state_codec().is_some()
 }
 
 /// Generated code's half of [`Registration::start_json`].

@@ -12,6 +12,7 @@ pub(crate) struct AppState {
     pub(crate) runs: Runs,
     pub(crate) heartbeat: Duration,
     pub(crate) body_limit: usize,
+    pub(crate) shutdown: crate::Shutdown,
 }
 
 pub(crate) type App = Arc<AppState>;
@@ -26,5 +27,10 @@ impl AppState {
 
     pub(crate) fn run(&self, id: &str) -> Result<Arc<Run>, ApiError> {
         self.runs.get(id).ok_or_else(|| ApiError::not_found("Handler not found"))
+    }
+
+    /// Loads a released run again, to take a request.
+    pub(crate) fn reload(&self, run: &Arc<Run>) {
+        self.runs.resume(run);
     }
 }

@@ -22,18 +22,22 @@ mod openapi;
 mod request;
 mod routes;
 mod runs;
+mod shutdown;
+mod store;
 mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use workflow_core::registry::{registration_of, registry, start_json_on, Registration};
+use workflow_core::registry::{registration_of, registry, resume_json_on, start_json_on, Registration};
 use workflow_core::Workflow;
 
 use envelope::Envelopes;
 pub use error::ApiError;
-use runs::{Runs, Served};
+use runs::{Begin, Runs, Served};
+pub use shutdown::Shutdown;
+pub use store::{Store, StoreError};
 
 /// What the server serves and how: build it, then mount [`Server::router`].
 pub struct Server {
@@ -41,6 +45,9 @@ pub struct Server {
     heartbeat: Duration,
     body_limit: usize,
     access: access::Access,
+    store: Option<Arc<Store>>,
+    idle_release: Option<Duration>,
+    shutdown: Shutdown,
 }
 
 impl Default for Server {
@@ -66,13 +73,47 @@ pub enum ServeError {
 
 impl Server {
     /// Serves nothing yet; the SSE heartbeat is every 25 s, as LlamaIndex's.
+    /// Its runs are kept in memory until [`store`](Self::store) gives a file.
     pub fn new() -> Self {
         Self {
             served: Vec::new(),
             heartbeat: Duration::from_secs(25),
             body_limit: 1 << 20,
             access: access::Access::default(),
+            store: None,
+            idle_release: Some(Duration::from_secs(300)),
+            shutdown: Shutdown::new(Duration::from_secs(10)),
         }
+    }
+
+    /// Keeps handlers, event logs and journals in `store`: with a file
+    /// ([`Store::open`]), a restarted server finds every run, and resumes
+    /// those that were going (see `docs/server.md`).
+    pub fn store(mut self, store: Store) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// How long a durable run that waits for outside input, with no step
+    /// in flight, stays in memory before it is released (5 minutes by
+    /// default; `None` keeps every run). It is loaded again when an event
+    /// or a cancel comes for it.
+    pub fn idle_release(mut self, after: Option<Duration>) -> Self {
+        self.idle_release = after;
+        self
+    }
+
+    /// What ends the server gracefully (see [`Shutdown`]); clone it before
+    /// [`router`](Self::router) takes the server.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// How long open streams and waiting requests get to finish once
+    /// [`Shutdown::begin`] is called (10 s by default).
+    pub fn drain(mut self, deadline: Duration) -> Self {
+        self.shutdown = Shutdown::new(deadline);
+        self
     }
 
     /// Also serves every registered workflow (those the registry can
@@ -82,7 +123,10 @@ impl Server {
             if self.served.iter().any(|s| s.name == registration.name()) {
                 continue;
             }
-            let start = move |input, options| registration.start_json(input, options);
+            let start = move |begin, options| match begin {
+                Begin::Input(input) => registration.start_json(input, options),
+                Begin::Resume(snapshot) => registration.resume_json(*snapshot, options),
+            };
             self.served.push(Arc::new(served(
                 registration,
                 registration.name().to_owned(),
@@ -119,7 +163,10 @@ impl Server {
             return Err(ServeError::Duplicate(name.to_owned()));
         }
         let flow = Arc::new(flow);
-        let start = move |input, options| start_json_on(Arc::clone(&flow), input, options);
+        let start = move |begin, options| match begin {
+            Begin::Input(input) => start_json_on(Arc::clone(&flow), input, options),
+            Begin::Resume(snapshot) => resume_json_on(Arc::clone(&flow), *snapshot, options),
+        };
         self.served.push(Arc::new(served(registration, name.to_owned(), Box::new(start), timeout)));
         Ok(self)
     }
@@ -157,17 +204,38 @@ impl Server {
     }
 
     /// The routes, to serve or to mount under a base path with
-    /// `Router::nest`.
+    /// `Router::nest`. Called in a tokio runtime: the runs the store holds
+    /// unfinished are resumed here.
     pub fn router(self) -> axum::Router {
+        self.build().0
+    }
+
+    /// [`router`](Self::router), and a look at its runs for tests and tools.
+    pub fn router_and_runs(self) -> (axum::Router, RunsView) {
+        let (router, app) = self.build();
+        (router, RunsView { app })
+    }
+
+    fn build(self) -> (axum::Router, app::App) {
         let access = self.access.clone();
         let names: Vec<&str> = self.served.iter().map(|s| s.name.as_str()).collect();
         let document = Arc::new(openapi::document(&names, access.token.is_some()));
-        let routes = routes::router(Arc::new(app::AppState {
+        let store = match self.store {
+            Some(store) => store,
+            None => Arc::new(Store::in_memory().expect("SQLite opens a database in memory")),
+        };
+        let runs = Runs::new(store, self.idle_release);
+        if let Err(error) = runs.load(&self.served) {
+            tracing::error!(%error, "the runs in the store cannot be read");
+        }
+        let app = Arc::new(app::AppState {
             served: self.served,
-            runs: Runs::default(),
+            runs,
             heartbeat: self.heartbeat,
             body_limit: self.body_limit,
-        }));
+            shutdown: self.shutdown,
+        });
+        let routes = routes::router(Arc::clone(&app));
         let login = axum::Router::new()
             .route("/login", axum::routing::get(access::login_form).post(access::login))
             .with_state(access.clone());
@@ -175,11 +243,55 @@ impl Server {
             "/openapi.json",
             axum::routing::get(move || async move { axum::Json((*document).clone()) }),
         );
-        routes
+        let router = routes
             .merge(login)
             .merge(openapi)
             .layer(axum::middleware::from_fn_with_state(access.clone(), access::guard))
-            .layer(access::cors(&access))
+            .layer(access::cors(&access));
+        (router, app)
+    }
+
+    /// Serves on `listener` until `signal` resolves (SIGTERM, say), then
+    /// shuts down gracefully: no new connections, open streams and waiting
+    /// requests end by the drain deadline, and it returns. Runs stop where
+    /// their journals are; a restart on the same store resumes them.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        signal: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let shutdown = self.shutdown();
+        let router = self.router();
+        let drained = shutdown.clone();
+        let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
+            signal.await;
+            shutdown.begin();
+        });
+        // Connections that outlast the deadline (a client that never reads)
+        // are not waited for.
+        tokio::select! {
+            served = serving => served,
+            () = async { drained.closed().await; tokio::time::sleep(Duration::from_secs(1)).await } => Ok(()),
+        }
+    }
+}
+
+/// A look at a server's runs, for tests and tools.
+#[derive(Clone)]
+pub struct RunsView {
+    app: app::App,
+}
+
+impl RunsView {
+    /// How many runs are in memory and driven (neither ended nor released).
+    pub fn loaded(&self) -> usize {
+        self.app.runs.loaded()
+    }
+}
+
+impl std::fmt::Debug for RunsView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunsView").field("loaded", &self.loaded()).finish()
     }
 }
 
@@ -201,5 +313,6 @@ fn served(
         schemas,
         start,
         timeout,
+        durable: registration.journaled(),
     }
 }

@@ -15,7 +15,7 @@ use workflow_core::registry::{SendJsonError, StartError};
 use crate::app::App;
 use crate::error::{self, ApiError};
 use crate::request::{flag, query_pairs, read_json, Param};
-use crate::runs::{Run, Served, Status};
+use crate::runs::{Run, Served, StartFailure, Status};
 use crate::stream;
 
 pub(crate) fn router(state: App) -> Router {
@@ -144,7 +144,7 @@ async fn start(app: &App, name: &str, body: Body) -> Result<Arc<Run>, ApiError> 
     }
     let input = start_input(served, &body)?;
     app.runs.start(served, input, handler_id).map_err(|e| match e {
-        StartError::InvalidInput { .. } => ApiError::bad_request(e.to_string()),
+        StartFailure::Start(e @ StartError::InvalidInput { .. }) => ApiError::bad_request(e.to_string()),
         other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     })
 }
@@ -175,13 +175,19 @@ fn start_input(served: &Served, body: &Map<String, Value>) -> Result<Value, ApiE
     Ok(if wrapped && key.contains('<') { data.get("input").cloned().unwrap_or(Value::Null) } else { data })
 }
 
-/// Waits until `run` has ended.
-async fn ended(run: &Run) {
+/// Waits until `run` has ended, or the server's drain deadline.
+async fn ended(app: &App, run: &Run) {
     let mut watch = run.watch();
-    while run.status() == Status::Running || !run.events_after(None, true).1 {
-        if watch.changed().await.is_err() {
-            break;
+    let waiting = async {
+        while run.status() == Status::Running || !run.is_ended() {
+            if watch.changed().await.is_err() {
+                break;
+            }
         }
+    };
+    tokio::select! {
+        () = waiting => {}
+        () = app.shutdown.closed() => {}
     }
 }
 
@@ -197,7 +203,7 @@ fn record_response(run: &Run, bare: bool) -> Response {
 
 async fn run(State(app): State<App>, Param(name): Param, body: Body) -> Result<Response, ApiError> {
     let run = start(&app, &name, body).await?;
-    ended(&run).await;
+    ended(&app, &run).await;
     Ok(record_response(&run, false))
 }
 
@@ -251,9 +257,9 @@ async fn cancel(
     let purge = flag(&query_pairs(query.as_deref()), "purge", false);
     let run = app.run(&id)?;
     if run.status() == Status::Running {
-        run.cancel();
+        run.cancel(|run| app.reload(run));
         // Answer once the run has ended, so that what the caller reads next is final.
-        let _ = tokio::time::timeout(Duration::from_secs(10), ended(&run)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), ended(&app, &run)).await;
     } else if !purge {
         return Err(ApiError::not_found("Handler not found or already completed"));
     }
@@ -282,7 +288,7 @@ async fn send_event(State(app): State<App>, Param(id): Param, body: Body) -> Res
     }
     let (key, data) =
         run.served.envelopes.decode(&event, None).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    run.send(key, data).await.map_err(|e| match e {
+    run.send(key, data, |run| app.reload(run)).await.map_err(|e| match e {
         SendJsonError::Send(_) => ApiError::conflict("Workflow already completed"),
         other => ApiError::bad_request(other.to_string()),
     })?;

@@ -99,6 +99,9 @@ pub(crate) async fn events(
             }
             tokio::select! {
                 changed = watch.changed() => if changed.is_err() { return },
+                // The server is shutting down: the reader reconnects to
+                // the next one with its last id.
+                () = app.shutdown.closed() => return,
                 _ = beat.tick(), if sse => {
                     if send.send(Bytes::from_static(b": heartbeat\n\n")).await.is_err() {
                         return;

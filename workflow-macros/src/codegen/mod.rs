@@ -211,6 +211,7 @@ fn registration(ir: &Ir, self_ty: &syn::Type, name: Option<&str>) -> TokenStream
                     #rt::schema_of::<#output>,
                     event_schemas,
                     start,
+                    #rt::journaled::<#self_ty>,
                 )#named
             }
         };

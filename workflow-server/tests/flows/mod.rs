@@ -160,6 +160,82 @@ impl Chain {
     }
 }
 
+/// A lap of a relay.
+#[event]
+pub struct Lap {
+    pub n: u32,
+    pub of: u32,
+}
+
+/// Halfway marks of a lap, for the stream.
+#[event]
+pub struct Mark {
+    pub lap: u32,
+    pub half: u32,
+}
+
+/// `input` laps of 60 ms, one after another, each streaming two marks
+/// (one as it starts, one halfway): the restart tests kill the server
+/// between and within laps. Its result is 1 + 2 + … + `input`.
+#[derive(Default)]
+pub struct Relay;
+
+#[workflow]
+impl Relay {
+    #[step]
+    async fn begin(&self, ev: StartEvent<u32>) -> Lap {
+        Lap { n: 1, of: ev.input.max(1) }
+    }
+
+    #[step(streams = [Mark], num_workers = 1)]
+    async fn lap(&self, ctx: &Context<()>, ev: Lap) -> Emit<(Lap, StopEvent<u32>)> {
+        ctx.write_event_to_stream(Mark { lap: ev.n, half: 0 });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        ctx.write_event_to_stream(Mark { lap: ev.n, half: 1 });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        if ev.n >= ev.of {
+            Emit::new(StopEvent::new((1..=ev.of).sum()))
+        } else {
+            Emit::new(Lap { n: ev.n + 1, of: ev.of })
+        }
+    }
+}
+
+/// Waits in its step for the caller's answer (`wait_for_event`), which
+/// keeps it in memory while it waits.
+#[derive(Default)]
+pub struct Patient;
+
+#[workflow]
+impl Patient {
+    #[step(streams = [Asked], waits = [Answered])]
+    async fn ask(&self, ctx: &Context<()>, ev: StartEvent<String>) -> Result<StopEvent<String>, WaitError> {
+        let answer = ctx
+            .wait_for_event::<Answered>()
+            .request(Asked { question: format!("And {}?", ev.input) })
+            .await?;
+        Ok(StopEvent::new(format!("you said: {}", answer.answer)))
+    }
+}
+
+/// A state the journal cannot write: its runs live in memory only.
+#[derive(Default)]
+pub struct Scratch(pub std::cell::Cell<u32>);
+
+/// Sleeps for `input` milliseconds with a state that cannot be journaled.
+#[derive(Default)]
+pub struct Forgetful;
+
+#[workflow]
+impl Forgetful {
+    #[step]
+    async fn sleep(&self, ctx: &Context<Scratch>, ev: StartEvent<u64>) -> StopEvent<u64> {
+        ctx.update(|s| s.0.set(s.0.get() + 1));
+        tokio::time::sleep(Duration::from_millis(ev.input)).await;
+        StopEvent::new(ev.input)
+    }
+}
+
 /// Only the flows that end at once, whatever their input: what a fuzzer
 /// may start as often as it likes without a run that waits.
 #[allow(dead_code)] // the example's `quick` mode; the test binaries share this file
@@ -181,5 +257,17 @@ pub fn server() -> Server {
         .and_then(|s| s.workflow_as("sleeper", Sleeper, None))
         .and_then(|s| s.workflow_as("slow", Sleeper, Some(Duration::from_millis(500))))
         .and_then(|s| s.workflow_as("chain", Chain, None))
+        .expect("the test workflows are registered and named once")
+}
+
+/// The flows the restart tests drive: a relay of laps, a step that waits
+/// in place, and a run whose state cannot be journaled.
+#[allow(dead_code)] // the example's `restart` mode and the restart tests
+pub fn restart_server() -> Server {
+    Server::new()
+        .workflow_as("relay", Relay, None)
+        .and_then(|s| s.workflow_as("hitl", Hitl, None))
+        .and_then(|s| s.workflow_as("patient", Patient, None))
+        .and_then(|s| s.workflow_as("forgetful", Forgetful, None))
         .expect("the test workflows are registered and named once")
 }
