@@ -248,6 +248,7 @@ pub fn quick_server() -> Server {
 
 /// The server the tests drive: the flows above, `slow` a sleeper that
 /// times out after half a second.
+#[allow(dead_code)] // not the restart tests'
 pub fn server() -> Server {
     Server::new()
         .workflow_as("greeting", Greeting, None)
