@@ -32,6 +32,7 @@ use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use workflow_core::registry::{find, registry, Registration, SendJsonError, StartError};
 use workflow_core::{RunEvent, RunOptions, RunOutcome};
+use workflow_server::Store;
 
 /// Lists, describes, draws and runs the workflows this program registers.
 #[derive(Debug, Parser)]
@@ -80,19 +81,34 @@ enum Command {
     },
     /// Serves every registered workflow over LlamaIndex's workflow-server
     /// HTTP protocol (its Python and TypeScript clients and debugger).
-    Serve {
-        /// Where to listen: loopback unless told otherwise.
-        #[arg(long, default_value = DEFAULT_ADDR)]
-        addr: String,
-        /// Ask every caller for this token (`Authorization: Bearer ..`, or the
-        /// cookie the /login form sets); every route but /health then needs it.
-        #[arg(long, env = "WORKFLOW_SERVER_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// With a token, an origin whose pages may call the server from a
-        /// browser (repeat for several); without one, every origin may.
-        #[arg(long = "allow-origin")]
-        allow_origins: Vec<String>,
-    },
+    Serve(ServeArgs),
+}
+
+/// How `workflow serve` serves.
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Where to listen: loopback unless told otherwise.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    addr: String,
+    /// Ask every caller for this token (`Authorization: Bearer ..`, or the
+    /// cookie the /login form sets); every route but /health then needs it.
+    #[arg(long, env = "WORKFLOW_SERVER_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// With a token, an origin whose pages may call the server from a
+    /// browser (repeat for several); without one, every origin may.
+    #[arg(long = "allow-origin")]
+    allow_origins: Vec<String>,
+    /// The SQLite file that keeps handlers, event logs and journals, so
+    /// that a restart resumes unfinished runs; `:memory:` keeps nothing.
+    #[arg(long, default_value = "workflow-runs.db")]
+    db: String,
+    /// Seconds a run waiting for outside input (no step in flight) stays in
+    /// memory before it is released to the store; 0 keeps every run.
+    #[arg(long, default_value_t = 300)]
+    idle_release: u64,
+    /// Seconds open streams get to end after SIGTERM or Ctrl-C.
+    #[arg(long, default_value_t = 10)]
+    drain: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -142,7 +158,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Describe { name } => describe(&name),
         Command::Draw { name, format, output } => draw(&name, format, output),
         Command::Run { name, input, timeout, answer } => execute(&name, &input, timeout, answer),
-        Command::Serve { addr, token, allow_origins } => serve(&addr, token, allow_origins),
+        Command::Serve(args) => serve(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -155,23 +171,45 @@ pub fn run(cli: Cli) -> ExitCode {
 
 type Outcome = Result<(), (u8, String)>;
 
-/// `workflow serve`: until Ctrl-C (or SIGTERM), then open requests finish.
-fn serve(addr: &str, token: Option<String>, allow_origins: Vec<String>) -> Outcome {
+/// `workflow serve`: until Ctrl-C or SIGTERM, then open streams get the
+/// drain deadline to end, and unfinished runs wait in the store for the
+/// next start.
+fn serve(args: ServeArgs) -> Outcome {
+    let ServeArgs { addr, token, allow_origins, db, idle_release, drain } = args;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| (FAILED, format!("cannot start tokio: {e}")))?;
     runtime.block_on(async {
-        let server = workflow_server::Server::new().registered().token(token).allow_origins(allow_origins);
-        let listener = tokio::net::TcpListener::bind(addr)
+        let store = if db == ":memory:" { Store::in_memory() } else { Store::open(&db) };
+        let store = store.map_err(|e| (USAGE, e.to_string()))?;
+        let idle_release = (idle_release > 0).then(|| Duration::from_secs(idle_release));
+        let server = workflow_server::Server::new()
+            .registered()
+            .token(token)
+            .allow_origins(allow_origins)
+            .store(store)
+            .idle_release(idle_release)
+            .drain(Duration::from_secs(drain));
+        let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|e| (USAGE, format!("cannot listen on {addr}: {e}")))?;
         let local = listener.local_addr().map_err(|e| (FAILED, e.to_string()))?;
-        eprintln!("serving {} workflows on http://{local}", server.names().len());
+        eprintln!("serving {} workflows on http://{local} (runs kept in {db})", server.names().len());
         let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let sigterm = async {
+                match &mut terminate {
+                    Some(terminate) => {
+                        terminate.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = sigterm => {}
+            }
         };
-        axum::serve(listener, server.router())
-            .with_graceful_shutdown(stop)
-            .await
-            .map_err(|e| (FAILED, format!("the server stopped: {e}")))
+        server.serve(listener, stop).await.map_err(|e| (FAILED, format!("the server stopped: {e}")))
     })
 }
 
@@ -461,10 +499,14 @@ mod tests {
     #[test]
     fn serve_binds_to_loopback_unless_told_otherwise() {
         let cli = Cli::try_parse_from(["workflow", "serve"]).unwrap();
-        let Command::Serve { addr, token, allow_origins } = cli.command else { panic!("serve") };
+        let Command::Serve(ServeArgs { addr, token, allow_origins, db, idle_release, drain }) = cli.command
+        else {
+            panic!("serve")
+        };
         assert_eq!(addr, "127.0.0.1:8080");
         assert!(token.is_none() || std::env::var_os("WORKFLOW_SERVER_TOKEN").is_some());
         assert!(allow_origins.is_empty());
+        assert_eq!((db.as_str(), idle_release, drain), ("workflow-runs.db", 300, 10));
         let cli = Cli::try_parse_from([
             "workflow",
             "serve",
@@ -476,7 +518,9 @@ mod tests {
             "https://a.example",
         ])
         .unwrap();
-        let Command::Serve { addr, token, allow_origins } = cli.command else { panic!("serve") };
+        let Command::Serve(ServeArgs { addr, token, allow_origins, .. }) = cli.command else {
+            panic!("serve")
+        };
         assert_eq!((addr.as_str(), token.as_deref(), allow_origins.len()), ("0.0.0.0:9000", Some("t"), 1));
     }
 }
