@@ -118,7 +118,7 @@ impl Registration {
     }
 
     /// Resumes a run from `snapshot` (a journal's, or a handler's), as
-    /// [`WorkflowExt::resume`](crate::WorkflowExt::resume) does, on a fresh
+    /// [`WorkflowExt::resume`] does, on a fresh
     /// instance. With `options` made durable, it goes on journaling there.
     pub fn resume_json(&self, snapshot: Snapshot, options: RunOptions<()>) -> Result<JsonRun, StartError> {
         (self.start)(JsonBegin::Resume(Box::new(snapshot)), options)
