@@ -125,3 +125,25 @@ async fn a_step_waiting_in_place_keeps_its_run_in_memory() {
     let record = wait_for_end(&app, "waiting").await;
     assert_eq!(record["result"]["value"]["result"], json!("you said: no"), "{record}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_run_whose_journal_no_longer_fits_ends_as_failed_when_an_event_comes() {
+    let dir = std::env::temp_dir().join(format!("workflow-server-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("runs.db");
+    let _ = std::fs::remove_file(&db);
+    let store = workflow_server::Store::open(&db).unwrap();
+    let (app, view) =
+        flows::restart_server().store(store).idle_release(Some(Duration::from_millis(50))).router_and_runs();
+    start(&app, "hitl", "broken", json!("juice")).await;
+    assert!(loaded(&view, 0).await, "the idle run was not released: {view:?}");
+    // Someone edits the journal behind the server's back.
+    let sql = rusqlite::Connection::open(&db).unwrap();
+    sql.execute("UPDATE journals SET snapshot = '{\"format\": 999}' WHERE key = 'broken'", []).unwrap();
+    let (status, body) = call(&app, "POST", "/events/broken", Some(answer("yes"))).await;
+    assert_eq!(status, 409, "{body}");
+    let (_, record) = call(&app, "GET", "/handlers/broken", None).await;
+    assert_eq!(record["status"], "failed", "{record}");
+    assert!(record["error"].as_str().unwrap().contains("The run could not be resumed"), "{record}");
+    assert_eq!(log(&app, "broken").await.last().unwrap()["type"], "WorkflowFailedEvent");
+}

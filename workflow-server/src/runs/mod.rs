@@ -246,8 +246,9 @@ impl Runs {
     }
 }
 
-/// Ends `run` as failed with `message`.
+/// Ends `run` as failed with `message`; requests waiting for it are refused.
 fn fail(run: &Run, message: &str) {
+    drop(run.take_requests(true));
     let ended = RunOutcome::ended_by(
         &workflow_core::WorkflowError::Aborted { workflow: run.served.info.name, reason: message.to_owned() },
         Duration::ZERO,
