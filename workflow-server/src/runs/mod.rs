@@ -153,6 +153,7 @@ impl Runs {
         id: Option<String>,
     ) -> Result<Arc<Run>, StartFailure> {
         let now = clock::now();
+        let reused = id.is_some();
         let row = HandlerRow {
             id: id.unwrap_or_else(clock::new_id),
             workflow: served.name.clone(),
@@ -168,7 +169,7 @@ impl Runs {
             next_sequence: 0,
         };
         // Recorded before the run starts: its first journal updates the record.
-        self.store.insert_handler(&row).map_err(StartFailure::Store)?;
+        self.store.insert_handler(&row, reused).map_err(StartFailure::Store)?;
         let run = Arc::new(Run::new(row, Arc::clone(served), Arc::clone(&self.store)));
         let json = match self.begin(&run, Begin::Input(input)) {
             Ok(json) => json,

@@ -112,8 +112,7 @@ impl Store {
                 updated_at    TEXT NOT NULL,
                 completed_at  TEXT,
                 durable       INTEGER NOT NULL,
-                next_sequence INTEGER NOT NULL DEFAULT 0,
-                started       INTEGER NOT NULL
+                next_sequence INTEGER NOT NULL DEFAULT 0
             );
             CREATE TABLE IF NOT EXISTS events (
                 handler  TEXT NOT NULL,
@@ -143,7 +142,7 @@ impl Store {
         let mut query = connection.prepare(
             "SELECT id, workflow, run_id, status, input, result, error, started_at, updated_at,
                     completed_at, durable, next_sequence
-             FROM handlers ORDER BY started",
+             FROM handlers ORDER BY rowid",
         )?;
         let rows = query.query_map([], |r| {
             let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
@@ -165,28 +164,30 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Records a new handler, replacing any of the same id (and its log
-    /// and journals): a `handler_id` given again starts afresh.
-    pub(crate) fn insert_handler(&self, row: &HandlerRow) -> Result<(), BoxError> {
+    /// Records a new handler; if its id may be `reused`, replacing any of
+    /// the same id (and its log and journals): a `handler_id` given again
+    /// starts afresh.
+    pub(crate) fn insert_handler(&self, row: &HandlerRow, reused: bool) -> Result<(), BoxError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
-        delete(&tx, &row.id)?;
-        tx.execute(
+        if reused {
+            delete(&tx, &row.id)?;
+        }
+        tx.prepare_cached(
             "INSERT INTO handlers (id, workflow, run_id, status, input, started_at, updated_at, durable,
-                                   next_sequence, started)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0,
-                     (SELECT COALESCE(MAX(started), 0) + 1 FROM handlers))",
-            params![
-                row.id,
-                row.workflow,
-                row.run_id,
-                row.status,
-                row.input.to_string(),
-                row.started_at,
-                row.updated_at,
-                row.durable
-            ],
-        )?;
+                                   next_sequence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+        )?
+        .execute(params![
+            row.id,
+            row.workflow,
+            row.run_id,
+            row.status,
+            row.input.to_string(),
+            row.started_at,
+            row.updated_at,
+            row.durable
+        ])?;
         tx.commit()?;
         Ok(())
     }
@@ -214,24 +215,22 @@ impl Store {
             }
         }
         let next = (commit.first_sequence + commit.events.len() as u64) as i64;
-        tx.execute(
-            "UPDATE handlers SET updated_at = ?2, next_sequence = ?3 WHERE id = ?1",
-            params![commit.handler, commit.updated_at, next],
-        )?;
+        tx.prepare_cached("UPDATE handlers SET updated_at = ?2, next_sequence = ?3 WHERE id = ?1")?
+            .execute(params![commit.handler, commit.updated_at, next])?;
         if let Some((workflow, snapshot)) = commit.journal {
             save_journal(&tx, commit.handler, workflow, snapshot)?;
         }
         if let Some(ending) = &commit.ending {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE handlers SET status = ?2, result = ?3, error = ?4, completed_at = ?5 WHERE id = ?1",
-                params![
-                    commit.handler,
-                    ending.status,
-                    ending.result.map(Value::to_string),
-                    ending.error,
-                    ending.completed_at
-                ],
-            )?;
+            )?
+            .execute(params![
+                commit.handler,
+                ending.status,
+                ending.result.map(Value::to_string),
+                ending.error,
+                ending.completed_at
+            ])?;
             if let Some(outcome) = &ending.outcome {
                 finish_journal(&tx, commit.handler, outcome)?;
             }
@@ -301,13 +300,14 @@ impl Store {
 }
 
 fn delete(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM handlers WHERE id = ?1", params![id])?;
-    tx.execute("DELETE FROM events WHERE handler = ?1", params![id])?;
-    // Its journal and its child runs' (`{id}#child:…`).
-    tx.execute(
-        "DELETE FROM journals WHERE key = ?1 OR substr(key, 1, length(?1) + 7) = ?1 || '#child:'",
-        params![id],
-    )?;
+    tx.prepare_cached("DELETE FROM handlers WHERE id = ?1")?.execute(params![id])?;
+    tx.prepare_cached("DELETE FROM events WHERE handler = ?1")?.execute(params![id])?;
+    // Its journal and its child runs' (`{id}#child:…`: a range of the key's
+    // index, as `;` follows `:`).
+    tx.prepare_cached(
+        "DELETE FROM journals WHERE key = ?1 OR (key >= ?1 || '#child:' AND key < ?1 || '#child;')",
+    )?
+    .execute(params![id])?;
     Ok(())
 }
 
@@ -318,20 +318,20 @@ fn save_journal(
     snapshot: &Snapshot,
 ) -> Result<(), BoxError> {
     let json = serde_json::to_string(snapshot)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO journals (key, workflow, snapshot, done) VALUES (?1, ?2, ?3, 0)
          ON CONFLICT (key) DO UPDATE SET snapshot = excluded.snapshot WHERE done = 0",
-        params![key, workflow, json],
-    )?;
+    )?
+    .execute(params![key, workflow, json])?;
     Ok(())
 }
 
 fn finish_journal(tx: &Transaction<'_>, key: &str, outcome: &Value) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO journals (key, workflow, done, outcome) VALUES (?1, '', 1, ?2)
          ON CONFLICT (key) DO UPDATE SET done = 1, outcome = excluded.outcome, snapshot = NULL",
-        params![key, outcome.to_string()],
-    )?;
+    )?
+    .execute(params![key, outcome.to_string()])?;
     Ok(())
 }
 
