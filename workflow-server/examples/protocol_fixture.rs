@@ -1,8 +1,9 @@
 //! The server the protocol tests (and the Python client's) talk to:
-//! `cargo run -p workflow-server --example protocol_fixture -- 127.0.0.1:8080 [quick|restart]
-//! [--db PATH] [--idle-release-ms N] [--drain-ms N]`; `quick` serves only the flows
+//! `cargo run -p workflow-server --example protocol_fixture -- 127.0.0.1:8080 [quick|restart|ui]
+//! [--db PATH] [--idle-release-ms N] [--drain-ms N] [--ui-dir DIR]
+//! [--token T] [--base /path]`; `quick` serves only the flows
 //! that end at once (for schemathesis), `restart` those of the restart tests and
-//! `scripts/soak-server`. It stops gracefully on SIGTERM.
+//! `scripts/soak-server`, `ui` those of the browser tests (`scripts/check-ui`). It stops gracefully on SIGTERM.
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut server = match args.get(1).map(String::as_str) {
         Some("quick") => flows::quick_server(),
         Some("restart") => flows::restart_server(),
+        Some("ui") => flows::ui_server(),
         _ => flows::server(),
     };
     if let Some(path) = flag("--db") {
@@ -27,6 +29,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(after) = millis("--idle-release-ms") {
         server = server.idle_release(Some(after));
+    }
+    if let Some(dir) = flag("--ui-dir") {
+        server = server.ui_dir(Some(dir.into()));
     }
     if let Some(drain) = millis("--drain-ms") {
         server = server.drain(drain);
@@ -38,7 +43,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .expect("SIGTERM can be caught");
         sigterm.recv().await;
     };
-    server.serve(listener, terminate).await?;
+    if let Some(token) = flag("--token") {
+        server = server.token(Some(token));
+    }
+    match flag("--base") {
+        // Mounted under a base path, as a user would with `Router::nest`.
+        Some(base) => {
+            let shutdown = server.shutdown();
+            let router = axum::Router::new().nest(&base, server.router());
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    terminate.await;
+                    shutdown.begin();
+                })
+                .await?;
+        }
+        None => server.serve(listener, terminate).await?,
+    }
     println!("stopped");
     Ok(())
 }

@@ -79,7 +79,9 @@ pub(crate) async fn guard(State(access): State<Access>, request: Request, next: 
                 !part.is_empty() && query_pairs(Some(part)).first().is_none_or(|(k, _)| k != "token")
             })
             .collect();
-        let path = request.uri().path();
+        // Under a base path (`Router::nest`), the address the client asked for.
+        let original = request.extensions().get::<axum::extract::OriginalUri>().map(|o| o.0.clone());
+        let path = original.as_ref().map_or_else(|| request.uri().path(), |uri| uri.path());
         let target = if rest.is_empty() { path.to_owned() } else { format!("{path}?{}", rest.join("&")) };
         return match HeaderValue::try_from(target) {
             Ok(location) => {

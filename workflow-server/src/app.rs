@@ -13,6 +13,7 @@ pub(crate) struct AppState {
     pub(crate) heartbeat: Duration,
     pub(crate) body_limit: usize,
     pub(crate) shutdown: crate::Shutdown,
+    pub(crate) debugger: crate::ui::Debugger,
 }
 
 pub(crate) type App = Arc<AppState>;

@@ -25,6 +25,7 @@ mod runs;
 mod shutdown;
 mod store;
 mod stream;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,7 @@ pub struct Server {
     store: Option<Arc<Store>>,
     idle_release: Option<Duration>,
     shutdown: Shutdown,
+    debugger: ui::Debugger,
 }
 
 impl Default for Server {
@@ -83,7 +85,17 @@ impl Server {
             store: None,
             idle_release: Some(Duration::from_secs(300)),
             shutdown: Shutdown::new(Duration::from_secs(10)),
+            debugger: ui::Debugger::default(),
         }
+    }
+
+    /// Serves LlamaIndex's debugger (at `/`) from `dir` rather than from its
+    /// CDN, for machines without internet: `dir` holds its `app.js` and
+    /// `app.css`, as `npm pack @llamaindex/workflow-debugger@0.2.42` unpacks
+    /// them (`package/dist/`). Our own viewer, at `/ui/`, needs nothing.
+    pub fn ui_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.debugger.dir = dir.map(Arc::new);
+        self
     }
 
     /// Keeps handlers, event logs and journals in `store`: with a file
@@ -234,8 +246,9 @@ impl Server {
             heartbeat: self.heartbeat,
             body_limit: self.body_limit,
             shutdown: self.shutdown,
+            debugger: self.debugger,
         });
-        let routes = routes::router(Arc::clone(&app));
+        let routes = routes::router(Arc::clone(&app)).merge(ui::router(Arc::clone(&app)));
         let login = axum::Router::new()
             .route("/login", axum::routing::get(access::login_form).post(access::login))
             .with_state(access.clone());

@@ -236,6 +236,90 @@ impl Forgetful {
     }
 }
 
+/// Why a refund is asked for.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub enum Reason {
+    Damaged,
+    Late,
+    Unwanted,
+}
+
+/// One line of an order.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Line {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+/// A refund request: the approval's start event, with nested objects, an
+/// enum, an array and optional fields, for the viewer's generated form.
+#[event]
+pub struct RefundRequest {
+    pub order: String,
+    pub amount_cents: u32,
+    pub reason: Reason,
+    pub lines: Vec<Line>,
+    pub note: Option<String>,
+}
+
+/// What the reviewer is asked.
+#[event]
+pub struct Proposal {
+    pub order: String,
+    pub text: String,
+}
+
+#[event]
+pub struct Decision {
+    pub order: String,
+    pub approved: bool,
+    pub refunded_cents: u32,
+}
+
+/// Asks a person to approve a refund. Its `review` step first waits at a
+/// gate the browser tests hold (the file named by `WORKFLOW_UI_GATE`, if
+/// set), so that they can see it running.
+#[derive(Default)]
+pub struct Approval;
+
+#[workflow(start = RefundRequest)]
+impl Approval {
+    #[step]
+    async fn review(&self, ctx: &Context<Pending>, ev: RefundRequest) -> InputRequired<Proposal> {
+        if let Some(gate) = std::env::var_os("WORKFLOW_UI_GATE") {
+            while !std::path::Path::new(&gate).exists() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        ctx.update(|p| *p = Pending { order: ev.order.clone(), amount_cents: ev.amount_cents });
+        let text = format!("Refund {} cents on {} ({:?})?", ev.amount_cents, ev.order, ev.reason);
+        InputRequired::new(Proposal { order: ev.order, text })
+    }
+
+    #[step]
+    async fn decide(&self, ctx: &Context<Pending>, ev: HumanResponse<String>) -> StopEvent<Decision> {
+        let approved = matches!(ev.response.trim().to_lowercase().as_str(), "y" | "yes");
+        let Pending { order, amount_cents } = ctx.read(Clone::clone);
+        StopEvent::new(Decision { order, approved, refunded_cents: if approved { amount_cents } else { 0 } })
+    }
+}
+
+/// The refund the approval waits on.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Pending {
+    pub order: String,
+    pub amount_cents: u32,
+}
+
+/// The flows the browser tests drive (`scripts/check-ui`).
+#[allow(dead_code)] // the example's `ui` mode
+pub fn ui_server() -> Server {
+    Server::new()
+        .workflow_as("approval", Approval, None)
+        .and_then(|s| s.workflow_as("greeting", Greeting, None))
+        .expect("the test workflows are registered and named once")
+}
+
 /// Only the flows that end at once, whatever their input: what a fuzzer
 /// may start as often as it likes without a run that waits.
 #[allow(dead_code)] // the example's `quick` mode; the test binaries share this file
