@@ -109,6 +109,10 @@ struct ServeArgs {
     /// Seconds open streams get to end after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 10)]
     drain: u64,
+    /// Serve LlamaIndex's debugger (at /) from this directory rather than
+    /// its CDN: unpack `npm pack @llamaindex/workflow-debugger@0.2.42` in it.
+    #[arg(long)]
+    ui_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -175,7 +179,7 @@ type Outcome = Result<(), (u8, String)>;
 /// drain deadline to end, and unfinished runs wait in the store for the
 /// next start.
 fn serve(args: ServeArgs) -> Outcome {
-    let ServeArgs { addr, token, allow_origins, db, idle_release, drain } = args;
+    let ServeArgs { addr, token, allow_origins, db, idle_release, drain, ui_dir } = args;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| (FAILED, format!("cannot start tokio: {e}")))?;
     runtime.block_on(async {
         let store = if db == ":memory:" { Store::in_memory() } else { Store::open(&db) };
@@ -187,12 +191,16 @@ fn serve(args: ServeArgs) -> Outcome {
             .allow_origins(allow_origins)
             .store(store)
             .idle_release(idle_release)
-            .drain(Duration::from_secs(drain));
+            .drain(Duration::from_secs(drain))
+            .ui_dir(ui_dir);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|e| (USAGE, format!("cannot listen on {addr}: {e}")))?;
         let local = listener.local_addr().map_err(|e| (FAILED, e.to_string()))?;
-        eprintln!("serving {} workflows on http://{local} (runs kept in {db})", server.names().len());
+        eprintln!(
+            "serving {} workflows on http://{local} (runs kept in {db}; the debugger at /, the run viewer at /ui/)",
+            server.names().len()
+        );
         let stop = async {
             let mut terminate =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -499,7 +507,8 @@ mod tests {
     #[test]
     fn serve_binds_to_loopback_unless_told_otherwise() {
         let cli = Cli::try_parse_from(["workflow", "serve"]).unwrap();
-        let Command::Serve(ServeArgs { addr, token, allow_origins, db, idle_release, drain }) = cli.command
+        let Command::Serve(ServeArgs { addr, token, allow_origins, db, idle_release, drain, .. }) =
+            cli.command
         else {
             panic!("serve")
         };

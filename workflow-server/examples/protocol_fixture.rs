@@ -60,6 +60,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         None => server.serve(listener, terminate).await?,
     }
-    println!("stopped");
+    eprintln!("stopped");
     Ok(())
 }

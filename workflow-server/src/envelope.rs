@@ -299,7 +299,26 @@ impl Envelopes {
         if let Value::Object(map) = &mut schema {
             map.insert("title".into(), Value::String(kind.name.clone()));
         }
+        nullable_as_any_of(&mut schema);
         schema
+    }
+}
+
+/// Writes `"type": ["string", "null"]` (how schemars gives an `Option`) as
+/// `"anyOf": [{"type": "string"}, {"type": "null"}]`, as pydantic does:
+/// LlamaIndex's debugger reads `type` as one string and fails on a list.
+fn nullable_as_any_of(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get("type").cloned() {
+                map.remove("type");
+                let variants = types.into_iter().map(|t| json!({ "type": t })).collect();
+                map.insert("anyOf".into(), Value::Array(variants));
+            }
+            map.values_mut().for_each(nullable_as_any_of);
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_as_any_of),
+        _ => {}
     }
 }
 
@@ -344,6 +363,21 @@ pub(crate) fn envelope(value: Value, qualified_name: &str, name: &str, types: Op
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_list_of_types_is_written_as_any_of() {
+        let mut schema = json!({
+            "type": "object",
+            "properties": { "note": { "type": ["string", "null"] }, "n": { "type": "integer" } },
+        });
+        super::nullable_as_any_of(&mut schema);
+        assert_eq!(
+            schema["properties"]["note"],
+            json!({ "anyOf": [{ "type": "string" }, { "type": "null" }] })
+        );
+        assert_eq!(schema["properties"]["n"], json!({ "type": "integer" }));
+        assert_eq!(schema["type"], "object");
+    }
+
     use super::*;
     use workflow_core::workflow::{Route, WorkflowInfo};
 

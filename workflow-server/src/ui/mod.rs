@@ -53,37 +53,16 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 
 /// The debugger's page. The debugger reads its API's address from `?api=`
 /// (else it takes the page's origin, which is wrong under a base path): the
-/// page adds it, this server's address with its base path, and loads the
-/// bundle from the CDN or from `debugger/` beside the page.
+/// page adds it, this server's address with its base path, and only then
+/// loads the bundle, from the CDN or from `debugger/` under the base path.
 async fn debugger_page(State(app): State<App>) -> Response {
-    let load = match &app.debugger.dir {
-        None => format!(
-            "<script type=\"module\" crossorigin src=\"https://cdn.jsdelivr.net/npm/@llamaindex/workflow-debugger@{DEBUGGER_VERSION}/dist/app.js\"></script>\n\
-             <link rel=\"stylesheet\" crossorigin href=\"https://cdn.jsdelivr.net/npm/@llamaindex/workflow-debugger@{DEBUGGER_VERSION}/dist/app.css\">"
-        ),
-        Some(_) => "<script>\n\
-             const css = document.createElement('link');\n\
-             css.rel = 'stylesheet';\n\
-             css.href = base + '/debugger/app.css';\n\
-             document.head.appendChild(css);\n\
-             import(base + '/debugger/app.js');\n\
-             </script>"
-            .to_owned(),
+    let assets = match &app.debugger.dir {
+        None => {
+            format!("'https://cdn.jsdelivr.net/npm/@llamaindex/workflow-debugger@{DEBUGGER_VERSION}/dist'")
+        }
+        Some(_) => "base + '/debugger'".to_owned(),
     };
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>workflow debugger</title>\n\
-         <script>\n\
-         // This page's base path: where the server is mounted.\n\
-         const base = location.pathname.replace(/\\/(index\\.html)?$/, '');\n\
-         const query = new URLSearchParams(location.search);\n\
-         if (!query.has('api')) {{\n\
-           query.set('api', location.origin + base);\n\
-           location.replace(location.pathname + '?' + query + location.hash);\n\
-         }}\n\
-         </script>\n{load}\n</head>\n<body>\n<div id=\"root\"></div>\n</body>\n</html>\n"
-    );
+    let html = include_str!("debugger.html").replace("ASSETS", &assets);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], html)
         .into_response()
 }

@@ -1,6 +1,6 @@
 // What the browser tests share: a server (the protocol fixture in its `ui`
-// mode, under the base path /wf with a token, its approval step held at a
-// gate file), a headless Chromium cut off from the network, screenshots.
+// mode, under the base path /wf with a token, its approval's steps held at
+// gate files), a headless Chromium cut off from the network, screenshots.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -38,8 +38,9 @@ export async function startServer() {
     origin: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     token,
-    openGate: () => writeFileSync(gate, 'open'),
-    closeGate: () => rmSync(gate, { force: true }),
+    // The approval's `receive` waits for gate 1, its `review` for gate 2.
+    openGate: (n) => writeFileSync(`${gate}.${n}`, 'open'),
+    closeGates: () => { rmSync(`${gate}.1`, { force: true }); rmSync(`${gate}.2`, { force: true }); },
     stop: () => { child.kill(); rmSync(dir, { recursive: true, force: true }); },
   };
 }

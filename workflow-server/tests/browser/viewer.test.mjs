@@ -24,7 +24,7 @@ test('the viewer shows, starts, answers and cancels runs, loading nothing from o
     await page.click('[data-workflow=approval]');
     await page.locator('#graph g.wf-step').first().waitFor();
     const steps = await page.locator('#graph g.wf-step text').allTextContents();
-    assert.deepEqual(steps.sort(), ['decide', 'review']);
+    assert.deepEqual(steps.sort(), ['decide', 'receive', 'review']);
     await shoot(page, 'viewer-2-graph');
 
     // The form generated from RefundRequest's schema: strings, a number, an
@@ -39,14 +39,17 @@ test('the viewer shows, starts, answers and cancels runs, loading nothing from o
     await page.fill('#start-fields input[name=note]', 'torn on arrival');
     await page.click('#start');
 
-    // Held at the gate: the page shows `review` running, invoked once.
-    const review = page.locator('#graph g.wf-step[data-state=running]', { hasText: 'review' });
-    await review.waitFor();
-    assert.equal(await review.locator('text.wf-count').textContent(), '×1');
+    // Held at the gates: the page shows each step running, invoked once.
+    const running = (step) => page.locator('#graph g.wf-step[data-state=running]', { hasText: step });
+    await running('receive').waitFor();
+    server.openGate(1);
+    await running('review').waitFor();
+    assert.equal(await running('review').locator('text.wf-count').textContent(), '×1');
+    assert.equal(await page.locator('#graph g.wf-step[data-state=done]', { hasText: 'receive' }).count(), 1);
     assert.equal(await page.textContent('#run-status'), 'running');
     await shoot(page, 'viewer-3-running');
 
-    server.openGate();
+    server.openGate(2);
     await page.locator('#answer-form').waitFor({ state: 'visible' });
     assert.match(await page.textContent('#request-text'), /Refund 1250 cents on A-17 \(Late\)\?/);
     await shoot(page, 'viewer-4-asked');
@@ -55,17 +58,17 @@ test('the viewer shows, starts, answers and cancels runs, loading nothing from o
     await page.locator('#run-status', { hasText: 'completed' }).waitFor();
     const result = JSON.parse(await page.textContent('#result-json'));
     assert.deepEqual(result, { order: 'A-17', approved: true, refunded_cents: 1250 });
-    assert.equal(await page.locator('#graph g.wf-step[data-state=done]').count(), 2);
+    assert.equal(await page.locator('#graph g.wf-step[data-state=done]').count(), 3);
     await page.locator('#log li[data-type=Decision]').waitFor();
     await shoot(page, 'viewer-5-result');
 
     // A second run, held at the closed gate, cancelled from the page.
-    server.closeGate();
+    server.closeGates();
     await page.click('[data-workflow=approval]');
     await page.fill('#start-fields input[name=order]', 'B-2');
     await page.fill('#start-fields input[name=amount_cents]', '5');
     await page.click('#start');
-    await page.locator('#graph g.wf-step[data-state=running]', { hasText: 'review' }).waitFor();
+    await running('receive').waitFor();
     await page.click('#cancel');
     await page.locator('#run-status', { hasText: 'cancelled' }).waitFor();
     await page.locator('#log li[data-type=WorkflowCancelledEvent]').waitFor();
@@ -83,7 +86,6 @@ test('the raw JSON fallback starts a run too', async () => {
   const server = await startServer();
   const { browser, page, outside } = await openBrowser(server);
   try {
-    server.openGate();
     await page.goto(`${server.origin}/wf/ui?token=${server.token}`);
     await page.click('[data-workflow=greeting]');
     await page.check('#start-raw');

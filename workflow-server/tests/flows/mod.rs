@@ -276,21 +276,43 @@ pub struct Decision {
     pub refunded_cents: u32,
 }
 
-/// Asks a person to approve a refund. Its `review` step first waits at a
-/// gate the browser tests hold (the file named by `WORKFLOW_UI_GATE`, if
-/// set), so that they can see it running.
+/// A refund request, received.
+#[event]
+pub struct Received {
+    pub request: RefundRequest,
+}
+
+/// Asks a person to approve a refund. Each of its first two steps waits at
+/// a gate the browser tests hold (the files `$WORKFLOW_UI_GATE.1` and
+/// `.2`, if the variable is set), so that they can see each running: a
+/// page that starts reading a run's events once it has started sees
+/// `review` start.
 #[derive(Default)]
 pub struct Approval;
+
+/// Waits until gate `n` is open.
+async fn gate(n: u32) {
+    if let Some(gate) = std::env::var_os("WORKFLOW_UI_GATE") {
+        let mut file = gate;
+        file.push(format!(".{n}"));
+        while !std::path::Path::new(&file).exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
 
 #[workflow(start = RefundRequest)]
 impl Approval {
     #[step]
-    async fn review(&self, ctx: &Context<Pending>, ev: RefundRequest) -> InputRequired<Proposal> {
-        if let Some(gate) = std::env::var_os("WORKFLOW_UI_GATE") {
-            while !std::path::Path::new(&gate).exists() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+    async fn receive(&self, ev: RefundRequest) -> Received {
+        gate(1).await;
+        Received { request: ev }
+    }
+
+    #[step]
+    async fn review(&self, ctx: &Context<Pending>, ev: Received) -> InputRequired<Proposal> {
+        gate(2).await;
+        let ev = ev.request;
         ctx.update(|p| *p = Pending { order: ev.order.clone(), amount_cents: ev.amount_cents });
         let text = format!("Refund {} cents on {} ({:?})?", ev.amount_cents, ev.order, ev.reason);
         InputRequired::new(Proposal { order: ev.order, text })
