@@ -233,7 +233,7 @@ function markStep(name, state) {
   if (state === 'running') step.runs += 1;
   step.state = state;
   if (!group) return;
-  group.classList.remove('state-queued', 'state-running', 'state-done', 'state-failed');
+  group.classList.remove('state-queued', 'state-running', 'state-done', 'state-failed', 'state-stopped');
   group.classList.add('state-' + state);
   group.setAttribute('data-state', state);
   let count = group.querySelector('text.wf-count');
@@ -292,6 +292,10 @@ async function showRun(id, workflow) {
     }
     if ((envelope.types || []).includes('InputRequiredEvent')) askForAnswer(envelope);
     if (isTerminal(envelope)) {
+      // What was still going when the run ended (a cancel, a timeout) stopped there.
+      for (const [name, step] of Object.entries(view.steps)) {
+        if (step.state === 'running' || step.state === 'queued') markStep(name, 'stopped');
+      }
       source.close();
       $('answer-form').hidden = true;
       refreshRecord();
@@ -309,7 +313,9 @@ async function refreshRecord() {
   $('cancel').hidden = record.status !== 'running';
   if (record.status !== 'running') {
     $('result').hidden = false;
-    $('result-json').textContent = JSON.stringify(record.result ? record.result.value : { error: record.error }, null, 2);
+    $('result-json').textContent = record.status === 'completed'
+      ? JSON.stringify(record.result ? record.result.value : null, null, 2)
+      : record.status === 'cancelled' ? 'The run was cancelled.' : 'The run failed: ' + record.error;
   }
 }
 

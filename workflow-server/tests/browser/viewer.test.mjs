@@ -72,6 +72,10 @@ test('the viewer shows, starts, answers and cancels runs, loading nothing from o
     await page.click('#cancel');
     await page.locator('#run-status', { hasText: 'cancelled' }).waitFor();
     await page.locator('#log li[data-type=WorkflowCancelledEvent]').waitFor();
+    // The step it was held in stopped there; nothing shows running.
+    await page.locator('#graph g.wf-step[data-state=stopped]', { hasText: 'receive' }).waitFor();
+    assert.equal(await page.locator('#graph g.wf-step[data-state=running]').count(), 0);
+    assert.equal(await page.textContent('#result-json'), 'The run was cancelled.');
     await page.locator('#runs .badge.cancelled').waitFor();
     await shoot(page, 'viewer-6-cancelled');
 
