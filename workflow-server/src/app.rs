@@ -13,7 +13,9 @@ pub(crate) struct AppState {
     pub(crate) heartbeat: Duration,
     pub(crate) body_limit: usize,
     pub(crate) shutdown: crate::Shutdown,
-    pub(crate) debugger: crate::ui::Debugger,
+    /// Where LlamaIndex's debugger's files are (`app.js`, `app.css`, or an
+    /// unpacked `npm pack`: `package/dist/…`); its CDN when `None`.
+    pub(crate) debugger_dir: Option<Arc<std::path::PathBuf>>,
 }
 
 pub(crate) type App = Arc<AppState>;

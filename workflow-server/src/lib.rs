@@ -49,7 +49,7 @@ pub struct Server {
     store: Option<Arc<Store>>,
     idle_release: Option<Duration>,
     shutdown: Shutdown,
-    debugger: ui::Debugger,
+    debugger_dir: Option<Arc<std::path::PathBuf>>,
 }
 
 impl Default for Server {
@@ -85,7 +85,7 @@ impl Server {
             store: None,
             idle_release: Some(Duration::from_secs(300)),
             shutdown: Shutdown::new(Duration::from_secs(10)),
-            debugger: ui::Debugger::default(),
+            debugger_dir: None,
         }
     }
 
@@ -94,7 +94,7 @@ impl Server {
     /// `app.css`, as `npm pack @llamaindex/workflow-debugger@0.2.42` unpacks
     /// them (`package/dist/`). Our own viewer, at `/ui/`, needs nothing.
     pub fn ui_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
-        self.debugger.dir = dir.map(Arc::new);
+        self.debugger_dir = dir.map(Arc::new);
         self
     }
 
@@ -246,7 +246,7 @@ impl Server {
             heartbeat: self.heartbeat,
             body_limit: self.body_limit,
             shutdown: self.shutdown,
-            debugger: self.debugger,
+            debugger_dir: self.debugger_dir,
         });
         let routes = routes::router(Arc::clone(&app)).merge(ui::router(Arc::clone(&app)));
         let login = axum::Router::new()

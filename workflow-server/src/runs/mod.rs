@@ -15,6 +15,7 @@
 //! restart ends it as failed.
 
 mod drive;
+mod journal;
 mod run;
 mod shown;
 
@@ -29,10 +30,11 @@ use workflow_core::snapshot::Snapshot;
 use workflow_core::workflow::WorkflowInfo;
 use workflow_core::{RunOptions, RunOutcome};
 
+use self::journal::RunJournal;
 pub(crate) use self::run::{Logged, Run};
 use crate::clock;
 use crate::envelope::Envelopes;
-use crate::store::{HandlerRow, RunJournal, Store};
+use crate::store::{HandlerRow, Store};
 
 /// How a run begins: from its input, or from its journal.
 pub(crate) enum Begin {

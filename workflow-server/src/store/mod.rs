@@ -1,10 +1,8 @@
 //! The server's store: its handlers, each run's numbered event log, and
 //! its runs' journals, in one embedded SQLite database. A run's events and
-//! its journal are written in one transaction (see `journal.rs`), so that
+//! its journal are written in one transaction (see `runs/journal.rs`), so that
 //! after a crash the log and the journal agree: what a reader saw is
 //! there, and nothing a resumed run writes takes a number already given.
-
-mod journal;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -14,8 +12,6 @@ use serde_json::Value;
 use workflow_core::durable::Journaled;
 use workflow_core::snapshot::Snapshot;
 use workflow_core::BoxError;
-
-pub(crate) use self::journal::RunJournal;
 
 /// Where the server keeps its runs: a SQLite file (WAL mode), or memory.
 ///

@@ -4,9 +4,6 @@
 //! HTML, CSS and a small script, served from the binary, that load nothing
 //! from anywhere but this server.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,14 +16,6 @@ use crate::request::Param;
 
 /// The debugger version the page loads from the CDN, as LlamaIndex's server 0.8.0 does.
 pub(crate) const DEBUGGER_VERSION: &str = "0.2.42";
-
-/// Where the debugger's two files come from.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Debugger {
-    /// A directory holding `app.js` and `app.css` (or an unpacked
-    /// `npm pack`: `package/dist/…`); the CDN when `None`.
-    pub(crate) dir: Option<Arc<PathBuf>>,
-}
 
 pub(crate) fn router(app: App) -> Router {
     Router::new()
@@ -56,7 +45,7 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 /// page adds it, this server's address with its base path, and only then
 /// loads the bundle, from the CDN or from `debugger/` under the base path.
 async fn debugger_page(State(app): State<App>) -> Response {
-    let assets = match &app.debugger.dir {
+    let assets = match &app.debugger_dir {
         None => {
             format!("'https://cdn.jsdelivr.net/npm/@llamaindex/workflow-debugger@{DEBUGGER_VERSION}/dist'")
         }
@@ -74,7 +63,7 @@ async fn debugger_file(State(app): State<App>, Param(file): Param) -> Result<Res
         "app.css" => "text/css; charset=utf-8",
         _ => return Err(ApiError::not_found("Not Found")),
     };
-    let Some(dir) = &app.debugger.dir else {
+    let Some(dir) = &app.debugger_dir else {
         return Err(ApiError::not_found(
             "The debugger is loaded from its CDN; start the server with a UI directory to serve it",
         ));

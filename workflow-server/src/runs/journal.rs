@@ -9,8 +9,8 @@ use workflow_core::durable::{Journaled, RunStore};
 use workflow_core::snapshot::Snapshot;
 use workflow_core::{BoxError, RunEvent, RunOutcome};
 
-use super::{outcome_json, Store};
-use crate::runs::Run;
+use super::Run;
+use crate::store::{outcome_json, Store};
 
 /// The store as one run's journal sees it.
 pub(crate) struct RunJournal {
