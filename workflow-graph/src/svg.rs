@@ -2,11 +2,10 @@
 //! no blank line (a Markdown HTML block ends at one), no script, colours from
 //! `currentColor` so that light and dark rustdoc themes both read.
 
-use crate::layout::{back_edges, Layout};
+use crate::layout::Layout;
 use crate::{EdgeKind, Graph, NodeKind};
 
 pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> String {
-    let back = back_edges(graph);
     let mut out = format!(
         "<svg class=\"workflow-graph\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" \
          viewBox=\"0 0 {w:.0} {h:.0}\" role=\"img\" font-family=\"sans-serif\" font-size=\"12\">\
@@ -16,21 +15,10 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
         h = layout.height
     );
     for (i, edge) in graph.edges.iter().enumerate() {
-        let (a, b) = (layout.nodes[edge.from], layout.nodes[edge.to]);
         let weight = marks.and_then(|m| m.get(i)).copied().unwrap_or(0);
         let taken = weight > 0;
-        let (x1, y1) = (a.x, a.y + a.height / 2.0);
-        let (x2, y2) = (b.x, b.y - b.height / 2.0);
-        let path = if back[i] || b.layer <= a.layer {
-            // A loop: leave and enter on the right, around the side.
-            let side = layout.width - 20.0 - (i % 3) as f64 * 6.0;
-            let (sx, sy) = (a.x + a.width / 2.0, a.y);
-            let (ex, ey) = (b.x + b.width / 2.0, b.y);
-            format!("M{sx:.1},{sy:.1} C{side:.1},{sy:.1} {side:.1},{ey:.1} {ex:.1},{ey:.1}")
-        } else {
-            let mid = (y1 + y2) / 2.0;
-            format!("M{x1:.1},{y1:.1} C{x1:.1},{mid:.1} {x2:.1},{mid:.1} {x2:.1},{y2:.1}")
-        };
+        let route = &layout.routes[i];
+        let path = route_path(route);
         let dash = match edge.kind {
             EdgeKind::Stream => " stroke-dasharray=\"4 3\"",
             EdgeKind::Child => " stroke-dasharray=\"1 3\"",
@@ -43,6 +31,7 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
             if marks.is_some() && !taken { "0.35" } else { "0.8" }
         ));
         if taken {
+            let ((x1, y1), (x2, y2)) = (route[0], route[1]);
             let (lx, ly) = ((x1 + x2) / 2.0 + 6.0, (y1 + y2) / 2.0);
             out.push_str(&format!("<text x=\"{lx:.1}\" y=\"{ly:.1}\" fill=\"#d9480f\">×{weight}</text>"));
         }
@@ -85,6 +74,26 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
     }
     out.push_str("</svg>");
     out
+}
+
+/// An SVG path through `route`: straight through a dummy's slot, a curve
+/// with vertical ends across a gap between layers (it stays in the gap).
+fn route_path(route: &[(f64, f64)]) -> String {
+    let mut path = String::new();
+    for (k, &(x, y)) in route.iter().enumerate() {
+        if k == 0 {
+            path.push_str(&format!("M{x:.1},{y:.1}"));
+            continue;
+        }
+        let (px, py) = route[k - 1];
+        if (px - x).abs() < 0.05 || (py - y).abs() < 0.05 {
+            path.push_str(&format!(" L{x:.1},{y:.1}"));
+        } else {
+            let mid = (py + y) / 2.0;
+            path.push_str(&format!(" C{px:.1},{mid:.1} {x:.1},{mid:.1} {x:.1},{y:.1}"));
+        }
+    }
+    path
 }
 
 fn escape(text: &str) -> String {
