@@ -173,6 +173,8 @@ pub struct StepInfo {
     /// The `Collected` steps a fan-out of this step feeds: each runs once
     /// per fan-out, with an empty list if none of its events reached it.
     pub fan_in: &'static [StepId],
+    /// The event types it returns many of at once (`Vec<E>`): its fan-out.
+    pub fans_out: &'static [&'static str],
     /// The events it declares it waits for (`waits = [..]`), as indices
     /// into [`WorkflowInfo::events`].
     pub waits: &'static [usize],
@@ -204,18 +206,31 @@ impl WorkflowInfo {
 
     /// The graph, as the macro drew it into the rustdoc.
     pub fn graph(&self) -> workflow_graph::Graph {
+        let waits: Vec<Vec<&str>> =
+            self.steps.iter().map(|s| s.waits.iter().map(|&e| self.events[e]).collect()).collect();
         let specs: Vec<workflow_graph::StepSpec<'_>> = self
             .steps
             .iter()
-            .map(|s| workflow_graph::StepSpec {
+            .enumerate()
+            .zip(&waits)
+            .map(|((i, s), waits)| workflow_graph::StepSpec {
                 name: s.name,
                 accepts: s.accepts,
+                // A step that takes `Collected<E>` is among the route's collectors.
+                collects: s.accepts.iter().any(|a| {
+                    self.events
+                        .iter()
+                        .position(|e| e == a)
+                        .is_some_and(|e| self.routes[e].collectors.contains(&i))
+                }),
                 emits: s.emits,
+                fans_out: s.fans_out,
                 streams: s.streams,
+                waits,
                 children: s.children,
             })
             .collect();
-        workflow_graph::Graph::workflow(self.events, &specs, self.start, self.stop)
+        workflow_graph::Graph::workflow(self.events, &specs, self.start, self.stop, self.answers)
     }
 
     /// The graph as a self-contained SVG element.

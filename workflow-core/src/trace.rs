@@ -47,10 +47,12 @@ impl RunTrace {
             .map(|edge| match (step_of(edge.from), step_of(edge.to)) {
                 (None, Some(step)) if edge.from < events => self.consumed[step * events + edge.from],
                 (Some(step), None) if edge.to < events => match edge.kind {
-                    workflow_graph::EdgeKind::Flow => self.emitted[step * events + edge.to],
+                    workflow_graph::EdgeKind::Flow | workflow_graph::EdgeKind::FanOut => {
+                        self.emitted[step * events + edge.to]
+                    }
                     workflow_graph::EdgeKind::Stream => self.streamed[step * events + edge.to],
-                    // A child is no event: its edge ends past them.
-                    workflow_graph::EdgeKind::Child => 0,
+                    // A child is no event: its edge ends past them; the others go into steps.
+                    _ => 0,
                 },
                 // An event to the caller: every write of it to the stream.
                 (None, None) if edge.from < events => {

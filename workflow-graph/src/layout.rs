@@ -281,19 +281,35 @@ mod tests {
             emits.dedup();
             specs.push([accepts, emits, streams, children]);
         }
+        // Some steps fan out what they emit, collect what they take, or wait
+        // for an event the caller sends.
+        let shapes: Vec<(bool, bool, Vec<&str>)> = (0..steps)
+            .map(|_| {
+                (
+                    random.below(4) == 0,
+                    random.below(4) == 0,
+                    if random.below(5) == 0 { vec![event(random.below(events))] } else { vec![] },
+                )
+            })
+            .collect();
         let specs: Vec<StepSpec<'_>> = specs
             .iter()
             .zip(&step_names)
-            .map(|([accepts, emits, streams, children], name)| StepSpec {
+            .zip(&shapes)
+            .map(|(([accepts, emits, streams, children], name), (fans, collects, waits))| StepSpec {
                 name,
                 accepts,
+                collects: *collects,
                 emits,
+                fans_out: if *fans { emits } else { &[] },
                 streams,
+                waits,
                 children,
             })
             .collect();
+        let answers: Vec<&str> = shapes.iter().flat_map(|(_, _, waits)| waits.iter().copied()).collect();
         let events: Vec<&str> = names.iter().map(String::as_str).collect();
-        Graph::workflow(&events, &specs, events[0], events[events.len() - 1])
+        Graph::workflow(&events, &specs, events[0], events[events.len() - 1], &answers)
     }
 
     /// Whether any part of `route` enters a node's box: each piece lies in

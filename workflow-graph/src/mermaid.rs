@@ -12,6 +12,7 @@ pub(crate) fn render(graph: &Graph, marks: Option<&[u64]>) -> String {
             NodeKind::Step => format!("[\"{label}\"]"),
             NodeKind::Event => format!("([\"{label}\"])"),
             NodeKind::Caller => format!("[/\"{label}\"/]"),
+            NodeKind::Answerer => format!("[\\\"{label}\"\\]"),
             NodeKind::Child => format!("[[\"{label}\"]]"),
         };
         out.push_str(&format!("    n{i}{shape}\n"));
@@ -24,6 +25,12 @@ pub(crate) fn render(graph: &Graph, marks: Option<&[u64]>) -> String {
             (EdgeKind::Stream, w) => format!("-. \"×{w}\" .->"),
             (EdgeKind::Flow, 0) => "-->".to_owned(),
             (EdgeKind::Flow, w) => format!("==>|\"×{w}\"|"),
+            (EdgeKind::FanOut, 0) => "-->|\"×n\"|".to_owned(),
+            (EdgeKind::FanOut, w) => format!("==>|\"×n, ×{w}\"|"),
+            (EdgeKind::FanIn, 0) => "-->|all|".to_owned(),
+            (EdgeKind::FanIn, w) => format!("==>|\"all, ×{w}\"|"),
+            (EdgeKind::Answer, _) => "-. answers .->".to_owned(),
+            (EdgeKind::Wait, _) => "-. waits .->".to_owned(),
             (EdgeKind::Child, 0) => "-. runs .->".to_owned(),
             (EdgeKind::Child, w) => format!("-. \"runs ×{w}\" .->"),
         };

@@ -20,10 +20,33 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
         let route = &layout.routes[i];
         let path = route_path(route);
         let dash = match edge.kind {
-            EdgeKind::Stream => " stroke-dasharray=\"4 3\"",
+            EdgeKind::Stream | EdgeKind::Answer | EdgeKind::Wait => " stroke-dasharray=\"4 3\"",
             EdgeKind::Child => " stroke-dasharray=\"1 3\"",
-            EdgeKind::Flow => "",
+            EdgeKind::Flow | EdgeKind::FanOut | EdgeKind::FanIn => "",
         };
+        // A fan-out is drawn as several lines, and says `×n`; a fan-in says `all`.
+        let note = match edge.kind {
+            EdgeKind::FanOut => Some(("×n", route.last())),
+            EdgeKind::FanIn => Some(("all", route.last())),
+            _ => None,
+        };
+        if let Some((text, Some(&(x, y)))) = note {
+            out.push_str(&format!(
+                "<text class=\"wf-edge-note\" x=\"{:.1}\" y=\"{:.1}\" fill=\"currentColor\" font-size=\"10\" \
+                 font-style=\"italic\">{text}</text>",
+                x + 5.0,
+                y - 8.0
+            ));
+        }
+        if edge.kind == EdgeKind::FanOut {
+            for offset in [-3.0, 3.0] {
+                let shifted: Vec<(f64, f64)> = route.iter().map(|&(x, y)| (x + offset, y)).collect();
+                out.push_str(&format!(
+                    "<path d=\"{}\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"0.8\" opacity=\"0.45\"/>",
+                    route_path(&shifted)
+                ));
+            }
+        }
         let (stroke, width) = if taken { ("#d9480f", 2.5) } else { ("currentColor", 1.2) };
         out.push_str(&format!(
             "<path d=\"{path}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\"{dash} \
@@ -46,7 +69,7 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
         let (fill, weight) = match node.kind {
             NodeKind::Start | NodeKind::Stop => ("#2f9e44", "bold"),
             NodeKind::Step => ("#1c7ed6", "bold"),
-            NodeKind::Caller => ("#868e96", "normal"),
+            NodeKind::Caller | NodeKind::Answerer => ("#868e96", "normal"),
             NodeKind::Event => ("#868e96", "normal"),
             NodeKind::Child => ("#7048e8", "bold"),
         };

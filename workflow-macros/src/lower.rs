@@ -411,16 +411,32 @@ impl EventTable {
     }
 }
 
-/// The drawable graph: what each step takes, returns or sends, and streams.
+/// The events step `step` returns many of at once (`Vec<E>`): its fan-out.
+pub fn fans_out(ir: &Ir, step: usize) -> Vec<usize> {
+    fanned(&ir.steps[step])
+}
+
+fn fanned(step: &StepIr) -> Vec<usize> {
+    if step.shape.arity == crate::parse::ast::Arity::Many {
+        step.shape.events.clone()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The drawable graph: what each step takes (one by one, or all of a
+/// fan-out), returns or sends (one, or many), streams and waits for, and
+/// what the caller sends in.
 fn graph(events: &[EventIr], steps: &[StepIr], start: usize, stop: usize) -> workflow_graph::Graph {
     let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
-    let lists: Vec<[Vec<&str>; 3]> = (0..steps.len())
+    let lists: Vec<[Vec<&str>; 5]> = (0..steps.len())
         .map(|i| {
             let of = |pick: fn(&EventIr) -> &Vec<usize>| {
                 events.iter().filter(|e| pick(e).contains(&i)).map(|e| e.name.as_str()).collect::<Vec<_>>()
             };
             let accepts = steps[i].consumes.iter().map(|&e| events[e].name.as_str()).collect();
-            [accepts, of(|e| &e.senders), of(|e| &e.streamers)]
+            let fans = fanned(&steps[i]).into_iter().map(|e| events[e].name.as_str()).collect();
+            [accepts, of(|e| &e.senders), of(|e| &e.streamers), fans, of(|e| &e.waiters)]
         })
         .collect();
     let children: Vec<Vec<String>> =
@@ -430,12 +446,14 @@ fn graph(events: &[EventIr], steps: &[StepIr], start: usize, stop: usize) -> wor
         .iter()
         .zip(&lists)
         .zip(&children)
-        .map(|((step, [accepts, emits, streams]), children)| {
+        .map(|((step, [accepts, emits, streams, fans_out, waits]), children)| {
             let name = step.name.as_str();
-            workflow_graph::StepSpec { name, accepts, emits, streams, children }
+            let collects = step.input == InputKind::Collected;
+            workflow_graph::StepSpec { name, accepts, collects, emits, fans_out, streams, waits, children }
         })
         .collect();
-    workflow_graph::Graph::workflow(&names, &specs, &events[start].name, &events[stop].name)
+    let answers: Vec<&str> = events.iter().filter(|e| e.answer).map(|e| e.name.as_str()).collect();
+    workflow_graph::Graph::workflow(&names, &specs, &events[start].name, &events[stop].name, &answers)
 }
 
 #[cfg(test)]

@@ -721,6 +721,7 @@ fn info(ir: &Ir) -> TokenStream {
         let workers = s.num_workers;
         let retries = s.retry.is_some();
         let fan_in = &s.fan_in;
+        let fans_out = crate::lower::fans_out(ir, i).into_iter().map(|e| &ir.events[e].name);
         let waits = (0..ir.events.len()).filter(|&e| ir.events[e].waiters.contains(&i));
         let children = s.children.iter().map(|ty| EventTy::new(ty.clone()).key);
         let recovers = match &s.recovers {
@@ -742,6 +743,7 @@ fn info(ir: &Ir) -> TokenStream {
                 num_workers: #workers,
                 retries: #retries,
                 fan_in: &[#(#fan_in),*],
+                fans_out: &[#(#fans_out),*],
                 waits: &[#(#waits),*],
                 recovers: #recovers,
                 children: &[#(#children),*],
