@@ -204,8 +204,8 @@ async fn mermaid_of_one_run_marks_the_path_taken_with_counts() {
     n0((("StartEvent#lt;Order#gt;")))
     n1(["Priced"])
     n2((("StopEvent#lt;u32#gt;")))
-    n3["price"]
-    n4["check"]
+    n3["price ×1"]
+    n4["check ×2"]
     n5[/"caller"/]
     n0 ==>|"×1"| n3
     n3 ==>|"×1"| n1
@@ -217,7 +217,10 @@ async fn mermaid_of_one_run_marks_the_path_taken_with_counts() {
     linkStyle 0,1,2,3,4,5,6 stroke:#d9480f,stroke-width:3px
 "#
     );
-    assert!(trace.svg().unwrap().contains(">×2</text>"));
+    let svg = trace.svg().unwrap();
+    assert!(svg.contains(">×2</text>"));
+    // Each step says how often it ran.
+    assert!(svg.contains("class=\"wf-count\"") && svg.matches("class=\"wf-count\"").count() == 2, "{svg}");
 }
 
 // ------------------------------------------------------------ one name, two workflows

@@ -36,6 +36,15 @@ impl RunTrace {
         self.streamed[step * self.events + event] += 1;
     }
 
+    /// How often each node of `info.graph()` ran: a step's invocations
+    /// (the graph's steps come after its events), 0 for the rest.
+    pub fn counts(&self, info: &WorkflowInfo) -> Vec<u64> {
+        let events = info.events.len();
+        (0..info.graph().nodes.len())
+            .map(|node| node.checked_sub(events).and_then(|s| self.invocations.get(s)).copied().unwrap_or(0))
+            .collect()
+    }
+
     /// How often each edge of `info.graph()` was taken, in the graph's edge order.
     pub fn marks(&self, info: &WorkflowInfo) -> Vec<u64> {
         let graph = info.graph();
@@ -91,12 +100,12 @@ impl Trace {
     /// labelled with how often, once the run has ended.
     pub fn mermaid(&self) -> Option<String> {
         let trace = self.get()?;
-        Some(self.info.graph().mermaid(Some(&trace.marks(self.info))))
+        Some(self.info.graph().mermaid_traced(&trace.marks(self.info), &trace.counts(self.info)))
     }
 
     /// The run's path as an SVG element, once the run has ended.
     pub fn svg(&self) -> Option<String> {
         let trace = self.get()?;
-        Some(self.info.graph().svg(Some(&trace.marks(self.info))))
+        Some(self.info.graph().svg_traced(&trace.marks(self.info), &trace.counts(self.info)))
     }
 }

@@ -184,12 +184,24 @@ impl Graph {
     /// The graph as an SVG element; edges whose weight in `marks` is not
     /// zero are drawn as taken, with the weight as a label.
     pub fn svg(&self, marks: Option<&[u64]>) -> String {
-        svg::render(self, &self.layout(), marks)
+        svg::render(self, &self.layout(), marks, None)
     }
 
     /// The graph as a mermaid flowchart, with taken edges marked likewise.
     pub fn mermaid(&self, marks: Option<&[u64]>) -> String {
-        mermaid::render(self, marks)
+        mermaid::render(self, marks, None)
+    }
+
+    /// A run's path as an SVG element: taken edges marked with how often
+    /// (`marks`, per edge), and each node with its count (`counts`, per
+    /// node: how often a step was invoked; 0 shows nothing).
+    pub fn svg_traced(&self, marks: &[u64], counts: &[u64]) -> String {
+        svg::render(self, &self.layout(), Some(marks), Some(counts))
+    }
+
+    /// A run's path as a mermaid flowchart, with the same marks and counts.
+    pub fn mermaid_traced(&self, marks: &[u64], counts: &[u64]) -> String {
+        mermaid::render(self, Some(marks), Some(counts))
     }
 
     /// The graph as plain text, one line per step: what a reader without

@@ -2,11 +2,14 @@
 
 use crate::{EdgeKind, Graph, NodeKind};
 
-pub(crate) fn render(graph: &Graph, marks: Option<&[u64]>) -> String {
+pub(crate) fn render(graph: &Graph, marks: Option<&[u64]>, counts: Option<&[u64]>) -> String {
     let escape = |s: &str| s.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;");
     let mut out = String::from("flowchart TD\n");
     for (i, node) in graph.nodes.iter().enumerate() {
-        let label = escape(&node.label);
+        let label = match counts.and_then(|c| c.get(i)).copied().unwrap_or(0) {
+            0 => escape(&node.label),
+            n => format!("{} ×{n}", escape(&node.label)),
+        };
         let shape = match node.kind {
             NodeKind::Start | NodeKind::Stop => format!("(((\"{label}\")))"),
             NodeKind::Step => format!("[\"{label}\"]"),

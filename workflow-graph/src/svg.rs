@@ -5,7 +5,12 @@
 use crate::layout::Layout;
 use crate::{EdgeKind, Graph, NodeKind};
 
-pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> String {
+pub(crate) fn render(
+    graph: &Graph,
+    layout: &Layout,
+    marks: Option<&[u64]>,
+    counts: Option<&[u64]>,
+) -> String {
     let mut out = format!(
         "<svg class=\"workflow-graph\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" \
          viewBox=\"0 0 {w:.0} {h:.0}\" role=\"img\" font-family=\"sans-serif\" font-size=\"12\">\
@@ -59,7 +64,7 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
             out.push_str(&format!("<text x=\"{lx:.1}\" y=\"{ly:.1}\" fill=\"#d9480f\">×{weight}</text>"));
         }
     }
-    for (node, placed) in graph.nodes.iter().zip(&layout.nodes) {
+    for (n, (node, placed)) in graph.nodes.iter().zip(&layout.nodes).enumerate() {
         let (x, y, w, h) =
             (placed.x - placed.width / 2.0, placed.y - placed.height / 2.0, placed.width, placed.height);
         let radius = match node.kind {
@@ -94,6 +99,15 @@ pub(crate) fn render(graph: &Graph, layout: &Layout, marks: Option<&[u64]>) -> S
             cy = placed.y,
             label = escape(&node.label),
         ));
+        if let Some(count) = counts.and_then(|c| c.get(n)).copied().filter(|&c| c > 0) {
+            // How often the step ran, on its top right corner.
+            out.push_str(&format!(
+                "<text class=\"wf-count\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#d9480f\" \
+                 font-size=\"11\" font-weight=\"bold\">×{count}</text>",
+                x + w,
+                y - 3.0
+            ));
+        }
     }
     out.push_str("</svg>");
     out

@@ -237,7 +237,9 @@ fn graph_impl(ir: &Ir) -> TokenStream {
     };
     let doc = format!(
         "# Workflow graph\n\nThe steps of `{name}` (boxes) and the events between them (rounded; start and stop in \
-         green), as `#[workflow]` read them from the step signatures. Dashed arrows go to the caller's stream.\
+         green), as `#[workflow]` read them from the step signatures. Dashed arrows go to the caller's stream, \
+         or bring the caller's answers to the steps that wait for them; `×n` marks a step that returns many \
+         events at once, `all` one that takes them all.\
          {children}\n\n{svg}\n\n<details><summary>The graph as text</summary>\n\n```text\n{text}```\n\n</details>\n",
         svg = ir.graph.svg(None),
         text = ir.graph.text(),
