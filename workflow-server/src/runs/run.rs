@@ -263,6 +263,10 @@ impl Run {
             state.error = terminal.error;
             state.completed_at = Some(now);
             state.ended = true;
+            // Its log is complete in the store: a finished run holds none
+            // of it in memory, and its readers read it from there.
+            state.log = Vec::new();
+            state.log_start = state.next_sequence;
         }
         let next = state.next_sequence;
         drop(state);
