@@ -147,3 +147,26 @@ async fn a_released_run_whose_journal_no_longer_fits_ends_as_failed_when_an_even
     assert!(record["error"].as_str().unwrap().contains("The run could not be resumed"), "{record}");
     assert_eq!(log(&app, "broken").await.last().unwrap()["type"], "WorkflowFailedEvent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_store_fails_ends_as_failed_rather_than_hanging() {
+    let dir = std::env::temp_dir().join(format!("workflow-server-failing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("runs.db");
+    let _ = std::fs::remove_file(&db);
+    let store = workflow_server::Store::open(&db).unwrap();
+    let (app, _) = flows::restart_server().store(store).router_and_runs();
+    start(&app, "relay", "doomed", json!(20)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The disk fills up behind the server's back: no event can be written.
+    let sql = rusqlite::Connection::open(&db).unwrap();
+    sql.execute_batch(
+        "CREATE TRIGGER full BEFORE INSERT ON events BEGIN SELECT RAISE(FAIL, 'disk full'); END;",
+    )
+    .unwrap();
+    let record = wait_for_end(&app, "doomed").await;
+    assert_eq!(record["status"], "failed", "{record}");
+    assert!(record["error"].as_str().unwrap().contains("disk full"), "{record}");
+    // Readers see the end too, though the store could not keep it.
+    assert_eq!(log(&app, "doomed").await.last().unwrap()["type"], "WorkflowFailedEvent");
+}

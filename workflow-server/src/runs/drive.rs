@@ -68,6 +68,7 @@ pub(super) async fn drive(run: Arc<Run>, mut json: JsonRun, idle_release: Option
         };
         if let Err(error) = run.commit(&[], None, Some((result, &ended))) {
             tracing::error!(handler = %run.id, %error, "the run's end cannot be committed");
+            run.end_unstored(result, &ended);
         }
     }
 }

@@ -258,5 +258,6 @@ fn fail(run: &Run, message: &str) {
     );
     if let Err(error) = run.commit(&[], None, Some((Err(message), &ended))) {
         tracing::error!(handler = %run.id, %error, "the run's end cannot be committed");
+        run.end_unstored(Err(message), &ended);
     }
 }

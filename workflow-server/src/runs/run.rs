@@ -217,6 +217,23 @@ impl Run {
         journal: Option<(&str, &Snapshot)>,
         end: Option<(Result<&Value, &str>, &RunOutcome)>,
     ) -> Result<(), BoxError> {
+        self.log(streamed, journal, end, true)
+    }
+
+    /// Ends the run in memory only, when the store cannot record its end:
+    /// its record and its readers see it end rather than wait forever. The
+    /// store still says it was going, so a restart resumes it.
+    pub(crate) fn end_unstored(&self, outcome: Result<&Value, &str>, ended: &RunOutcome) {
+        let _ = self.log(&[], None, Some((outcome, ended)), false);
+    }
+
+    fn log(
+        &self,
+        streamed: &[RunEvent<Value>],
+        journal: Option<(&str, &Snapshot)>,
+        end: Option<(Result<&Value, &str>, &RunOutcome)>,
+        stored: bool,
+    ) -> Result<(), BoxError> {
         let envelopes = &self.served.envelopes;
         let mut events: Vec<(bool, String)> = streamed
             .iter()
@@ -240,14 +257,16 @@ impl Run {
             completed_at: &now,
             outcome: self.durable.then(|| outcome_json(*outcome)),
         });
-        self.store.commit(&Commit {
-            handler: &self.id,
-            first_sequence,
-            events: &events,
-            updated_at: &now,
-            journal,
-            ending,
-        })?;
+        if stored {
+            self.store.commit(&Commit {
+                handler: &self.id,
+                first_sequence,
+                events: &events,
+                updated_at: &now,
+                journal,
+                ending,
+            })?;
+        }
         state.next_sequence = first_sequence + events.len() as u64;
         for (i, (internal, envelope)) in events.into_iter().enumerate() {
             let sequence = first_sequence + i as u64;
@@ -263,10 +282,12 @@ impl Run {
             state.error = terminal.error;
             state.completed_at = Some(now);
             state.ended = true;
-            // Its log is complete in the store: a finished run holds none
-            // of it in memory, and its readers read it from there.
-            state.log = Vec::new();
-            state.log_start = state.next_sequence;
+            if stored {
+                // Its log is complete in the store: a finished run holds none
+                // of it in memory, and its readers read it from there.
+                state.log = Vec::new();
+                state.log_start = state.next_sequence;
+            }
         }
         let next = state.next_sequence;
         drop(state);
