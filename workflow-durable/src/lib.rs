@@ -20,7 +20,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde_json::Value;
 use workflow_core::durable::{Journaled, RunStore};
 use workflow_core::snapshot::Snapshot;
@@ -56,19 +56,7 @@ impl SqliteStore {
     }
 
     fn with(connection: Connection) -> Result<Self, rusqlite::Error> {
-        connection.busy_timeout(std::time::Duration::from_secs(10))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        connection.execute_batch(
-            "CREATE TABLE IF NOT EXISTS runs (
-                key      TEXT PRIMARY KEY,
-                workflow TEXT NOT NULL,
-                snapshot TEXT,
-                done     INTEGER NOT NULL DEFAULT 0,
-                outcome  TEXT
-            );
-            CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (workflow, done);",
-        )?;
+        table::prepare(&connection)?;
         Ok(Self { connection: Mutex::new(connection) })
     }
 
@@ -78,19 +66,11 @@ impl SqliteStore {
 
     /// How run `key` ended, if it has.
     pub fn outcome(&self, key: &str) -> Result<Option<Outcome>, BoxError> {
-        let row: Option<(i64, Option<String>)> = self
-            .lock()
-            .query_row("SELECT done, outcome FROM runs WHERE key = ?1", params![key], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        let Some((1, Some(outcome))) = row else { return Ok(None) };
-        let outcome: Value = serde_json::from_str(&outcome)?;
-        Ok(Some(match (outcome.get("stopped"), outcome.get("failed")) {
-            (Some(result), _) => Outcome::Stopped(result.clone()),
-            (_, Some(Value::String(message))) => Outcome::Failed(message.clone()),
-            _ => return Err(format!("run `{key}` has an outcome of unknown shape: {outcome}").into()),
-        }))
+        Ok(match table::load(&self.lock(), key)? {
+            Some(Journaled::Stopped(result)) => Some(Outcome::Stopped(result)),
+            Some(Journaled::Failed(message)) => Some(Outcome::Failed(message)),
+            _ => None,
+        })
     }
 
     /// The keys of every run with a journal, finished or not.
@@ -104,26 +84,11 @@ impl SqliteStore {
 
 impl RunStore for SqliteStore {
     fn save(&self, key: &str, workflow: &str, snapshot: &Snapshot) -> Result<(), BoxError> {
-        let json = serde_json::to_string(snapshot)?;
-        self.lock().execute(
-            "INSERT INTO runs (key, workflow, snapshot, done) VALUES (?1, ?2, ?3, 0)
-             ON CONFLICT (key) DO UPDATE SET snapshot = excluded.snapshot WHERE done = 0",
-            params![key, workflow, json],
-        )?;
-        Ok(())
+        table::save(&self.lock(), key, workflow, snapshot)
     }
 
     fn finish(&self, key: &str, outcome: Result<&Value, &str>) -> Result<(), BoxError> {
-        let outcome = match outcome {
-            Ok(result) => serde_json::json!({ "stopped": result }),
-            Err(message) => serde_json::json!({ "failed": message }),
-        };
-        self.lock().execute(
-            "INSERT INTO runs (key, workflow, done, outcome) VALUES (?1, '', 1, ?2)
-             ON CONFLICT (key) DO UPDATE SET done = 1, outcome = excluded.outcome, snapshot = NULL",
-            params![key, outcome.to_string()],
-        )?;
-        Ok(())
+        table::finish(&self.lock(), key, outcome)
     }
 
     fn unfinished(&self, workflow: &str) -> Result<Vec<(String, Snapshot)>, BoxError> {
@@ -135,32 +100,107 @@ impl RunStore for SqliteStore {
         let mut runs = Vec::new();
         for row in rows {
             let (key, json) = row?;
-            let snapshot =
-                Snapshot::from_json(&json).map_err(|e| format!("the journal of run `{key}`: {e}"))?;
-            runs.push((key, snapshot));
+            runs.push((key.clone(), table::snapshot(&key, &json)?));
         }
         Ok(runs)
     }
 
     fn load(&self, key: &str) -> Result<Option<Journaled>, BoxError> {
-        let row: Option<(i64, Option<String>)> = self
-            .lock()
-            .query_row("SELECT done, snapshot FROM runs WHERE key = ?1", params![key], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+        table::load(&self.lock(), key)
+    }
+}
+
+/// The journal table itself, on any connection: what [`SqliteStore`] is
+/// made of, for a store that keeps tables of its own beside the journals
+/// and writes both in one transaction (the workflow server's event log).
+pub mod table {
+    use rusqlite::{params, Connection, OptionalExtension};
+    use serde_json::Value;
+    use workflow_core::durable::Journaled;
+    use workflow_core::snapshot::Snapshot;
+    use workflow_core::BoxError;
+
+    /// Sets the connection up (WAL, `synchronous = NORMAL`, a 10 s wait for
+    /// a lock) and creates the journal table `runs` if it is missing.
+    pub fn prepare(connection: &Connection) -> rusqlite::Result<()> {
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.execute_batch(
+            "CREATE TABLE IF NOT EXISTS runs (
+                key      TEXT PRIMARY KEY,
+                workflow TEXT NOT NULL,
+                snapshot TEXT,
+                done     INTEGER NOT NULL DEFAULT 0,
+                outcome  TEXT
+            );
+            CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (workflow, done);",
+        )
+    }
+
+    /// Replaces the journal of the unfinished run `key` with `snapshot`.
+    pub fn save(
+        connection: &Connection,
+        key: &str,
+        workflow: &str,
+        snapshot: &Snapshot,
+    ) -> Result<(), BoxError> {
+        let json = serde_json::to_string(snapshot)?;
+        connection
+            .prepare_cached(
+                "INSERT INTO runs (key, workflow, snapshot, done) VALUES (?1, ?2, ?3, 0)
+                 ON CONFLICT (key) DO UPDATE SET snapshot = excluded.snapshot WHERE done = 0",
+            )?
+            .execute(params![key, workflow, json])?;
+        Ok(())
+    }
+
+    /// Records that run `key` ended, with its result as JSON or its error's message.
+    pub fn finish(connection: &Connection, key: &str, outcome: Result<&Value, &str>) -> Result<(), BoxError> {
+        let outcome = match outcome {
+            Ok(result) => serde_json::json!({ "stopped": result }),
+            Err(message) => serde_json::json!({ "failed": message }),
+        };
+        connection
+            .prepare_cached(
+                "INSERT INTO runs (key, workflow, done, outcome) VALUES (?1, '', 1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET done = 1, outcome = excluded.outcome, snapshot = NULL",
+            )?
+            .execute(params![key, outcome.to_string()])?;
+        Ok(())
+    }
+
+    /// What run `key` left: its journal, how it ended, or nothing.
+    pub fn load(connection: &Connection, key: &str) -> Result<Option<Journaled>, BoxError> {
+        let row: Option<(bool, Option<String>, Option<String>)> = connection
+            .prepare_cached("SELECT done, snapshot, outcome FROM runs WHERE key = ?1")?
+            .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
-        match row {
-            None => Ok(None),
-            Some((0, Some(json))) => {
-                let snapshot =
-                    Snapshot::from_json(&json).map_err(|e| format!("the journal of run `{key}`: {e}"))?;
-                Ok(Some(Journaled::Unfinished(Box::new(snapshot))))
-            }
-            Some(_) => Ok(self.outcome(key)?.map(|outcome| match outcome {
-                Outcome::Stopped(result) => Journaled::Stopped(result),
-                Outcome::Failed(message) => Journaled::Failed(message),
-            })),
+        let Some((done, journal, outcome)) = row else { return Ok(None) };
+        if let (false, Some(json)) = (done, journal) {
+            return Ok(Some(Journaled::Unfinished(Box::new(snapshot(key, &json)?))));
         }
+        let outcome: Value = serde_json::from_str(outcome.as_deref().unwrap_or("null"))?;
+        Ok(Some(match (outcome.get("stopped"), outcome.get("failed")) {
+            (Some(result), _) => Journaled::Stopped(result.clone()),
+            (_, Some(Value::String(message))) => Journaled::Failed(message.clone()),
+            _ => return Err(format!("run `{key}` has an outcome of unknown shape: {outcome}").into()),
+        }))
+    }
+
+    /// Forgets run `key`'s journal and those of its child runs
+    /// (`{key}#child:…`, a range of the key's index: `;` follows `:`).
+    pub fn delete(connection: &Connection, key: &str) -> rusqlite::Result<()> {
+        connection
+            .prepare_cached(
+                "DELETE FROM runs WHERE key = ?1 OR (key >= ?1 || '#child:' AND key < ?1 || '#child;')",
+            )?
+            .execute(params![key])?;
+        Ok(())
+    }
+
+    pub(crate) fn snapshot(key: &str, json: &str) -> Result<Snapshot, BoxError> {
+        Ok(Snapshot::from_json(json).map_err(|e| format!("the journal of run `{key}`: {e}"))?)
     }
 }
 

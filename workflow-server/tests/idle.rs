@@ -139,7 +139,7 @@ async fn a_released_run_whose_journal_no_longer_fits_ends_as_failed_when_an_even
     assert!(loaded(&view, 0).await, "the idle run was not released: {view:?}");
     // Someone edits the journal behind the server's back.
     let sql = rusqlite::Connection::open(&db).unwrap();
-    sql.execute("UPDATE journals SET snapshot = '{\"format\": 999}' WHERE key = 'broken'", []).unwrap();
+    sql.execute("UPDATE runs SET snapshot = '{\"format\": 999}' WHERE key = 'broken'", []).unwrap();
     let (status, body) = call(&app, "POST", "/events/broken", Some(answer("yes"))).await;
     assert_eq!(status, 409, "{body}");
     let (_, record) = call(&app, "GET", "/handlers/broken", None).await;
@@ -169,4 +169,27 @@ async fn a_run_whose_store_fails_ends_as_failed_rather_than_hanging() {
     assert!(record["error"].as_str().unwrap().contains("disk full"), "{record}");
     // Readers see the end too, though the store could not keep it.
     assert_eq!(log(&app, "doomed").await.last().unwrap()["type"], "WorkflowFailedEvent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_stopped_before_its_first_journal_starts_again_from_its_input() {
+    let dir = std::env::temp_dir().join(format!("workflow-server-unjournaled-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("runs.db");
+    let _ = std::fs::remove_file(&db);
+    drop(workflow_server::Store::open(&db).unwrap()); // the tables
+    // What a server killed between recording a handler and its first journal leaves.
+    let sql = rusqlite::Connection::open(&db).unwrap();
+    sql.execute(
+        "INSERT INTO handlers (id, workflow, run_id, status, input, started_at, updated_at, durable)
+         VALUES ('early', 'relay', 'r1', 'running', '3', '2026-12-08T00:00:00Z', '2026-12-08T00:00:00Z', 1)",
+        [],
+    )
+    .unwrap();
+    let store = workflow_server::Store::open(&db).unwrap();
+    let (app, _) = flows::restart_server().store(store).router_and_runs();
+    let record = wait_for_end(&app, "early").await;
+    assert_eq!(record["result"]["value"]["result"], json!(6), "{record}");
+    let marks = log(&app, "early").await.into_iter().filter(|e| e["type"] == "Mark").count();
+    assert_eq!(marks, 6, "three laps, two marks each");
 }

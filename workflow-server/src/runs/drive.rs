@@ -66,10 +66,7 @@ pub(super) async fn drive(run: Arc<Run>, mut json: JsonRun, idle_release: Option
             (Ok(output), _) => Ok(output),
             (Err(_), message) => Err(message.as_deref().unwrap_or_default()),
         };
-        if let Err(error) = run.commit(&[], None, Some((result, &ended))) {
-            tracing::error!(handler = %run.id, %error, "the run's end cannot be committed");
-            run.end_unstored(result, &ended);
-        }
+        run.end(result, &ended);
     }
 }
 

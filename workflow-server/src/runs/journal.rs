@@ -10,7 +10,7 @@ use workflow_core::snapshot::Snapshot;
 use workflow_core::{BoxError, RunEvent, RunOutcome};
 
 use super::Run;
-use crate::store::{outcome_json, Store};
+use crate::store::Store;
 
 /// The store as one run's journal sees it.
 pub(crate) struct RunJournal {
@@ -32,7 +32,7 @@ impl RunStore for RunJournal {
     }
 
     fn finish(&self, key: &str, outcome: Result<&Value, &str>) -> Result<(), BoxError> {
-        self.store.finish(key, &outcome_json(outcome))
+        self.store.finish(key, outcome)
     }
 
     fn unfinished(&self, _workflow: &str) -> Result<Vec<(String, Snapshot)>, BoxError> {

@@ -210,7 +210,11 @@ impl Runs {
                 self.begin(run, Begin::Resume(snapshot)).map_err(|e| e.to_string())
             }
             // It stopped before its first journal: nothing of it was committed.
-            Ok(None) => self.begin(run, Begin::Input(run.input.clone())).map_err(|e| e.to_string()),
+            Ok(None) => self
+                .store
+                .input(&run.id)
+                .map_err(|e| e.to_string())
+                .and_then(|input| self.begin(run, Begin::Input(input)).map_err(|e| e.to_string())),
             Ok(Some(_)) => Err("its journal says it ended, and its record does not".to_owned()),
             Err(error) => Err(error.to_string()),
         };
@@ -256,8 +260,5 @@ fn fail(run: &Run, message: &str) {
         &workflow_core::WorkflowError::Aborted { workflow: run.served.info.name, reason: message.to_owned() },
         Duration::ZERO,
     );
-    if let Err(error) = run.commit(&[], None, Some((Err(message), &ended))) {
-        tracing::error!(handler = %run.id, %error, "the run's end cannot be committed");
-        run.end_unstored(Err(message), &ended);
-    }
+    run.end(Err(message), &ended);
 }

@@ -15,7 +15,7 @@ use workflow_core::{BoxError, RunEvent, RunOutcome};
 use super::shown::{shown, terminal};
 use super::{Served, Status};
 use crate::clock;
-use crate::store::{outcome_json, Commit, Ending, HandlerRow, Store};
+use crate::store::{Commit, Ending, HandlerRow, Store};
 
 /// One event of a run's log.
 #[derive(Clone, Debug)]
@@ -46,6 +46,14 @@ struct State {
     /// Whether its last journal had no step in flight or queued: only
     /// outside input can move it on, and it can be released from memory.
     releasable: bool,
+}
+
+impl State {
+    /// Lets go of the log in memory: readers read it from the store.
+    fn forget_log(&mut self) {
+        self.log = Vec::new();
+        self.log_start = self.next_sequence;
+    }
 }
 
 /// What a request asks of the task that drives a run.
@@ -86,7 +94,6 @@ pub(crate) struct Run {
     pub(crate) served: Arc<Served>,
     /// Whether it journals itself (its state can be journaled).
     pub(crate) durable: bool,
-    pub(super) input: Value,
     store: Arc<Store>,
     state: Mutex<State>,
     /// Bumped to the next sequence when the log grows or the run ends.
@@ -109,7 +116,6 @@ impl Run {
             run_id: row.run_id,
             served,
             durable: row.durable,
-            input: row.input,
             store,
             state: Mutex::new(State {
                 status,
@@ -220,11 +226,15 @@ impl Run {
         self.log(streamed, journal, end, true)
     }
 
-    /// Ends the run in memory only, when the store cannot record its end:
-    /// its record and its readers see it end rather than wait forever. The
-    /// store still says it was going, so a restart resumes it.
-    pub(crate) fn end_unstored(&self, outcome: Result<&Value, &str>, ended: &RunOutcome) {
-        let _ = self.log(&[], None, Some((outcome, ended)), false);
+    /// Commits how the run ended; if the store cannot record it, ends the
+    /// run in memory only, so that its record and readers see it end rather
+    /// than wait forever (the store still says it was going: a restart
+    /// resumes it).
+    pub(crate) fn end(&self, outcome: Result<&Value, &str>, ended: &RunOutcome) {
+        if let Err(error) = self.commit(&[], None, Some((outcome, ended))) {
+            tracing::error!(handler = %self.id, %error, "the run's end cannot be committed");
+            let _ = self.log(&[], None, Some((outcome, ended)), false);
+        }
     }
 
     fn log(
@@ -255,7 +265,7 @@ impl Run {
             result: t.result.as_ref(),
             error: t.error.as_deref(),
             completed_at: &now,
-            outcome: self.durable.then(|| outcome_json(*outcome)),
+            journal: self.durable.then_some(*outcome),
         });
         if stored {
             self.store.commit(&Commit {
@@ -285,8 +295,7 @@ impl Run {
             if stored {
                 // Its log is complete in the store: a finished run holds none
                 // of it in memory, and its readers read it from there.
-                state.log = Vec::new();
-                state.log_start = state.next_sequence;
+                state.forget_log();
             }
         }
         let next = state.next_sequence;
@@ -355,8 +364,7 @@ impl Run {
             return false;
         }
         control.driving = Driving::Released;
-        state.log = Vec::new();
-        state.log_start = state.next_sequence;
+        state.forget_log();
         true
     }
 

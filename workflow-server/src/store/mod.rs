@@ -12,6 +12,7 @@ use serde_json::Value;
 use workflow_core::durable::Journaled;
 use workflow_core::snapshot::Snapshot;
 use workflow_core::BoxError;
+use workflow_durable::table;
 
 /// Where the server keeps its runs: a SQLite file (WAL mode), or memory.
 ///
@@ -44,6 +45,7 @@ pub(crate) struct HandlerRow {
     pub(crate) workflow: String,
     pub(crate) run_id: String,
     pub(crate) status: String,
+    /// The start event's payload; [`Store::handlers`] leaves it null.
     pub(crate) input: Value,
     pub(crate) result: Option<Value>,
     pub(crate) error: Option<String>,
@@ -62,8 +64,9 @@ pub(crate) struct Ending<'a> {
     pub(crate) result: Option<&'a Value>,
     pub(crate) error: Option<&'a str>,
     pub(crate) completed_at: &'a str,
-    /// How its journal records the end, if it has one.
-    pub(crate) outcome: Option<Value>,
+    /// The end its journal records (its result as JSON, or its error's
+    /// message), if it has a journal.
+    pub(crate) journal: Option<Result<&'a Value, &'a str>>,
 }
 
 /// What one commit writes for a handler: its new events (from
@@ -91,10 +94,10 @@ impl Store {
             .map_err(|source| StoreError { at: "memory".into(), source })
     }
 
+    /// The journals are workflow-durable's table; the handlers and their
+    /// event logs are the server's own, beside it in the same database.
     fn with(connection: Connection) -> Result<Self, rusqlite::Error> {
-        connection.busy_timeout(std::time::Duration::from_secs(10))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        table::prepare(&connection)?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS handlers (
                 id            TEXT PRIMARY KEY,
@@ -116,14 +119,7 @@ impl Store {
                 internal INTEGER NOT NULL,
                 envelope TEXT NOT NULL,
                 PRIMARY KEY (handler, sequence)
-            ) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS journals (
-                key      TEXT PRIMARY KEY,
-                workflow TEXT NOT NULL,
-                snapshot TEXT,
-                done     INTEGER NOT NULL DEFAULT 0,
-                outcome  TEXT
-            );",
+            ) WITHOUT ROWID;",
         )?;
         Ok(Self { connection: Mutex::new(connection) })
     }
@@ -136,7 +132,7 @@ impl Store {
     pub(crate) fn handlers(&self) -> Result<Vec<HandlerRow>, BoxError> {
         let connection = self.lock();
         let mut query = connection.prepare(
-            "SELECT id, workflow, run_id, status, input, result, error, started_at, updated_at,
+            "SELECT id, workflow, run_id, status, result, error, started_at, updated_at,
                     completed_at, durable, next_sequence
              FROM handlers ORDER BY rowid",
         )?;
@@ -147,14 +143,15 @@ impl Store {
                 workflow: r.get(1)?,
                 run_id: r.get(2)?,
                 status: r.get(3)?,
-                input: json(r.get(4)?).unwrap_or(Value::Null),
-                result: json(r.get(5)?),
-                error: r.get(6)?,
-                started_at: r.get(7)?,
-                updated_at: r.get(8)?,
-                completed_at: r.get(9)?,
-                durable: r.get(10)?,
-                next_sequence: r.get::<_, i64>(11)? as u64,
+                // Not read back: a run needs it only to start again (`input`).
+                input: Value::Null,
+                result: json(r.get(4)?),
+                error: r.get(5)?,
+                started_at: r.get(6)?,
+                updated_at: r.get(7)?,
+                completed_at: r.get(8)?,
+                durable: r.get(9)?,
+                next_sequence: r.get::<_, i64>(10)? as u64,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -214,7 +211,7 @@ impl Store {
         tx.prepare_cached("UPDATE handlers SET updated_at = ?2, next_sequence = ?3 WHERE id = ?1")?
             .execute(params![commit.handler, commit.updated_at, next])?;
         if let Some((workflow, snapshot)) = commit.journal {
-            save_journal(&tx, commit.handler, workflow, snapshot)?;
+            table::save(&tx, commit.handler, workflow, snapshot)?;
         }
         if let Some(ending) = &commit.ending {
             tx.prepare_cached(
@@ -227,8 +224,8 @@ impl Store {
                 ending.error,
                 ending.completed_at
             ])?;
-            if let Some(outcome) = &ending.outcome {
-                finish_journal(&tx, commit.handler, outcome)?;
+            if let Some(outcome) = ending.journal {
+                table::finish(&tx, commit.handler, outcome)?;
             }
         }
         tx.commit()?;
@@ -250,91 +247,34 @@ impl Store {
 
     /// Replaces journal `key` with `snapshot` (a child run's, on its own).
     pub(crate) fn save(&self, key: &str, workflow: &str, snapshot: &Snapshot) -> Result<(), BoxError> {
-        let mut connection = self.lock();
-        let tx = connection.transaction()?;
-        save_journal(&tx, key, workflow, snapshot)?;
-        tx.commit()?;
-        Ok(())
+        table::save(&self.lock(), key, workflow, snapshot)
     }
 
     /// Records that the run of journal `key` ended with `outcome`.
-    pub(crate) fn finish(&self, key: &str, outcome: &Value) -> Result<(), BoxError> {
-        let mut connection = self.lock();
-        let tx = connection.transaction()?;
-        finish_journal(&tx, key, outcome)?;
-        tx.commit()?;
-        Ok(())
+    pub(crate) fn finish(&self, key: &str, outcome: Result<&Value, &str>) -> Result<(), BoxError> {
+        table::finish(&self.lock(), key, outcome)
     }
 
     /// What journal `key` holds.
     pub(crate) fn load(&self, key: &str) -> Result<Option<Journaled>, BoxError> {
-        let row: Option<(bool, Option<String>, Option<String>)> = self
+        table::load(&self.lock(), key)
+    }
+
+    /// The input handler `id` was started with: what a run that stopped
+    /// before its first journal starts from again.
+    pub(crate) fn input(&self, id: &str) -> Result<Value, BoxError> {
+        let text: Option<String> = self
             .lock()
-            .query_row("SELECT done, snapshot, outcome FROM journals WHERE key = ?1", params![key], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row("SELECT input FROM handlers WHERE id = ?1", params![id], |r| r.get(0))
             .optional()?;
-        Ok(match row {
-            None => None,
-            Some((false, Some(json), _)) => {
-                let snapshot =
-                    Snapshot::from_json(&json).map_err(|e| format!("the journal of run `{key}`: {e}"))?;
-                Some(Journaled::Unfinished(Box::new(snapshot)))
-            }
-            Some((_, _, outcome)) => {
-                let outcome: Value = serde_json::from_str(outcome.as_deref().unwrap_or("null"))?;
-                match (outcome.get("stopped"), outcome.get("failed")) {
-                    (Some(result), _) => Some(Journaled::Stopped(result.clone())),
-                    (_, Some(message)) => {
-                        Some(Journaled::Failed(message.as_str().unwrap_or_default().into()))
-                    }
-                    _ => return Err(format!("run `{key}` has an outcome of unknown shape: {outcome}").into()),
-                }
-            }
-        })
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?.unwrap_or(Value::Null))
     }
 }
 
 fn delete(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM handlers WHERE id = ?1")?.execute(params![id])?;
     tx.prepare_cached("DELETE FROM events WHERE handler = ?1")?.execute(params![id])?;
-    // Its journal and its child runs' (`{id}#child:…`: a range of the key's
-    // index, as `;` follows `:`).
-    tx.prepare_cached(
-        "DELETE FROM journals WHERE key = ?1 OR (key >= ?1 || '#child:' AND key < ?1 || '#child;')",
-    )?
-    .execute(params![id])?;
+    // Its journal and its child runs'.
+    table::delete(tx, id)?;
     Ok(())
-}
-
-fn save_journal(
-    tx: &Transaction<'_>,
-    key: &str,
-    workflow: &str,
-    snapshot: &Snapshot,
-) -> Result<(), BoxError> {
-    let json = serde_json::to_string(snapshot)?;
-    tx.prepare_cached(
-        "INSERT INTO journals (key, workflow, snapshot, done) VALUES (?1, ?2, ?3, 0)
-         ON CONFLICT (key) DO UPDATE SET snapshot = excluded.snapshot WHERE done = 0",
-    )?
-    .execute(params![key, workflow, json])?;
-    Ok(())
-}
-
-fn finish_journal(tx: &Transaction<'_>, key: &str, outcome: &Value) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO journals (key, workflow, done, outcome) VALUES (?1, '', 1, ?2)
-         ON CONFLICT (key) DO UPDATE SET done = 1, outcome = excluded.outcome, snapshot = NULL",
-    )?
-    .execute(params![key, outcome.to_string()])?;
-    Ok(())
-}
-
-/// How a journal records a run's end.
-pub(crate) fn outcome_json(outcome: Result<&Value, &str>) -> Value {
-    match outcome {
-        Ok(result) => serde_json::json!({ "stopped": result }),
-        Err(message) => serde_json::json!({ "failed": message }),
-    }
 }
