@@ -36,13 +36,11 @@ impl RunTrace {
         self.streamed[step * self.events + event] += 1;
     }
 
-    /// How often each node of `info.graph()` ran: a step's invocations
-    /// (the graph's steps come after its events), 0 for the rest.
+    /// How often each node of `info.graph()` ran, by node index: 0 for
+    /// each event, then each step's invocations (the graph's steps come
+    /// after its events; the nodes after them count nothing).
     pub fn counts(&self, info: &WorkflowInfo) -> Vec<u64> {
-        let events = info.events.len();
-        (0..info.graph().nodes.len())
-            .map(|node| node.checked_sub(events).and_then(|s| self.invocations.get(s)).copied().unwrap_or(0))
-            .collect()
+        std::iter::repeat_n(0, info.events.len()).chain(self.invocations.iter().copied()).collect()
     }
 
     /// How often each edge of `info.graph()` was taken, in the graph's edge order.

@@ -178,7 +178,7 @@ async fn a_run_that_stopped_before_its_first_journal_starts_again_from_its_input
     let db = dir.join("runs.db");
     let _ = std::fs::remove_file(&db);
     drop(workflow_server::Store::open(&db).unwrap()); // the tables
-    // What a server killed between recording a handler and its first journal leaves.
+                                                      // What a server killed between recording a handler and its first journal leaves.
     let sql = rusqlite::Connection::open(&db).unwrap();
     sql.execute(
         "INSERT INTO handlers (id, workflow, run_id, status, input, started_at, updated_at, durable)

@@ -445,11 +445,18 @@ impl RunCore {
             // Taken by a step: this answers a returned request.
             self.pending_requests = self.pending_requests.saturating_sub(1);
         }
-        let wait_request = matches!(origin, Origin::WaitRequest { .. });
-        if route.request && !wait_request {
-            self.pending_requests += 1;
-        }
-        if (route.request && !wait_request) || origin == (Origin::WaitRequest { streamed: false }) {
+        // A wait's request is streamed whatever its type (unless its step's
+        // earlier run did), and never counted: the waiting step keeps the run alive.
+        let streams = match origin {
+            Origin::WaitRequest { streamed } => !streamed,
+            Origin::Step | Origin::Caller => {
+                if route.request {
+                    self.pending_requests += 1;
+                }
+                route.request
+            }
+        };
+        if streams {
             out.push_back(Command::Stream(RunEvent::Event(event.clone())));
         }
         if !consumed {
