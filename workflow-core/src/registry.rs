@@ -34,8 +34,8 @@ pub struct Registration {
 
 type StartFn = fn(JsonBegin, RunOptions<()>) -> Result<JsonRun, StartError>;
 
-/// How a run from JSON begins: from its input, or from a snapshot.
-#[doc(hidden)]
+/// How a run from JSON begins: from its input, or from a snapshot
+/// ([`Registration::begin_json`], [`begin_json_on`]).
 #[derive(Debug)]
 pub enum JsonBegin {
     /// The start event's payload.
@@ -121,7 +121,13 @@ impl Registration {
     /// [`WorkflowExt::resume`] does, on a fresh
     /// instance. With `options` made durable, it goes on journaling there.
     pub fn resume_json(&self, snapshot: Snapshot, options: RunOptions<()>) -> Result<JsonRun, StartError> {
-        (self.start)(JsonBegin::Resume(Box::new(snapshot)), options)
+        self.begin_json(JsonBegin::Resume(Box::new(snapshot)), options)
+    }
+
+    /// [`start_json`](Self::start_json) or [`resume_json`](Self::resume_json),
+    /// as `begin` says: for a caller that does both the same way (a server).
+    pub fn begin_json(&self, begin: JsonBegin, options: RunOptions<()>) -> Result<JsonRun, StartError> {
+        (self.start)(begin, options)
     }
 }
 
@@ -346,7 +352,7 @@ where
     W: Workflow,
     W::Input: DeserializeOwned,
 {
-    begin_on(flow, decode::<W>(JsonBegin::Input(input))?, options)
+    begin_json_on(flow, JsonBegin::Input(input), options)
 }
 
 /// Resumes a run of the instance `flow` from `snapshot`: what
@@ -360,7 +366,21 @@ where
     W: Workflow,
     W::Input: DeserializeOwned,
 {
-    begin_on(flow, Begin::Resume(Box::new(snapshot)), options)
+    begin_json_on(flow, JsonBegin::Resume(Box::new(snapshot)), options)
+}
+
+/// [`start_json_on`] or [`resume_json_on`], as `begin` says: what
+/// [`Registration::begin_json`] does with a fresh instance.
+pub fn begin_json_on<W>(
+    flow: Arc<W>,
+    begin: JsonBegin,
+    options: RunOptions<()>,
+) -> Result<JsonRun, StartError>
+where
+    W: Workflow,
+    W::Input: DeserializeOwned,
+{
+    begin_on(flow, decode::<W>(begin)?, options)
 }
 
 /// [`JsonBegin`] with the input decoded.

@@ -31,12 +31,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use workflow_core::registry::{registration_of, registry, resume_json_on, start_json_on, Registration};
+use workflow_core::registry::{begin_json_on, registration_of, registry, Registration};
 use workflow_core::Workflow;
 
 use envelope::Envelopes;
 pub use error::ApiError;
-use runs::{Begin, Runs, Served};
+use runs::{Runs, Served};
 pub use shutdown::Shutdown;
 pub use store::{Store, StoreError};
 
@@ -135,10 +135,7 @@ impl Server {
             if self.served.iter().any(|s| s.name == registration.name()) {
                 continue;
             }
-            let start = move |begin, options| match begin {
-                Begin::Input(input) => registration.start_json(input, options),
-                Begin::Resume(snapshot) => registration.resume_json(*snapshot, options),
-            };
+            let start = move |begin, options| registration.begin_json(begin, options);
             self.served.push(Arc::new(served(
                 registration,
                 registration.name().to_owned(),
@@ -175,10 +172,7 @@ impl Server {
             return Err(ServeError::Duplicate(name.to_owned()));
         }
         let flow = Arc::new(flow);
-        let start = move |begin, options| match begin {
-            Begin::Input(input) => start_json_on(Arc::clone(&flow), input, options),
-            Begin::Resume(snapshot) => resume_json_on(Arc::clone(&flow), *snapshot, options),
-        };
+        let start = move |begin, options| begin_json_on(Arc::clone(&flow), begin, options);
         self.served.push(Arc::new(served(registration, name.to_owned(), Box::new(start), timeout)));
         Ok(self)
     }

@@ -25,8 +25,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use workflow_core::durable::{Journaled, RunStore};
-use workflow_core::registry::{JsonRun, StartError};
-use workflow_core::snapshot::Snapshot;
+use workflow_core::registry::{JsonBegin, JsonRun, StartError};
 use workflow_core::workflow::WorkflowInfo;
 use workflow_core::{RunOptions, RunOutcome};
 
@@ -36,15 +35,9 @@ use crate::clock;
 use crate::envelope::Envelopes;
 use crate::store::{HandlerRow, Store};
 
-/// How a run begins: from its input, or from its journal.
-pub(crate) enum Begin {
-    Input(Value),
-    Resume(Box<Snapshot>),
-}
-
 /// Starts a run of a served workflow from its input (the start event's
 /// payload, as JSON), or resumes one from its journal.
-pub(crate) type Starter = dyn Fn(Begin, RunOptions<()>) -> Result<JsonRun, StartError> + Send + Sync;
+pub(crate) type Starter = dyn Fn(JsonBegin, RunOptions<()>) -> Result<JsonRun, StartError> + Send + Sync;
 
 /// A workflow the server serves.
 pub(crate) struct Served {
@@ -173,7 +166,7 @@ impl Runs {
         // Recorded before the run starts: its first journal updates the record.
         self.store.insert_handler(&row, reused).map_err(StartFailure::Store)?;
         let run = Arc::new(Run::new(row, Arc::clone(served), Arc::clone(&self.store)));
-        let json = match self.begin(&run, Begin::Input(input)) {
+        let json = match self.begin(&run, JsonBegin::Input(input)) {
             Ok(json) => json,
             Err(error) => {
                 // A bad input leaves nothing behind.
@@ -188,7 +181,7 @@ impl Runs {
 
     /// A run of `run`'s workflow from `begin`, journaled under its id if
     /// it is durable.
-    fn begin(&self, run: &Arc<Run>, begin: Begin) -> Result<JsonRun, StartError> {
+    fn begin(&self, run: &Arc<Run>, begin: JsonBegin) -> Result<JsonRun, StartError> {
         let served = &run.served;
         let mut options = RunOptions::new().internal_events(true);
         if let Some(timeout) = served.timeout {
@@ -207,14 +200,14 @@ impl Runs {
     pub(crate) fn resume(&self, run: &Arc<Run>) {
         let begun = match self.store.load(&run.id) {
             Ok(Some(Journaled::Unfinished(snapshot))) => {
-                self.begin(run, Begin::Resume(snapshot)).map_err(|e| e.to_string())
+                self.begin(run, JsonBegin::Resume(snapshot)).map_err(|e| e.to_string())
             }
             // It stopped before its first journal: nothing of it was committed.
             Ok(None) => self
                 .store
                 .input(&run.id)
                 .map_err(|e| e.to_string())
-                .and_then(|input| self.begin(run, Begin::Input(input)).map_err(|e| e.to_string())),
+                .and_then(|input| self.begin(run, JsonBegin::Input(input)).map_err(|e| e.to_string())),
             Ok(Some(_)) => Err("its journal says it ended, and its record does not".to_owned()),
             Err(error) => Err(error.to_string()),
         };
