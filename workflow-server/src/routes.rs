@@ -179,7 +179,7 @@ fn start_input(served: &Served, body: &Map<String, Value>) -> Result<Value, ApiE
 async fn ended(app: &App, run: &Run) {
     let mut watch = run.watch();
     let waiting = async {
-        while run.status() == Status::Running || !run.is_ended() {
+        while !run.is_ended() {
             if watch.changed().await.is_err() {
                 break;
             }

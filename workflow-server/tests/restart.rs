@@ -213,6 +213,12 @@ fn sigterm_ends_open_streams_by_the_drain_deadline_and_a_restart_resumes() {
         });
         (ended, events)
     });
+    // And a `POST /run` that waits for a run that will not end.
+    let at = server.addr.clone();
+    let waiting = thread::spawn(move || {
+        let body = json!({ "start_event": { "input": "coffee" }, "handler_id": "waited" });
+        http::call(&at, "POST", "/workflows/hitl/run", Some(&body))
+    });
     thread::sleep(Duration::from_millis(200));
     let Server { mut child, .. } = server;
     let asked = Instant::now();
@@ -226,6 +232,9 @@ fn sigterm_ends_open_streams_by_the_drain_deadline_and_a_restart_resumes() {
     let (ended_with_terminal, events) = stream.join().unwrap();
     assert!(!ended_with_terminal);
     assert!(events >= 1, "the reader saw the question");
+    // The waiting request was answered with the run as it stood: running.
+    let (status, record) = waiting.join().unwrap();
+    assert_eq!((status, record["status"].as_str()), (202, Some("running")), "{record}");
 
     let server = Server::start(&db, 300);
     let (status, record) = http::call(&server.addr, "GET", "/handlers/asked", None);
