@@ -65,7 +65,7 @@ pub(crate) fn layout(graph: &Graph) -> Layout {
     let layers = deepest + 1;
     // Every edge as a chain from its upper end to its lower end, with a
     // dummy on each layer between; nodes from `n` on are dummies.
-    let mut kinds_width: Vec<f64> =
+    let mut widths: Vec<f64> =
         (0..n).map(|i| graph.nodes[i].label.chars().count() as f64 * CHAR_WIDTH + 28.0).collect();
     let mut node_layer = layer.clone();
     let mut chains: Vec<Vec<usize>> = Vec::with_capacity(graph.edges.len());
@@ -76,7 +76,7 @@ pub(crate) fn layout(graph: &Graph) -> Layout {
         let mut chain = vec![upper];
         for l in layer[upper] + 1..layer[lower] {
             node_layer.push(l);
-            kinds_width.push(DUMMY_WIDTH);
+            widths.push(DUMMY_WIDTH);
             chain.push(node_layer.len() - 1);
         }
         chain.push(lower);
@@ -94,7 +94,7 @@ pub(crate) fn layout(graph: &Graph) -> Layout {
     }
     order(&mut rows, &node_layer, &links, total);
     let row_width = |row: &Vec<usize>| {
-        row.iter().map(|&i| kinds_width[i]).sum::<f64>() + NODE_GAP * row.len().saturating_sub(1) as f64
+        row.iter().map(|&i| widths[i]).sum::<f64>() + NODE_GAP * row.len().saturating_sub(1) as f64
     };
     let width = rows.iter().map(row_width).fold(0.0, f64::max) + 2.0 * MARGIN;
     let mut placed = vec![Placed { x: 0.0, y: 0.0, width: 0.0, height: 0.0, layer: 0 }; total];
@@ -102,7 +102,7 @@ pub(crate) fn layout(graph: &Graph) -> Layout {
         let mut x = (width - row_width(row)) / 2.0;
         let y = MARGIN + NODE_HEIGHT / 2.0 + l as f64 * (NODE_HEIGHT + LAYER_GAP);
         for &i in row {
-            let w = kinds_width[i];
+            let w = widths[i];
             placed[i] = Placed { x: x + w / 2.0, y, width: w, height: NODE_HEIGHT, layer: l };
             x += w + NODE_GAP;
         }

@@ -75,6 +75,15 @@ async fn wait_for_end(app: &Router, id: &str) -> Value {
     panic!("handler {id} did not end");
 }
 
+/// The path of a store file that does not exist yet, for test `name`.
+fn fresh_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("workflow-server-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("runs.db");
+    let _ = std::fs::remove_file(&db);
+    db
+}
+
 fn answer(text: &str) -> Value {
     json!({ "event": { "type": "Answered", "value": { "answer": text } } })
 }
@@ -128,10 +137,7 @@ async fn a_step_waiting_in_place_keeps_its_run_in_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_released_run_whose_journal_no_longer_fits_ends_as_failed_when_an_event_comes() {
-    let dir = std::env::temp_dir().join(format!("workflow-server-idle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("runs.db");
-    let _ = std::fs::remove_file(&db);
+    let db = fresh_db("idle");
     let store = workflow_server::Store::open(&db).unwrap();
     let (app, view) =
         flows::restart_server().store(store).idle_release(Some(Duration::from_millis(50))).router_and_runs();
@@ -150,10 +156,7 @@ async fn a_released_run_whose_journal_no_longer_fits_ends_as_failed_when_an_even
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_store_fails_ends_as_failed_rather_than_hanging() {
-    let dir = std::env::temp_dir().join(format!("workflow-server-failing-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("runs.db");
-    let _ = std::fs::remove_file(&db);
+    let db = fresh_db("failing");
     let store = workflow_server::Store::open(&db).unwrap();
     let (app, _) = flows::restart_server().store(store).router_and_runs();
     start(&app, "relay", "doomed", json!(20)).await;
@@ -173,10 +176,7 @@ async fn a_run_whose_store_fails_ends_as_failed_rather_than_hanging() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_that_stopped_before_its_first_journal_starts_again_from_its_input() {
-    let dir = std::env::temp_dir().join(format!("workflow-server-unjournaled-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("runs.db");
-    let _ = std::fs::remove_file(&db);
+    let db = fresh_db("unjournaled");
     drop(workflow_server::Store::open(&db).unwrap()); // the tables
                                                       // What a server killed between recording a handler and its first journal leaves.
     let sql = rusqlite::Connection::open(&db).unwrap();
