@@ -24,9 +24,10 @@ impl Driver {
     /// Writes the run to its journal, if it has one and a step boundary
     /// passed; a store that fails ends the run, which would no longer be durable.
     fn write_journal(&mut self) -> Result<(), WorkflowError> {
-        if self.journal_stream {
-            // The core counted these in the invocations it will write down:
-            // they are saved with this journal, not the next.
+        // The core counted these in the invocations it will write down:
+        // they are saved with this journal, not the next. (Rare: only a
+        // run that yielded with work left has commands queued here.)
+        if self.journal_stream && self.commands.iter().any(|c| matches!(c, Command::Stream(_))) {
             let commands = std::mem::take(&mut self.commands);
             for command in commands {
                 match command {
